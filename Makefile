@@ -1,0 +1,31 @@
+# Two commands matter: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.synthera-installed
+TORCH  := torch==2.13.0
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+# Re-install only when the dependency list (or this recipe) changes. torch goes first and is
+# pinned: that CPU build is on local disk, and anything else pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml Makefile
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" $(TORCH)
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/synthera datasets
+	$(BIN)/synthera inspect dataset:adult --out demo-output/adult.metadata.json
+
+# pytest exits 5 when it collects nothing: that is a broken suite, so it fails loudly.
+test: setup
+	@$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; check tests/" >&2; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache build *.egg-info

@@ -1,0 +1,152 @@
+"""Commands about data itself: ``inspect``, ``datasets`` and ``convert``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from synthera.cli.main import app
+
+DATA_HELP = (
+    "A table: a .csv/.tsv/.parquet/.jsonl/.db file, a SQLAlchemy URL "
+    "(postgresql://user@host/db), or a bundled dataset such as dataset:adult or dataset:adult:test."
+)
+TABLE_HELP = "Table name, for SQLite files and database URLs (optional when there is only one)."
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output gets a wider table than rich's 80-column fallback.
+    width = None if stream.isatty() else 120
+    return Console(stderr=stderr, highlight=False, emoji=False, markup=False, width=width)
+
+
+def _status(message: str):
+    """A spinner on stderr while something slow runs (silent when not a terminal)."""
+    console = _console(stderr=True)
+    return console.status(message) if sys.stderr.isatty() else _Quiet()
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _short(value, width: int = 18) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe(col) -> str:
+    """One short human line about a column's learned properties."""
+    if col.kind == "numerical":
+        if col.integer:
+            return f"integer, {col.min} … {col.max}"
+        return f"{col.precision} decimals, {col.min:g} … {col.max:g}"
+    if col.kind == "categorical":
+        n = len(col.categories)
+        shown = ", ".join(_short(c) for c in col.categories[:3]) + (", …" if n > 3 else "")
+        return f"{n} categor{'y' if n == 1 else 'ies'}: {shown}"
+    if col.kind == "boolean":
+        return f"{col.true_value!r} / {col.false_value!r}"
+    if col.kind == "datetime":
+        import pandas as pd
+
+        fmt = col.datetime_format
+        low, high = (pd.Timestamp(v).strftime(fmt) if fmt else str(v) for v in (col.min, col.max))
+        return f"{fmt or 'native'}, {low} … {high}"
+    if col.kind == "pii":
+        return "fake values in synthetic data"
+    if col.kind == "id":
+        return "unique key, generated fresh"
+    return "free text"
+
+
+@app.command()
+def inspect(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metadata JSON to this file."),
+    metadata: Optional[Path] = typer.Option(
+        None, "--metadata", "-m",
+        help="Start from this metadata JSON (e.g. one you edited); what it leaves out is inferred.",
+    ),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Force the file format: csv, tsv, parquet, jsonl, sqlite."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV/TSV files."),
+) -> None:
+    """Detect each column's kind (numerical, categorical, boolean, datetime, id, text, personal data)."""
+    from rich.table import Table
+
+    from synthera.io import read_table
+    from synthera.metadata import Metadata, infer_metadata
+
+    hints = Metadata.load(metadata) if metadata else None
+    start = time.perf_counter()
+    with _status(f"Reading {data}"):
+        df = read_table(data, table=table, format=fmt, encoding=encoding)
+    read_s = time.perf_counter() - start
+    with _status("Inferring column kinds"):
+        md = infer_metadata(df, hints=hints)
+    infer_s = time.perf_counter() - start - read_s
+
+    view = Table(title=f"{data}: {len(df):,} rows × {df.shape[1]} columns", title_justify="left")
+    for header in ("column", "kind", "dtype", "nulls", "details"):
+        view.add_column(header, overflow="fold")
+    for name, col in md.columns.items():
+        kind = col.kind + (f" ({col.pii_type})" if col.pii_type else "")
+        nulls = f"{col.null_fraction:.1%}" if col.nullable else "–"
+        view.add_row(name, kind, col.dtype or "", nulls, _describe(col))
+    console = _console()
+    console.print(view)
+    if md.primary_key:
+        console.print(f"primary key: {md.primary_key}")
+    if out is not None:
+        md.save(out)
+        console.print(f"metadata written to {out}")
+    console.print(f"read in {read_s:.2f} s, inferred in {infer_s:.2f} s", style="dim")
+
+
+@app.command()
+def datasets() -> None:
+    """List the real datasets that ship with Synthera (use them as dataset:NAME)."""
+    from rich.table import Table
+
+    from synthera import datasets as registry
+
+    view = Table(title="Bundled datasets (read them as dataset:NAME or dataset:NAME:test)", title_justify="left")
+    for header in ("name", "rows", "columns", "target", "sensitive", "split", "licence", "source"):
+        view.add_column(header, overflow="fold")
+    for entry in registry.available():
+        view.add_row(
+            entry.name, f"{entry.rows:,}", str(entry.columns), entry.target, ", ".join(entry.sensitive),
+            entry.split, entry.license, entry.source,
+        )
+    _console().print(view)
+
+
+@app.command()
+def convert(
+    source: str = typer.Argument(..., help=DATA_HELP),
+    target: str = typer.Argument(..., help="Where to write: a .csv/.tsv/.parquet/.jsonl/.db file or a database URL."),
+    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    out_table: Optional[str] = typer.Option(
+        None, "--out-table", help="Table name to write, for SQLite files (default: the file name) and URLs."
+    ),
+) -> None:
+    """Copy a table from one format or database to another, atomically."""
+    from synthera.io import read_table, write_table
+
+    with _status(f"Reading {source}"):
+        df = read_table(source, table=table)
+    with _status(f"Writing {target}"):
+        where = write_table(df, target, table=out_table)
+    _console().print(f"wrote {len(df):,} rows × {df.shape[1]} columns to {where}")

@@ -1,0 +1,749 @@
+"""Column metadata: what each column is, inferred from data, stored as JSON.
+
+Every column gets one *kind*:
+
+``numerical``
+    integers or decimals, with ``integer``, ``precision`` (decimal places),
+    ``min`` and ``max``. Integer codes such as ``20240131`` stay numerical
+    unless the metadata says ``datetime``.
+``categorical``
+    a finite set of labels, listed in ``categories``.
+``boolean``
+    two values, kept in their own spelling (``true_value``/``false_value``:
+    ``True``/``False``, ``1``/``0``, ``"yes"``/``"no"``...).
+``datetime``
+    dates and times; ``datetime_format`` is the strftime pattern of text
+    columns, or ``null`` for native datetime columns. ``min``/``max`` are ISO
+    8601 strings.
+``id``
+    keys and identifiers: unique per row, never modelled as a distribution.
+``text``
+    free text.
+``pii``
+    personal data (``pii_type``: ``email``, ``phone``, ``person_name``,
+    ``street_address``, ``credit_card`` or ``ip_address``). Synthesizers
+    replace these with fake values and never copy them.
+
+Every column also records ``dtype`` (as read), ``nullable`` and
+``null_fraction``.
+
+The JSON form carries ``format_version``. Users may edit it (change a kind,
+fix a format, narrow bounds) and pass it back; :func:`infer_metadata` accepts
+it as ``hints`` and fills in what the user left out from the data.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from synthera.metadata import infer_metadata, Metadata
+>>> md = infer_metadata(pd.DataFrame({"age": [31, 45, 27], "sex": ["F", "M", "F"]}))
+>>> md["age"].kind, md["sex"].kind
+('numerical', 'categorical')
+>>> Metadata.from_json(md.to_json()) == md
+True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthera.errors import DataError, MetadataError, SyntheraWarning
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KINDS",
+    "PII_TYPES",
+    "ColumnMetadata",
+    "Metadata",
+    "infer_metadata",
+]
+
+FORMAT_VERSION = 1
+KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "text", "pii")
+PII_TYPES = ("email", "phone", "person_name", "street_address", "credit_card", "ip_address")
+
+_SAMPLE = 1000  # distinct values examined by the pattern detectors
+_MATCH_SHARE = 0.9  # share of sampled values a pattern must match
+
+# --------------------------------------------------------------------------- data model
+
+
+@dataclass
+class ColumnMetadata:
+    """What one column is. Fields that do not apply to its kind are ``None``."""
+
+    kind: str
+    dtype: str | None = None
+    nullable: bool = False
+    null_fraction: float = 0.0
+    integer: bool | None = None
+    precision: int | None = None
+    min: Any = None
+    max: Any = None
+    categories: list | None = None
+    true_value: Any = None
+    false_value: Any = None
+    datetime_format: str | None = None
+    pii_type: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON; fields that are ``None`` are left out."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, name: str, data: Any) -> ColumnMetadata:
+        """Build from a dict, naming the column and the fix on any mistake."""
+        if not isinstance(data, dict):
+            raise MetadataError(f"column '{name}': expected an object with a 'kind'; got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MetadataError(
+                f"column '{name}': unknown field '{unknown[0]}'; known fields are {', '.join(sorted(known))}"
+            )
+        if "kind" not in data:
+            raise MetadataError(f"column '{name}' has no 'kind'; set it to one of {', '.join(KINDS)}")
+        col = cls(**data)
+        col.validate(name)
+        return col
+
+    def validate(self, name: str) -> None:
+        """Raise :class:`MetadataError` if the fields contradict each other."""
+        if self.kind not in KINDS:
+            raise MetadataError(f"column '{name}': unknown kind '{self.kind}'; use one of {', '.join(KINDS)}")
+        if not 0.0 <= float(self.null_fraction) <= 1.0:
+            raise MetadataError(f"column '{name}': null_fraction must lie in [0, 1]; got {self.null_fraction}")
+        if self.precision is not None and (not isinstance(self.precision, int) or self.precision < 0):
+            raise MetadataError(f"column '{name}': precision must be a whole number >= 0; got {self.precision!r}")
+        if self.kind == "numerical":
+            for bound in ("min", "max"):
+                value = getattr(self, bound)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise MetadataError(f"column '{name}': {bound} must be a number; got {value!r}")
+        if self.kind in ("numerical", "datetime") and self.min is not None and self.max is not None:
+            low, high = self.min, self.max
+            if self.kind == "datetime":
+                low, high = _parse_iso(name, low), _parse_iso(name, high)
+            if low > high:
+                raise MetadataError(f"column '{name}': min {self.min!r} is above max {self.max!r}; swap them")
+        if self.kind == "categorical" and self.categories is not None:
+            if not isinstance(self.categories, list) or not self.categories:
+                raise MetadataError(f"column '{name}': categories must be a non-empty list; got {self.categories!r}")
+        if self.kind == "datetime" and self.datetime_format is not None:
+            _check_strftime(name, self.datetime_format)
+        if self.kind == "pii" and self.pii_type not in PII_TYPES:
+            raise MetadataError(
+                f"column '{name}': pii_type must be one of {', '.join(PII_TYPES)}; got {self.pii_type!r}"
+            )
+
+
+@dataclass
+class Metadata:
+    """Metadata of one table: its columns, in order, and its primary key."""
+
+    columns: dict[str, ColumnMetadata] = field(default_factory=dict)
+    primary_key: str | None = None
+    n_rows: int | None = None
+
+    def __getitem__(self, name: str) -> ColumnMetadata:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise MetadataError(
+                f"unknown column '{name}'; the metadata has: {_preview(list(self.columns))}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __iter__(self):
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in table order."""
+        return list(self.columns)
+
+    def of_kind(self, *kinds: str) -> list[str]:
+        """Names of the columns whose kind is one of ``kinds``."""
+        return [n for n, c in self.columns.items() if c.kind in kinds]
+
+    # -- serialisation -----------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        from synthera import __version__
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "synthera_version": __version__,
+            "n_rows": self.n_rows,
+            "primary_key": self.primary_key,
+            "columns": {name: col.to_dict() for name, col in self.columns.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=_json_default) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Metadata:
+        if not isinstance(data, dict) or "columns" not in data:
+            raise MetadataError("not a Synthera metadata file (no 'columns'); create one with `synthera inspect`")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise MetadataError("metadata has no integer 'format_version'; add \"format_version\": 1")
+        if version > FORMAT_VERSION:
+            raise MetadataError(
+                f"metadata format version {version} is newer than this Synthera reads ({FORMAT_VERSION}); "
+                "upgrade synthera"
+            )
+        unknown = sorted(set(data) - {"format_version", "synthera_version", "n_rows", "primary_key", "columns"})
+        if unknown:
+            raise MetadataError(f"unknown top-level field '{unknown[0]}' in metadata; remove it")
+        raw_cols = data["columns"]
+        if not isinstance(raw_cols, dict) or not raw_cols:
+            raise MetadataError("metadata 'columns' must be a non-empty object of column name -> description")
+        columns = {str(name): ColumnMetadata.from_dict(str(name), spec) for name, spec in raw_cols.items()}
+        pk = data.get("primary_key")
+        if pk is not None and pk not in columns:
+            raise MetadataError(f"primary_key '{pk}' is not one of the columns; fix or remove it")
+        return cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Metadata:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MetadataError(f"metadata is not valid JSON (line {exc.lineno}: {exc.msg}); fix the file") from exc
+        return cls.from_dict(data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the JSON form atomically."""
+        from synthera.io import write_text
+
+        write_text(self.to_json(), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Metadata:
+        """Read metadata JSON written by :meth:`save` (and possibly edited)."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise MetadataError(f"metadata file not found: {path}; check the path") from None
+        except UnicodeDecodeError:
+            raise MetadataError(f"metadata file {path} is not UTF-8 JSON; pass the file written by `synthera inspect`") from None
+        return cls.from_json(text)
+
+    # -- checks ---------------------------------------------------------------------
+
+    def check_frame(self, df: pd.DataFrame) -> None:
+        """Raise :class:`DataError` unless ``df`` has exactly these columns."""
+        missing = [n for n in self.columns if n not in df.columns]
+        if missing:
+            raise DataError(
+                f"column '{missing[0]}' is in the metadata but not in the data; "
+                "remove it from the metadata or check the data file"
+            )
+        extra = [str(c) for c in df.columns if c not in self.columns]
+        if extra:
+            raise DataError(
+                f"column '{extra[0]}' is in the data but not in the metadata; "
+                "add it to the metadata or drop it from the data"
+            )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _preview(items: list, limit: int = 8) -> str:
+    shown = ", ".join(map(str, items[:limit]))
+    return shown + (f", … ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _parse_iso(name: str, value: Any) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise MetadataError(f"column '{name}': {value!r} is not an ISO 8601 date; write it like 2024-01-31") from None
+
+
+def _check_strftime(name: str, fmt: str) -> None:
+    probe = datetime(2001, 2, 3, 4, 5, 6, 789000)
+    try:
+        ok = isinstance(fmt, str) and "%" in fmt and datetime.strptime(probe.strftime(fmt), fmt) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise MetadataError(
+            f"column '{name}': datetime_format {fmt!r} is not a usable strftime pattern; "
+            "write it like '%Y-%m-%d %H:%M:%S'"
+        )
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) -> Metadata:
+    """Infer the kind and properties of every column of ``df``.
+
+    Parameters
+    ----------
+    df
+        The table. Column names must be unique strings.
+    hints
+        Metadata (or its dict form) for some or all columns, e.g. a file the
+        user edited. A hinted column keeps the given ``kind`` and any field
+        the hint sets; the rest is inferred from the data.
+
+    Returns
+    -------
+    Metadata
+
+    Raises
+    ------
+    DataError
+        The table is empty, a column is entirely null, names repeat, or a
+        column holds values that cannot be used (infinities, complex numbers).
+    MetadataError
+        A hint contradicts the data (unknown column, unparseable dates).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame; got {type(df).__name__}")
+    if df.shape[1] == 0:
+        raise DataError("the table has no columns; check the file or the table name")
+    if len(df) == 0:
+        raise DataError("the table has no rows; metadata needs at least one row of data")
+    bad = [c for c in df.columns if not isinstance(c, str)]
+    if bad:
+        raise DataError(f"column names must be text; got {bad[0]!r}; rename them, e.g. df.columns = df.columns.astype(str)")
+    dupes = df.columns[df.columns.duplicated()].unique().tolist()
+    if dupes:
+        raise DataError(f"duplicated column name '{dupes[0]}'; rename the columns so each is unique")
+
+    if isinstance(hints, dict):
+        hints = Metadata.from_dict(hints)
+    hinted = hints.columns if hints is not None else {}
+    for name in hinted:
+        if name not in df.columns:
+            raise MetadataError(
+                f"column '{name}' is in the metadata but not in the data; remove it from the metadata or check the file"
+            )
+
+    columns = {}
+    for name in df.columns:
+        series = df[name]
+        hint = hinted.get(name)
+        col = _infer_column(name, series) if hint is None else _apply_hint(name, series, hint)
+        columns[name] = col
+
+    if hints is not None and hints.primary_key is not None:
+        primary_key = hints.primary_key
+    else:
+        ids = [n for n, c in columns.items() if c.kind == "id"]
+        primary_key = ids[0] if ids else None
+    return Metadata(columns=columns, primary_key=primary_key, n_rows=len(df))
+
+
+def _base(series: pd.Series, kind: str) -> ColumnMetadata:
+    nulls = int(series.isna().sum())
+    return ColumnMetadata(
+        kind=kind,
+        dtype=str(series.dtype),
+        nullable=nulls > 0,
+        null_fraction=round(nulls / len(series), 6),
+    )
+
+
+def _infer_column(name: str, series: pd.Series) -> ColumnMetadata:
+    values = series.dropna()
+    if len(values) == 0:
+        raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return _boolean(series, True, False)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return _datetime(name, series, values, None)
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        raise DataError(f"column '{name}' holds time spans, which are not supported; convert them to seconds")
+    if pd.api.types.is_complex_dtype(series.dtype):
+        raise DataError(f"column '{name}' holds complex numbers; split them into real and imaginary columns")
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return _numeric(name, series, values)
+
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "boolean":
+        return _boolean(series, True, False)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return _numeric(name, series, pd.to_numeric(values))
+    if inferred in ("datetime", "datetime64", "date"):
+        return _datetime(name, series, values, None)
+    if inferred not in ("string", "empty"):
+        warnings.warn(
+            f"column '{name}' mixes value types ({inferred}); it is treated as text labels",
+            SyntheraWarning,
+            stacklevel=3,
+        )
+    return _strings(name, series, values.astype(str))
+
+
+def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMetadata:
+    """Describe ``series`` as the hinted kind, keeping every field the hint sets."""
+    values = series.dropna()
+    if len(values) == 0:
+        raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
+    kind = hint.kind
+    if kind == "numerical":
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.isna().any():
+            bad = values[numbers.isna()].iloc[0]
+            raise MetadataError(
+                f"column '{name}' is declared numerical but holds {bad!r}; fix the value or change its kind"
+            )
+        col = _numeric(name, series, numbers, allow_boolean=False, allow_id=False)
+    elif kind == "datetime":
+        col = _datetime(name, series, values, hint.datetime_format, declared=True)
+    elif kind == "boolean":
+        distinct = list(pd.unique(values))
+        if len(distinct) > 2:
+            raise MetadataError(
+                f"column '{name}' is declared boolean but has {len(distinct)} distinct values; change its kind"
+            )
+        true, false = (hint.true_value, hint.false_value)
+        if true is None or false is None:
+            col = _infer_column(name, series)
+            true, false = (col.true_value, col.false_value) if col.kind == "boolean" else (
+                sorted(distinct, key=str)[-1], sorted(distinct, key=str)[0])
+        col = _boolean(series, true, false)
+    elif kind == "categorical":
+        col = _categorical(series, values.astype(str) if values.dtype == object else values)
+    elif kind == "pii":
+        col = _base(series, "pii")
+        col.pii_type = hint.pii_type
+    else:  # id, text
+        col = _base(series, kind)
+    # Anything the user wrote wins over what was inferred.
+    for f in fields(ColumnMetadata):
+        if f.name in ("dtype", "nullable", "null_fraction"):
+            continue
+        given = getattr(hint, f.name)
+        if given is not None:
+            setattr(col, f.name, given)
+    col.validate(name)
+    return col
+
+
+# -- numbers ------------------------------------------------------------------------
+
+_ID_TOKENS = {"id", "key", "uuid", "guid", "pk"}
+
+
+def _name_tokens(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [t for t in re.split(r"[^0-9a-zA-Z]+", spaced.lower()) if t]
+
+
+def _looks_like_id_name(name: str) -> bool:
+    tokens = _name_tokens(name)
+    if not tokens:
+        return False
+    return tokens[-1] in _ID_TOKENS
+
+
+def _numeric(
+    name: str,
+    series: pd.Series,
+    values: pd.Series,
+    *,
+    allow_boolean: bool = True,
+    allow_id: bool = True,
+) -> ColumnMetadata:
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    arr = arr[~np.isnan(arr)]
+    if not np.isfinite(arr).all():
+        raise DataError(
+            f"column '{name}' holds infinite values; replace them with numbers or leave those cells empty"
+        )
+    integral = pd.api.types.is_integer_dtype(values.dtype) or bool(
+        np.all(np.abs(arr) < 2**53) and np.all(arr == np.round(arr))
+    )
+    if integral and allow_boolean:
+        distinct = np.unique(arr)
+        if len(distinct) == 2 and distinct[0] == 0 and distinct[1] == 1:
+            return _boolean(series, 1, 0)
+    if integral and allow_id and _looks_like_id_name(name) and values.is_unique and len(values) > 1:
+        return _base(series, "id")
+    col = _base(series, "numerical")
+    col.integer = integral
+    if integral:
+        col.precision = 0
+        exact = values if pd.api.types.is_integer_dtype(values.dtype) else arr
+        col.min, col.max = int(exact.min()), int(exact.max())
+    else:
+        col.precision = _decimal_places(arr)
+        col.min, col.max = float(arr.min()), float(arr.max())
+    return col
+
+
+def _decimal_places(arr: np.ndarray, limit: int = 15) -> int:
+    """Fewest decimal places that represent every value (up to ``limit``)."""
+    distinct = np.unique(arr)
+    if len(distinct) > 20_000:
+        distinct = np.random.default_rng(0).choice(distinct, 20_000, replace=False)
+    for places in range(limit + 1):
+        scaled = distinct * 10.0**places
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return places
+    return limit
+
+
+# -- booleans -----------------------------------------------------------------------
+
+_BOOL_PAIRS = [("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f")]
+
+
+def _boolean(series: pd.Series, true_value: Any, false_value: Any) -> ColumnMetadata:
+    col = _base(series, "boolean")
+    col.true_value, col.false_value = _plain(true_value), _plain(false_value)
+    return col
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones, so the metadata serialises cleanly."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _bool_tokens(distinct: np.ndarray) -> tuple[str, str] | None:
+    lowered = {str(v).strip().lower(): str(v) for v in distinct}
+    for true, false in _BOOL_PAIRS:
+        if set(lowered) <= {true, false}:
+            true_spelling = lowered.get(true) or _match_case(true, next(iter(lowered.values())))
+            false_spelling = lowered.get(false) or _match_case(false, next(iter(lowered.values())))
+            return true_spelling, false_spelling
+    return None
+
+
+def _match_case(word: str, like: str) -> str:
+    if like.isupper():
+        return word.upper()
+    if like[:1].isupper():
+        return word.capitalize()
+    return word
+
+
+# -- dates --------------------------------------------------------------------------
+
+_DATE_PARTS = ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y",
+               "%m/%d/%y", "%d/%m/%y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y"]
+_TIME_PARTS = ["", " %H:%M:%S", "T%H:%M:%S", " %H:%M", "T%H:%M", " %H:%M:%S.%f", "T%H:%M:%S.%f",
+               "T%H:%M:%SZ", "T%H:%M:%S.%fZ", "T%H:%M:%S%z", "T%H:%M:%S.%f%z", " %H:%M:%S%z"]
+DATETIME_FORMATS = [d + t for d in _DATE_PARTS for t in _TIME_PARTS if not (t and "%b" in d or t and "%B" in d)]
+DATETIME_FORMATS += ["%Y-%m", "%b %Y", "%B %Y"]
+_DATEISH = re.compile(r"^[\w\s:./,+-]{6,40}$")
+
+
+def _to_datetime(values, fmt: str | None) -> pd.Series:
+    kwargs = {"utc": True} if fmt and "%z" in fmt else {}
+    try:
+        return pd.to_datetime(pd.Series(values), format=fmt, errors="coerce", **kwargs)
+    except (ValueError, TypeError, OverflowError):
+        return pd.Series(pd.NaT, index=range(len(values)))
+
+
+def _detect_datetime_format(sample: np.ndarray) -> str | None:
+    texts = [s for s in sample if _DATEISH.match(s)]
+    if len(texts) < len(sample) or not any(ch.isdigit() for ch in texts[0]):
+        return None
+    if all(s.isdigit() for s in texts[:50]):  # YYYYMMDD and other codes stay numbers
+        return None
+    head = sample[:20]
+    for fmt in DATETIME_FORMATS:
+        if _to_datetime(head, fmt).notna().all() and _to_datetime(sample, fmt).notna().all():
+            return fmt
+    return None
+
+
+def _datetime(name: str, series: pd.Series, values: pd.Series, fmt: str | None, *, declared: bool = False) -> ColumnMetadata:
+    col = _base(series, "datetime")
+    if fmt is None and (pd.api.types.is_datetime64_any_dtype(values.dtype) or not declared):
+        parsed = pd.to_datetime(values, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(values.dtype) else values
+    elif fmt is None:  # declared datetime, text column, no format given: find it
+        distinct = pd.unique(values.astype(str))
+        fmt = _detect_datetime_format(distinct[:_SAMPLE])
+        if fmt is None:
+            raise MetadataError(
+                f"column '{name}' is declared datetime but its format is not recognised "
+                f"(e.g. {distinct[0]!r}); set datetime_format, e.g. '%Y-%m-%d'"
+            )
+        parsed = _to_datetime(values.astype(str).to_numpy(), fmt)
+    else:
+        parsed = _to_datetime(values.astype(str).to_numpy(), fmt)
+    if declared and parsed.isna().any():
+        bad = values.astype(str).to_numpy()[parsed.isna().to_numpy()]
+        raise MetadataError(
+            f"column '{name}': {len(bad)} values do not match datetime format {fmt!r} "
+            f"(e.g. {bad[0]!r}); fix the format in the metadata"
+        )
+    col.datetime_format = fmt
+    if parsed.notna().any():
+        col.min, col.max = parsed.min().isoformat(), parsed.max().isoformat()
+    return col
+
+
+# -- personal data ------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}$")
+_IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,22}(\s*(x|ext\.?)\s*\d{1,5})?$", re.IGNORECASE)
+_CARD = re.compile(r"^\d[\d -]{11,22}\d$")
+_STREET = re.compile(
+    r"^\d+[A-Za-z]?\s+([\w.'-]+\s+){1,5}?(street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|"
+    r"court|ct|way|place|pl|terrace|ter|circle|cir|highway|hwy|parkway|pkwy|square|sq|trail|trl|"
+    r"alley|row|crescent|close|gardens)\b\.?",
+    re.IGNORECASE,
+)
+_PERSON = re.compile(r"^[^\W\d_]+\.?(?:[\s'-]+[^\W\d_]+\.?){0,4}$")
+_PHONE_TOKENS = {"phone", "tel", "telephone", "mobile", "cell", "fax", "msisdn"}
+_ADDRESS_TOKENS = {"address", "addr", "street"}
+_PERSON_EXACT = {"name", "first", "last", "surname", "forename", "fname", "lname", "firstname", "lastname",
+                 "fullname", "middlename", "maidenname", "givenname", "familyname"}
+_NOT_PERSON = {"file", "product", "company", "host", "user", "brand", "item", "city", "country", "street",
+               "domain", "table", "column", "model", "dataset", "business", "org", "organization", "team",
+               "project", "app", "device", "category", "store", "event", "course", "school", "place",
+               "state", "region", "department", "dept", "job", "title", "drug", "species", "type", "class",
+               "field", "feature", "display", "screen", "key", "server", "database", "package", "brand"}
+
+
+def _share(pattern: re.Pattern, sample: list[str]) -> float:
+    return sum(bool(pattern.match(s)) for s in sample) / len(sample)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_person_name_column(name: str) -> bool:
+    tokens = _name_tokens(name)
+    joined = "".join(tokens)
+    if joined in _PERSON_EXACT:
+        return True
+    return "name" in tokens and not (set(tokens) & _NOT_PERSON)
+
+
+def _detect_pii(name: str, sample: list[str]) -> str | None:
+    stripped = [s.strip() for s in sample]
+    if _share(_EMAIL, stripped) >= _MATCH_SHARE:
+        return "email"
+    if sum(_is_ip(s) for s in stripped) / len(stripped) >= _MATCH_SHARE:
+        return "ip_address"
+    cards = [re.sub(r"[ -]", "", s) for s in stripped if _CARD.match(s)]
+    if len(cards) / len(stripped) >= _MATCH_SHARE and (
+        sum(13 <= len(c) <= 19 and _luhn(c) for c in cards) / len(stripped) >= _MATCH_SHARE
+    ):
+        return "credit_card"
+    tokens = set(_name_tokens(name))
+    phoneish = [s for s in stripped if _PHONE.match(s) and 7 <= sum(ch.isdigit() for ch in s) <= 15]
+    if len(phoneish) / len(stripped) >= _MATCH_SHARE:
+        formatted = sum(bool(re.search(r"[\s().+-]", s)) for s in phoneish) / len(phoneish) >= _MATCH_SHARE
+        if formatted or tokens & _PHONE_TOKENS:
+            return "phone"
+    if _share(_STREET, stripped) >= _MATCH_SHARE or (
+        tokens & _ADDRESS_TOKENS and sum(any(ch.isdigit() for ch in s) for s in stripped) / len(stripped) >= 0.5
+        and not (tokens & {"ip", "mac", "email", "web", "url"})
+    ):
+        return "street_address"
+    if _is_person_name_column(name) and _share(_PERSON, stripped) >= _MATCH_SHARE:
+        return "person_name"
+    return None
+
+
+# -- text columns -------------------------------------------------------------------
+
+
+def _strings(name: str, series: pd.Series, texts: pd.Series) -> ColumnMetadata:
+    distinct = pd.unique(texts.to_numpy())
+    n_distinct = len(distinct)
+    if n_distinct > _SAMPLE:
+        sample = np.random.default_rng(0).choice(distinct, _SAMPLE, replace=False)
+    else:
+        sample = distinct
+    sample_list = [str(s) for s in sample]
+
+    tokens = _bool_tokens(distinct) if n_distinct <= 2 else None
+    if tokens is not None:
+        return _boolean(series, *tokens)
+
+    fmt = _detect_datetime_format(np.asarray(sample_list, dtype=object))
+    if fmt is not None:
+        parsed = _to_datetime(distinct, fmt)
+        failed = int(parsed.isna().sum())
+        if failed == 0:
+            return _datetime(name, series, texts, fmt)
+        warnings.warn(
+            f"column '{name}' looks like dates in format {fmt!r} but {failed} values do not parse; "
+            "it is treated as categorical (set its kind to datetime in the metadata after fixing them)",
+            SyntheraWarning,
+            stacklevel=4,
+        )
+
+    pii = _detect_pii(name, sample_list)
+    if pii is not None:
+        col = _base(series, "pii")
+        col.pii_type = pii
+        return col
+
+    n = len(texts)
+    has_space = sum(any(ch.isspace() for ch in s.strip()) for s in sample_list) / len(sample_list)
+    words = np.mean([len(s.split()) for s in sample_list])
+    digits = sum(any(ch.isdigit() for ch in s) for s in sample_list) / len(sample_list)
+    max_len = max(len(s) for s in sample_list)
+    if n_distinct == n and n >= 2 and has_space == 0 and max_len <= 64 and (
+        _looks_like_id_name(name) or (n >= 20 and digits >= _MATCH_SHARE)
+    ):
+        return _base(series, "id")
+    if n_distinct / n >= 0.5 and n_distinct > 20 and (words >= 3 or (has_space >= 0.5 and max_len >= 40)):
+        return _base(series, "text")
+    return _categorical(series, texts)
+
+
+def _categorical(series: pd.Series, values: pd.Series) -> ColumnMetadata:
+    col = _base(series, "categorical")
+    distinct = pd.unique(values.dropna().to_numpy())
+    col.categories = sorted((_plain(v) for v in distinct), key=lambda v: (str(type(v)), v))
+    return col
