@@ -365,53 +365,69 @@ def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) ->
     return Metadata(columns=columns, primary_key=primary_key, n_rows=len(df))
 
 
-def _base(series: pd.Series, kind: str) -> ColumnMetadata:
-    nulls = int(series.isna().sum())
+@dataclass(frozen=True)
+class _Facts:
+    """What every column description needs, measured once per column."""
+
+    dtype: str
+    rows: int
+    nulls: int
+
+    @classmethod
+    def of(cls, series: pd.Series) -> tuple[_Facts, pd.Series]:
+        """Facts about ``series`` and its non-null values (one null scan)."""
+        missing = series.isna().to_numpy()
+        nulls = int(missing.sum())
+        values = series[~missing] if nulls else series
+        return cls(str(series.dtype), len(series), nulls), values
+
+
+def _base(facts: _Facts, kind: str) -> ColumnMetadata:
     return ColumnMetadata(
         kind=kind,
-        dtype=str(series.dtype),
-        nullable=nulls > 0,
-        null_fraction=round(nulls / len(series), 6),
+        dtype=facts.dtype,
+        nullable=facts.nulls > 0,
+        null_fraction=round(facts.nulls / facts.rows, 6),
     )
 
 
 def _infer_column(name: str, series: pd.Series) -> ColumnMetadata:
-    values = series.dropna()
+    facts, values = _Facts.of(series)
     if len(values) == 0:
         raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
     if isinstance(series.dtype, pd.CategoricalDtype):
         values = values.astype(object)
 
     if pd.api.types.is_bool_dtype(series.dtype):
-        return _boolean(series, True, False)
+        return _boolean(facts, True, False)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return _datetime(name, series, values, None)
+        return _datetime(name, facts, values, None)
     if pd.api.types.is_timedelta64_dtype(series.dtype):
         raise DataError(f"column '{name}' holds time spans, which are not supported; convert them to seconds")
     if pd.api.types.is_complex_dtype(series.dtype):
         raise DataError(f"column '{name}' holds complex numbers; split them into real and imaginary columns")
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return _numeric(name, series, values)
+        return _numeric(name, facts, values)
 
     inferred = pd.api.types.infer_dtype(values, skipna=True)
     if inferred == "boolean":
-        return _boolean(series, True, False)
+        return _boolean(facts, True, False)
     if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
-        return _numeric(name, series, pd.to_numeric(values))
+        return _numeric(name, facts, pd.to_numeric(values))
     if inferred in ("datetime", "datetime64", "date"):
-        return _datetime(name, series, values, None)
+        return _datetime(name, facts, values, None)
     if inferred not in ("string", "empty"):
         warnings.warn(
             f"column '{name}' mixes value types ({inferred}); it is treated as text labels",
             SyntheraWarning,
             stacklevel=3,
         )
-    return _strings(name, series, values.astype(str))
+    return _strings(name, facts, values if inferred == "string" else values.astype(str))
 
 
 def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMetadata:
     """Describe ``series`` as the hinted kind, keeping every field the hint sets."""
-    values = series.dropna()
+    facts, values = _Facts.of(series)
     if len(values) == 0:
         raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
     kind = hint.kind
@@ -422,9 +438,9 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
             raise MetadataError(
                 f"column '{name}' is declared numerical but holds {bad!r}; fix the value or change its kind"
             )
-        col = _numeric(name, series, numbers, allow_boolean=False, allow_id=False)
+        col = _numeric(name, facts, numbers, allow_boolean=False, allow_id=False)
     elif kind == "datetime":
-        col = _datetime(name, series, values, hint.datetime_format, declared=True)
+        col = _datetime(name, facts, values, hint.datetime_format, declared=True)
     elif kind == "boolean":
         distinct = list(pd.unique(values))
         if len(distinct) > 2:
@@ -436,14 +452,14 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
             col = _infer_column(name, series)
             true, false = (col.true_value, col.false_value) if col.kind == "boolean" else (
                 sorted(distinct, key=str)[-1], sorted(distinct, key=str)[0])
-        col = _boolean(series, true, false)
+        col = _boolean(facts, true, false)
     elif kind == "categorical":
-        col = _categorical(series, values.astype(str) if values.dtype == object else values)
+        col = _categorical(facts, values.astype(str) if values.dtype == object else values)
     elif kind == "pii":
-        col = _base(series, "pii")
+        col = _base(facts, "pii")
         col.pii_type = hint.pii_type
     else:  # id, text
-        col = _base(series, kind)
+        col = _base(facts, kind)
     # Anything the user wrote wins over what was inferred.
     for f in fields(ColumnMetadata):
         if f.name in ("dtype", "nullable", "null_fraction"):
@@ -474,7 +490,7 @@ def _looks_like_id_name(name: str) -> bool:
 
 def _numeric(
     name: str,
-    series: pd.Series,
+    facts: _Facts,
     values: pd.Series,
     *,
     allow_boolean: bool = True,
@@ -492,10 +508,10 @@ def _numeric(
     if integral and allow_boolean:
         distinct = np.unique(arr)
         if len(distinct) == 2 and distinct[0] == 0 and distinct[1] == 1:
-            return _boolean(series, 1, 0)
+            return _boolean(facts, 1, 0)
     if integral and allow_id and _looks_like_id_name(name) and values.is_unique and len(values) > 1:
-        return _base(series, "id")
-    col = _base(series, "numerical")
+        return _base(facts, "id")
+    col = _base(facts, "numerical")
     col.integer = integral
     if integral:
         col.precision = 0
@@ -510,6 +526,7 @@ def _numeric(
 def _decimal_places(arr: np.ndarray, limit: int = 15) -> int:
     """Fewest decimal places that represent every value (up to ``limit``)."""
     distinct = np.unique(arr)
+    distinct = distinct[np.abs(distinct) < 1e15]  # beyond this a float has no fractional digits
     if len(distinct) > 20_000:
         distinct = np.random.default_rng(0).choice(distinct, 20_000, replace=False)
     for places in range(limit + 1):
@@ -524,8 +541,8 @@ def _decimal_places(arr: np.ndarray, limit: int = 15) -> int:
 _BOOL_PAIRS = [("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f")]
 
 
-def _boolean(series: pd.Series, true_value: Any, false_value: Any) -> ColumnMetadata:
-    col = _base(series, "boolean")
+def _boolean(facts: _Facts, true_value: Any, false_value: Any) -> ColumnMetadata:
+    col = _base(facts, "boolean")
     col.true_value, col.false_value = _plain(true_value), _plain(false_value)
     return col
 
@@ -585,8 +602,8 @@ def _detect_datetime_format(sample: np.ndarray) -> str | None:
     return None
 
 
-def _datetime(name: str, series: pd.Series, values: pd.Series, fmt: str | None, *, declared: bool = False) -> ColumnMetadata:
-    col = _base(series, "datetime")
+def _datetime(name: str, facts: _Facts, values: pd.Series, fmt: str | None, *, declared: bool = False) -> ColumnMetadata:
+    col = _base(facts, "datetime")
     if fmt is None and (pd.api.types.is_datetime64_any_dtype(values.dtype) or not declared):
         parsed = pd.to_datetime(values, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(values.dtype) else values
     elif fmt is None:  # declared datetime, text column, no format given: find it
@@ -696,7 +713,7 @@ def _detect_pii(name: str, sample: list[str]) -> str | None:
 # -- text columns -------------------------------------------------------------------
 
 
-def _strings(name: str, series: pd.Series, texts: pd.Series) -> ColumnMetadata:
+def _strings(name: str, facts: _Facts, texts: pd.Series) -> ColumnMetadata:
     distinct = pd.unique(texts.to_numpy())
     n_distinct = len(distinct)
     if n_distinct > _SAMPLE:
@@ -707,14 +724,14 @@ def _strings(name: str, series: pd.Series, texts: pd.Series) -> ColumnMetadata:
 
     tokens = _bool_tokens(distinct) if n_distinct <= 2 else None
     if tokens is not None:
-        return _boolean(series, *tokens)
+        return _boolean(facts, *tokens)
 
     fmt = _detect_datetime_format(np.asarray(sample_list, dtype=object))
     if fmt is not None:
         parsed = _to_datetime(distinct, fmt)
         failed = int(parsed.isna().sum())
         if failed == 0:
-            return _datetime(name, series, texts, fmt)
+            return _datetime(name, facts, texts, fmt)
         warnings.warn(
             f"column '{name}' looks like dates in format {fmt!r} but {failed} values do not parse; "
             "it is treated as categorical (set its kind to datetime in the metadata after fixing them)",
@@ -724,7 +741,7 @@ def _strings(name: str, series: pd.Series, texts: pd.Series) -> ColumnMetadata:
 
     pii = _detect_pii(name, sample_list)
     if pii is not None:
-        col = _base(series, "pii")
+        col = _base(facts, "pii")
         col.pii_type = pii
         return col
 
@@ -736,14 +753,15 @@ def _strings(name: str, series: pd.Series, texts: pd.Series) -> ColumnMetadata:
     if n_distinct == n and n >= 2 and has_space == 0 and max_len <= 64 and (
         _looks_like_id_name(name) or (n >= 20 and digits >= _MATCH_SHARE)
     ):
-        return _base(series, "id")
+        return _base(facts, "id")
     if n_distinct / n >= 0.5 and n_distinct > 20 and (words >= 3 or (has_space >= 0.5 and max_len >= 40)):
-        return _base(series, "text")
-    return _categorical(series, texts)
+        return _base(facts, "text")
+    return _categorical(facts, texts, distinct)
 
 
-def _categorical(series: pd.Series, values: pd.Series) -> ColumnMetadata:
-    col = _base(series, "categorical")
-    distinct = pd.unique(values.dropna().to_numpy())
+def _categorical(facts: _Facts, values: pd.Series, distinct: np.ndarray | None = None) -> ColumnMetadata:
+    col = _base(facts, "categorical")
+    if distinct is None:
+        distinct = pd.unique(values.to_numpy())
     col.categories = sorted((_plain(v) for v in distinct), key=lambda v: (str(type(v)), v))
     return col
