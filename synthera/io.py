@@ -203,7 +203,7 @@ def read_table(
     if source_str.startswith(_DATASET_PREFIX):
         return _read_dataset(source_str[len(_DATASET_PREFIX) :])
     if _is_url(source_str):
-        return _read_sql(source_str, table)
+        return _check_columns(_read_sql(source_str, table), f"table '{table}'")
 
     path = Path(source_str).expanduser()
     if not path.exists():
@@ -212,6 +212,8 @@ def read_table(
         raise DataError(f"{source_str} is a folder, not a table file; pass a file inside it")
 
     fmt = _check_format(format) if format else (detect_format(path) or _sniff_format(path))
+    if fmt is None and path.suffix.lower() in (".xlsx", ".xls", ".ods"):
+        raise DataError(f"{source_str} is a spreadsheet, which is not read directly; save the sheet as CSV first")
     if fmt is None:
         raise DataError(
             f"cannot tell the format of {source_str}; rename it with a .csv, .tsv, .parquet, "
@@ -220,7 +222,7 @@ def read_table(
     if table is not None and fmt != "sqlite":
         raise UserInputError(f"--table only applies to SQLite files and database URLs, not {fmt} files; drop it")
     if fmt in ("csv", "tsv"):
-        df = _read_delimited(path, "," if fmt == "csv" else "\t", encoding)
+        df = _read_delimited(path, "\t" if fmt == "tsv" else _sniff_delimiter(path, encoding), encoding)
     elif fmt == "parquet":
         df = _read_parquet(path)
     elif fmt == "jsonl":
@@ -241,21 +243,28 @@ def _read_dataset(spec: str) -> pd.DataFrame:
     split = split or "train"
     if split not in ("train", "test"):
         raise UserInputError(f"unknown split '{split}' in dataset:{spec}; use dataset:{name}:train or :test")
-    return getattr(frames, split).copy()
+    return getattr(frames, split)
 
 
 def _arrow_to_pandas(tbl) -> pd.DataFrame:
-    """Convert an Arrow table, keeping integers and booleans with nulls exact."""
+    """Convert an Arrow table, keeping integers and booleans with nulls exact.
+
+    Plain pandas turns an integer column with a gap into floats (``3`` is
+    written back as ``3.0``); such columns become ``Int64``/``boolean``.
+    """
     import pyarrow as pa
 
-    df = tbl.to_pandas()
+    def nullable(arrow_type):
+        if pa.types.is_integer(arrow_type):
+            return pd.Int64Dtype()
+        if pa.types.is_boolean(arrow_type):
+            return pd.BooleanDtype()
+        return None
+
+    df = tbl.to_pandas(types_mapper=nullable)
     for field, col in zip(tbl.schema, tbl.columns):
-        if col.null_count == 0:
-            continue
-        if pa.types.is_integer(field.type):
-            df[field.name] = pd.array(col.to_pylist(), dtype="Int64")
-        elif pa.types.is_boolean(field.type):
-            df[field.name] = pd.array(col.to_pylist(), dtype="boolean")
+        if col.null_count == 0 and nullable(field.type) is not None:
+            df[field.name] = df[field.name].astype("int64" if pa.types.is_integer(field.type) else "bool")
     return df
 
 
@@ -268,6 +277,21 @@ def _text_temporal_to_string(schema) -> dict:
         for f in schema
         if pa.types.is_temporal(f.type)
     }
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    """Comma, unless the header clearly uses ';' or '|' (common in European exports)."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace") as fh:
+            header = fh.readline()
+    except (OSError, LookupError, EOFError):
+        return ","  # the reader reports the real problem
+    counts = {d: header.count(d) for d in (",", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
 
 
 def _read_delimited(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
@@ -425,7 +449,7 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
         ) from exc
     finally:
         engine.dispose()
-    return _check_columns(df, f"table '{table or name}'")
+    return df
 
 
 def _restore_sql_types(df: pd.DataFrame, columns: list[dict]) -> None:

@@ -140,7 +140,7 @@ class ColumnMetadata:
                 raise MetadataError(f"column '{name}': categories must be a non-empty list; got {self.categories!r}")
         if self.kind == "datetime" and self.datetime_format is not None:
             _check_strftime(name, self.datetime_format)
-        if self.kind == "pii" and self.pii_type not in PII_TYPES:
+        if self.kind == "pii" and self.pii_type is not None and self.pii_type not in PII_TYPES:
             raise MetadataError(
                 f"column '{name}': pii_type must be one of {', '.join(PII_TYPES)}; got {self.pii_type!r}"
             )
@@ -374,10 +374,12 @@ class _Facts:
     nulls: int
 
     @classmethod
-    def of(cls, series: pd.Series) -> tuple[_Facts, pd.Series]:
+    def of(cls, name: str, series: pd.Series) -> tuple[_Facts, pd.Series]:
         """Facts about ``series`` and its non-null values (one null scan)."""
         missing = series.isna().to_numpy()
         nulls = int(missing.sum())
+        if nulls == len(series):
+            raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
         values = series[~missing] if nulls else series
         return cls(str(series.dtype), len(series), nulls), values
 
@@ -392,9 +394,7 @@ def _base(facts: _Facts, kind: str) -> ColumnMetadata:
 
 
 def _infer_column(name: str, series: pd.Series) -> ColumnMetadata:
-    facts, values = _Facts.of(series)
-    if len(values) == 0:
-        raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
+    facts, values = _Facts.of(name, series)
     if isinstance(series.dtype, pd.CategoricalDtype):
         values = values.astype(object)
 
@@ -427,9 +427,7 @@ def _infer_column(name: str, series: pd.Series) -> ColumnMetadata:
 
 def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMetadata:
     """Describe ``series`` as the hinted kind, keeping every field the hint sets."""
-    facts, values = _Facts.of(series)
-    if len(values) == 0:
-        raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
+    facts, values = _Facts.of(name, series)
     kind = hint.kind
     if kind == "numerical":
         numbers = pd.to_numeric(values, errors="coerce")
@@ -455,9 +453,21 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
         col = _boolean(facts, true, false)
     elif kind == "categorical":
         col = _categorical(facts, values.astype(str) if values.dtype == object else values)
+        if hint.categories is not None:
+            unlisted = [c for c in col.categories if c not in set(hint.categories)]
+            if unlisted:
+                raise MetadataError(
+                    f"column '{name}' holds {unlisted[0]!r}, which is not among its categories in the metadata; "
+                    "add it to the list"
+                )
     elif kind == "pii":
         col = _base(facts, "pii")
-        col.pii_type = hint.pii_type
+        col.pii_type = hint.pii_type or _detect_pii(name, [str(v) for v in pd.unique(values.astype(str))[:_SAMPLE]])
+        if col.pii_type is None:
+            raise MetadataError(
+                f"column '{name}': its values do not tell which personal data it holds; "
+                f"set pii_type to one of {', '.join(PII_TYPES)}"
+            )
     else:  # id, text
         col = _base(facts, kind)
     # Anything the user wrote wins over what was inferred.
@@ -735,6 +745,16 @@ def _strings(name: str, facts: _Facts, texts: pd.Series) -> ColumnMetadata:
         warnings.warn(
             f"column '{name}' looks like dates in format {fmt!r} but {failed} values do not parse; "
             "it is treated as categorical (set its kind to datetime in the metadata after fixing them)",
+            SyntheraWarning,
+            stacklevel=4,
+        )
+
+    numbers = pd.to_numeric(pd.Series(sample_list), errors="coerce")
+    if _MATCH_SHARE <= numbers.notna().mean() < 1:
+        bad = sample_list[int(np.flatnonzero(numbers.isna().to_numpy())[0])]
+        warnings.warn(
+            f"column '{name}' holds numbers except for values such as {bad!r}; it is treated as categorical. "
+            "Fix those values, or declare the column numerical in the metadata",
             SyntheraWarning,
             stacklevel=4,
         )

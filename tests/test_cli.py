@@ -32,6 +32,7 @@ def files(tmp_path):
     (tmp_path / "header_only.csv").write_text("a,b\n")
     (tmp_path / "nulls.csv").write_text("a,b\n1,\n2,\n")
     (tmp_path / "ok.csv").write_text("age,city\n31,Lagos\n45,Lima\n27,Lagos\n")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     write_table(pd.DataFrame({"x": [1]}), tmp_path / "db.sqlite", table="people")
     return tmp_path
 
@@ -47,6 +48,7 @@ def files(tmp_path):
         (["inspect", "dataset:nope"], ["unknown dataset 'nope'", "adult"]),
         (["inspect", "{d}/ok.csv", "--metadata", "{d}/missing.json"], ["metadata file not found"]),
         (["inspect", "{d}/ok.csv", "--format", "xlsx"], ["unknown format 'xlsx'"]),
+        (["inspect", "{d}/sheet.xlsx"], ["spreadsheet", "save the sheet as CSV"]),
         (["inspect", "{d}", ], ["is a folder"]),
         (["convert", "{d}/ok.csv", "{d}/out.xlsx"], ["cannot tell which format"]),
     ],

@@ -221,3 +221,12 @@ def test_sqlite_written_file_is_a_real_database(tmp_path):
     write_table(_frame(), target)
     with sqlite3.connect(target) as conn:
         assert conn.execute("select count(*) from real").fetchone() == (4,)
+
+
+def test_semicolon_and_pipe_delimited_csv_are_sniffed(tmp_path):
+    for delim in (";", "|"):
+        path = tmp_path / "eu.csv"
+        path.write_text(f"name{delim}price\nKäse{delim}3,50\nBrot{delim}2,10\n")
+        df = read_table(path)
+        assert list(df.columns) == ["name", "price"]
+        assert df["price"].tolist() == ["3,50", "2,10"]

@@ -242,3 +242,29 @@ def test_native_datetime_column():
     md = infer_metadata(df)
     assert md["t"].kind == "datetime" and md["t"].datetime_format is None
     assert md["t"].min == "2020-01-01T00:00:00" and md["t"].nullable
+
+
+def test_a_malformed_number_is_named_in_a_warning():
+    df = pd.DataFrame({"amount": [str(i % 12) for i in range(40)] + ["12,5x"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        md = infer_metadata(df)
+    assert md["amount"].kind == "categorical"
+    assert any("holds numbers except for values such as '12,5x'" in str(w.message) for w in caught)
+
+
+def test_hinted_categories_must_cover_the_data():
+    df = pd.DataFrame({"c": ["a", "b", "z"]})
+    hints = {"format_version": 1, "columns": {"c": {"kind": "categorical", "categories": ["a", "b"]}}}
+    with pytest.raises(MetadataError, match="holds 'z', which is not among its categories"):
+        infer_metadata(df, hints=hints)
+
+
+def test_hinted_personal_data_finds_its_type_or_asks_for_it():
+    df = pd.DataFrame({"contact": ["a@b.org", "c@d.com"], "code": ["x1", "y2"]})
+    hints = {"format_version": 1, "columns": {"contact": {"kind": "pii"}, "code": {"kind": "pii"}}}
+    with pytest.raises(MetadataError, match="column 'code': its values do not tell.*set pii_type"):
+        infer_metadata(df, hints=hints)
+    hints["columns"]["code"]["pii_type"] = "person_name"
+    md = infer_metadata(df, hints=hints)
+    assert (md["contact"].pii_type, md["code"].pii_type) == ("email", "person_name")
