@@ -18,6 +18,7 @@ __all__ = [
     "UserInputError",
     "DataError",
     "MetadataError",
+    "ModelFileError",
     "NotFittedError",
 ]
 
@@ -44,3 +45,7 @@ class NotFittedError(SyntheraError, AttributeError):
 
 class SyntheraWarning(UserWarning):
     """Something worth a look that does not stop the run."""
+
+
+class ModelFileError(UserInputError):
+    """A saved model folder is missing, foreign, tampered with, or from a newer version."""

@@ -1,0 +1,108 @@
+"""Commands that build and use synthesizers: ``fit``, ``sample`` and ``models``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from synthera.cli.data import DATA_HELP, TABLE_HELP, _console, _status
+from synthera.cli.main import app
+from synthera.errors import UserInputError
+
+
+@app.command()
+def fit(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to save the fitted model in."),
+    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    metadata: Optional[Path] = typer.Option(
+        None, "--metadata", "-m", help="Metadata JSON (e.g. edited after `synthera inspect`); the rest is inferred."
+    ),
+    model: Optional[str] = typer.Option(None, "--model", help="Synthesizer name (see `synthera models`); default: the flagship."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
+    seed: int = typer.Option(0, "--seed", help="Same seed and data give the same model."),
+) -> None:
+    """Learn a synthesizer from a real table and save it to a folder."""
+    from synthera.io import read_table
+    from synthera.metadata import Metadata
+    from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
+
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
+    cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
+    params = {"seed": seed}
+    if epochs is not None:
+        if "epochs" not in cls._param_names():
+            raise UserInputError(f"the {cls.name} model does not train in epochs; drop --epochs")
+        if epochs < 1:
+            raise UserInputError(f"--epochs must be at least 1; got {epochs}")
+        params["epochs"] = epochs
+    hints = Metadata.load(metadata) if metadata else None
+    with _status(f"Reading {data}"):
+        df = read_table(data, table=table)
+    start = time.perf_counter()
+    synth = cls(**params).fit(df, metadata=hints, progress=True)
+    seconds = time.perf_counter() - start
+    synth.save(out)
+    _console().print(
+        f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s; saved to {out}"
+    )
+
+
+def _parse_where(items: list[str]) -> dict[str, str]:
+    conditions = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise UserInputError(f"--where expects COLUMN=VALUE; got {item!r}")
+        conditions[column.strip()] = value
+    return conditions
+
+
+@app.command()
+def sample(
+    model_dir: Path = typer.Argument(..., help="A folder written by `synthera fit`."),
+    rows: int = typer.Option(..., "--rows", "-n", help="Number of synthetic rows."),
+    out: str = typer.Option(..., "--out", "-o", help="Where to write: .csv, .parquet, .jsonl or .db (SQLite)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Same seed, same rows (default: fresh randomness)."),
+    where: list[str] = typer.Option(
+        [], "--where", "-w", help="Condition COLUMN=VALUE that every row must meet; repeat for several."
+    ),
+    out_table: Optional[str] = typer.Option(None, "--out-table", help="Table name for SQLite output (default: the file name)."),
+) -> None:
+    """Generate synthetic rows from a saved model."""
+    from synthera.io import write_table
+    from synthera.tabular import load_synthesizer
+
+    if rows < 1:
+        raise UserInputError(f"--rows must be at least 1; got {rows}")
+    conditions = _parse_where(where)
+    synth = load_synthesizer(model_dir)
+    start = time.perf_counter()
+    with _status(f"Sampling {rows:,} rows"):
+        df = synth.sample(rows, seed=seed, conditions=conditions)
+    seconds = time.perf_counter() - start
+    where_written = write_table(df, out, table=out_table)
+    _console().print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
+
+
+@app.command()
+def models() -> None:
+    """List the synthesizers you can pass to `synthera fit --model`."""
+    from rich.table import Table
+
+    from synthera.tabular import DEFAULT_SYNTHESIZER, available_synthesizers, get_synthesizer
+
+    view = Table(title="Synthesizers", title_justify="left")
+    for header in ("name", "class", "parameters", "about"):
+        view.add_column(header, overflow="fold")
+    for name in available_synthesizers():
+        cls = get_synthesizer(name)
+        label = f"{name} (default)" if name == DEFAULT_SYNTHESIZER else name
+        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
+        about = (cls.__doc__ or "").strip().splitlines()[0]
+        view.add_row(label, cls.__name__, params, about)
+    _console().print(view)

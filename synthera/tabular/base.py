@@ -1,0 +1,390 @@
+"""The synthesizer contract: fit, sample, save, load.
+
+A synthesizer follows scikit-learn's conventions:
+
+* the constructor only stores its keyword arguments;
+* ``fit(df, *, metadata=None)`` learns and returns ``self``;
+* ``sample(n, *, seed=None, conditions=None)`` checks that ``fit`` ran.
+
+This base class does everything that is the same for every model: it
+completes the metadata against the data, encodes and decodes the table (see
+:mod:`synthera.tabular.transforms`), validates and encodes conditions, seeds
+the random generators, and saves to / loads from a folder holding
+``manifest.json`` and ``arrays.npz``; no pickle anywhere. A subclass
+implements four private hooks:
+
+``_fit(data, encoder, rng)``
+    learn from ``data``, a dict of encoded arrays (one per modelled column);
+``_sample(n, rng, conditions)``
+    return such a dict with ``n`` rows; ``conditions`` maps column names to
+    an encoded value (a code for discrete columns, a number for continuous
+    ones) that every returned row must carry;
+``_get_state()`` / ``_set_state(info, arrays)``
+    the learned state as JSON-able ``info`` plus numeric numpy ``arrays``.
+
+Examples
+--------
+>>> from synthera import datasets
+>>> from synthera.tabular import get_synthesizer
+>>> train, _ = datasets.load("adult")
+>>> model = get_synthesizer("gaussian_copula")().fit(train)
+>>> model.sample(5, seed=0).shape
+(5, 15)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
+from synthera.metadata import Metadata, infer_metadata
+
+__all__ = ["MODEL_FORMAT_VERSION", "Synthesizer"]
+
+MODEL_FORMAT_VERSION = 1
+_MANIFEST = "manifest.json"
+_ARRAYS = "arrays.npz"
+_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+class Synthesizer:
+    """Base class of every tabular synthesizer (see the module docstring)."""
+
+    #: registry name, set by :func:`synthera.tabular.register_synthesizer`
+    name: ClassVar[str] = ""
+
+    # -- parameters (scikit-learn style) -------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as stored."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- public API --------------------------------------------------------------------
+
+    def fit(self, data: pd.DataFrame, *, metadata: Metadata | Mapping | None = None, progress: bool = False):
+        """Learn from ``data`` and return ``self``.
+
+        Parameters
+        ----------
+        data
+            The real table.
+        metadata
+            Optional :class:`~synthera.metadata.Metadata` (or its dict form),
+            e.g. edited by the user; what it leaves out is inferred.
+        progress
+            Show a progress bar on stderr.
+        """
+        from synthera.tabular.transforms import TableEncoder
+
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"fit expects a pandas DataFrame; got {type(data).__name__}")
+        self._check_params()
+        md = infer_metadata(data, hints=metadata)
+        encoder = TableEncoder().fit(data, md)
+        encoded = encoder.encode(data)
+        self.metadata_ = md
+        self.encoder_ = encoder
+        self._progress = progress
+        self._fit(encoded, encoder, np.random.default_rng(self._seed()))
+        self.n_rows_ = len(data)
+        return self
+
+    def sample(self, n: int, *, seed: int | None = None, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """``n`` synthetic rows with exactly the training table's columns and dtypes.
+
+        Parameters
+        ----------
+        n
+            Number of rows.
+        seed
+            Same seed, same rows. ``None`` draws fresh randomness.
+        conditions
+            ``{column: value}`` that every row must carry, e.g.
+            ``{"sex": "Female", "income": ">50K"}``. Values may be given as
+            text (as on the command line); they are parsed by column kind.
+
+        Raises
+        ------
+        NotFittedError
+            ``fit`` has not been called.
+        UserInputError
+            ``n`` is not a positive whole number, or a condition names an
+            unknown column or a value the column cannot take.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise UserInputError(f"the number of rows must be a whole number >= 0; got {n!r}")
+        n = int(n)
+        rng = np.random.default_rng(seed)
+        encoded_conditions = self._encode_conditions(conditions or {})
+        if n == 0:
+            arrays = {c: np.zeros(0) for c in self.encoder_.modelled}
+        else:
+            arrays = self._sample(n, rng, encoded_conditions)
+        for name, value in encoded_conditions.items():
+            arrays[name] = np.full(n, value, dtype=np.asarray(arrays[name]).dtype)
+        return self.encoder_.decode(arrays, n, rng)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a folder: ``manifest.json`` plus ``arrays.npz``. No pickle."""
+        from synthera import __version__
+        from synthera.io import atomic_path, write_text
+
+        self._check_fitted()
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise UserInputError(f"{folder} is a file; pass a folder to save the model in")
+        folder.mkdir(parents=True, exist_ok=True)
+        info, arrays = self._get_state()
+        for key, arr in arrays.items():
+            if np.asarray(arr).dtype == object:
+                raise TypeError(f"state array '{key}' has dtype object; models save numeric arrays only")
+        with atomic_path(folder / _ARRAYS) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        manifest = {
+            "format": "synthera-model",
+            "format_version": MODEL_FORMAT_VERSION,
+            "synthera_version": __version__,
+            "class": self.name,
+            "params": self.get_params(),
+            "n_rows": self.n_rows_,
+            "metadata": self.metadata_.to_dict(),
+            "encoder": self.encoder_.state(),
+            "model": info,
+            "arrays_sha256": _sha256(folder / _ARRAYS),
+        }
+        write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n", folder / _MANIFEST)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Synthesizer:
+        """Load a model saved by :meth:`save`; refuses foreign or tampered folders.
+
+        Loading never executes code from the folder: the manifest is JSON,
+        the arrays are read with ``allow_pickle=False``, their checksum must
+        match the manifest, and the class must be a registered synthesizer.
+        """
+        from synthera.tabular import get_synthesizer
+        from synthera.tabular.transforms import TableEncoder
+
+        folder = Path(path)
+        manifest = _read_manifest(folder)
+        target = get_synthesizer(manifest["class"]) if manifest.get("class") else None
+        if target is None or (cls is not Synthesizer and not issubclass(target, cls)):
+            raise ModelFileError(f"{folder} holds a '{manifest.get('class')}' model, not a {cls.__name__}")
+        arrays_path = folder / _ARRAYS
+        if not arrays_path.is_file():
+            raise ModelFileError(f"{folder} has no {_ARRAYS}; the model folder is incomplete, save it again")
+        if _sha256(arrays_path) != manifest.get("arrays_sha256"):
+            raise ModelFileError(
+                f"{arrays_path} does not match its manifest (checksum differs); the folder was modified, save it again"
+            )
+        try:
+            params = manifest["params"]
+            unknown = set(params) - set(target._param_names())
+            if unknown:
+                raise ModelFileError(f"{folder}: unknown parameter '{sorted(unknown)[0]}' in the manifest")
+            obj = target(**params)
+            obj.metadata_ = Metadata.from_dict(manifest["metadata"])
+            obj.encoder_ = TableEncoder.from_state(obj.metadata_, manifest["encoder"])
+            obj.n_rows_ = int(manifest["n_rows"])
+            with np.load(arrays_path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            obj._progress = False
+            obj._set_state(manifest["model"], arrays)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, zipfile.BadZipFile, OSError) as exc:
+            raise ModelFileError(f"{folder} is not a valid {target.__name__} model ({type(exc).__name__}: {exc}); save it again") from None
+        return obj
+
+    # -- hooks for subclasses -----------------------------------------------------------
+
+    def _fit(self, data: dict[str, np.ndarray], encoder, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def _sample(self, n: int, rng: np.random.Generator, conditions: dict[str, Any]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Validate constructor arguments at fit time; override to add checks."""
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _seed(self) -> int:
+        return int(getattr(self, "seed", 0) or 0)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "encoder_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _encode_conditions(self, conditions: Mapping[str, Any]) -> dict[str, Any]:
+        """Map user condition values to encoded values, or explain why they are impossible."""
+        if not isinstance(conditions, Mapping):
+            raise UserInputError(f"conditions must be a mapping of column -> value; got {type(conditions).__name__}")
+        md, encoder = self.metadata_, self.encoder_
+        encoded = {}
+        for name, value in conditions.items():
+            if name not in md:
+                raise UserInputError(f"unknown column '{name}' in conditions; the columns are: {', '.join(md.names)}")
+            col = md[name]
+            if name not in encoder.modelled:
+                raise UserInputError(
+                    f"cannot condition on '{name}': it is a generated {col.kind} column; condition on a modelled column"
+                )
+            encoded[name] = _encode_condition(name, col, value, encoder)
+        return encoded
+
+    def _sample_matching(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        conditions: dict[str, Any],
+        draw,
+        *,
+        max_draws: int = 50_000_000,
+    ) -> dict[str, np.ndarray]:
+        """Collect ``n`` rows whose discrete conditioned codes match, from ``draw(k, rng)``.
+
+        For models with no exact conditional sampler. Batches grow with the
+        observed acceptance rate, so a value held by 1 row in 1,000 costs
+        about 1,000 draws per row kept; continuous conditions are set exactly
+        afterwards by :meth:`sample`. Gives up with a clear error only after
+        ``max_draws`` rows.
+        """
+        discrete = {k: v for k, v in conditions.items() if self.encoder_.info(k).kind == "discrete"}
+        if not discrete:
+            return draw(n, rng)
+        kept: list[dict[str, np.ndarray]] = []
+        have, drawn, batch = 0, 0, max(1_000, 4 * n)
+        while have < n:
+            if drawn >= max_draws:
+                wanted = ", ".join(f"{k}={v}" for k, v in conditions.items())
+                raise UserInputError(
+                    f"condition {wanted} is too rare for this model ({have} of {n} rows after {drawn:,} draws); "
+                    "use the cascade or gaussian_copula model, which sample conditions exactly"
+                )
+            rows = draw(batch, rng)
+            drawn += batch
+            ok = np.ones(batch, dtype=bool)
+            for name, code in discrete.items():
+                ok &= np.asarray(rows[name]) == code
+            if ok.any():
+                kept.append({k: np.asarray(v)[ok] for k, v in rows.items()})
+                have += int(ok.sum())
+            rate = max(have, 1) / drawn
+            batch = int(min(2_000_000, max(max_draws - drawn, 1), max(1_000, 1.2 * (n - have) / rate)))
+        return {k: np.concatenate([part[k] for part in kept])[:n] for k in kept[0]}
+
+    def _progress_bar(self, total: int, description: str):
+        """A context manager yielding ``advance(k)``; silent unless fit(progress=True)."""
+        from synthera._progress import progress_bar
+
+        return progress_bar(total, description, enabled=getattr(self, "_progress", False))
+
+
+def _encode_condition(name: str, col, value: Any, encoder) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        raise UserInputError(f"condition on '{name}' needs a value, not a missing one")
+    text = str(value).strip()
+    if col.kind in ("categorical", "boolean"):
+        levels = [col.false_value, col.true_value] if col.kind == "boolean" else list(col.categories)
+        for code, level in enumerate(levels):
+            if level == value or str(level) == text:
+                return code
+        if col.kind == "boolean" and text.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return int(text.lower() in ("true", "yes", "1"))
+        shown = ", ".join(map(str, levels[:12])) + (", …" if len(levels) > 12 else "")
+        raise UserInputError(f"impossible condition {name}={text}: '{name}' never takes that value; it takes {shown}")
+    if col.kind == "numerical":
+        try:
+            number = float(text)
+        except ValueError:
+            raise UserInputError(f"condition {name}={text}: '{name}' is numerical; give a number") from None
+        if col.integer and number != round(number):
+            raise UserInputError(f"impossible condition {name}={text}: '{name}' holds whole numbers only")
+        if (col.min is not None and number < col.min) or (col.max is not None and number > col.max):
+            raise UserInputError(
+                f"impossible condition {name}={text}: '{name}' lies between {col.min} and {col.max}"
+            )
+        return number
+    # datetime: the column's own format first, then ISO 8601
+    from synthera.tabular.transforms import _iso_seconds, _to_seconds
+
+    seconds = _to_seconds(pd.Series([text]), col)[0]
+    if np.isnan(seconds):
+        try:
+            seconds = _iso_seconds(text)
+        except (ValueError, TypeError):
+            raise UserInputError(
+                f"condition {name}={text}: not a date in the column's format {col.datetime_format or 'ISO 8601'}"
+            ) from None
+    if not _iso_seconds(col.min) <= seconds <= _iso_seconds(col.max):
+        raise UserInputError(f"impossible condition {name}={text}: '{name}' lies between {col.min} and {col.max}")
+    return float(seconds)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / _MANIFEST
+    if not folder.exists():
+        raise ModelFileError(f"model folder not found: {folder}; check the path or fit a model first")
+    if not path.is_file():
+        raise ModelFileError(f"{folder} has no {_MANIFEST}; it is not a Synthera model folder")
+    if path.stat().st_size > _MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{path} is too large to be a Synthera manifest")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path} is not valid JSON ({exc}); the model folder is damaged, save it again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "synthera-model":
+        raise ModelFileError(f"{path} is not a Synthera model manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was saved in model format {version!r}; this Synthera reads up to {MODEL_FORMAT_VERSION}, upgrade it"
+        )
+    return manifest
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a manifest")

@@ -1,0 +1,297 @@
+"""The flagship: a cascade of decision trees over discretised columns.
+
+Every modelled column becomes integer codes (categories as they are; numbers
+and dates as point masses plus quantile bins, see
+:class:`~synthera.tabular.transforms.Discretizer`). Columns are ordered from
+the fewest codes to the most, and the joint distribution is factorised
+column by column in that order,
+
+    p(x_1, ..., x_d) = p(x_1) p(x_2 | x_1) ... p(x_d | x_1..x_{d-1}),
+
+and each conditional is a classification tree whose leaves hold the class
+frequencies of the training rows that reach them. Sampling walks the cascade:
+for each column, every partial row falls to a leaf and draws its code from
+that leaf's frequencies; codes are then decoded to values inside their bin.
+
+Why trees: they capture interactions of any order without tuning, fit in
+seconds on a laptop CPU, and sample by table look-up. ``min_samples_leaf``
+keeps every leaf a mixture of many people, which is what stops the model from
+replaying individual rows.
+
+Conditional sampling (``conditions={"income": ">50K"}``) is exact for the
+model: at a conditioned column every partial row is weighted by the
+probability its leaf gives to the required code, and the rows are resampled
+by those weights (sequential importance resampling), so rare values need no
+rejection loop.
+
+The trees are fitted with scikit-learn and stored as plain arrays (split
+feature, threshold, children, leaf distributions); sampling and saved models
+use only numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from synthera.errors import UserInputError
+from synthera.tabular.base import Synthesizer
+from synthera.tabular.transforms import Discretizer
+
+__all__ = ["CascadeSynthesizer"]
+
+
+class CascadeSynthesizer(Synthesizer):
+    """Sequential tree synthesizer over discretised columns (Synthera's flagship).
+
+    Parameters
+    ----------
+    max_bins
+        Most quantile bins per numerical or datetime column.
+    exact_up_to
+        Numerical columns with at most this many distinct values keep every
+        value as its own code (ages, counts, hours), so they are reproduced
+        exactly rather than binned.
+    min_samples_leaf
+        Fewest training rows in a tree leaf. Larger is smoother and more
+        private; smaller is more faithful. ``None`` (default) uses one
+        250th of the rows, at least 5: on Adult, 130 rows per leaf, which
+        keeps synthetic rows as far from the training rows as fresh real rows
+        are (DCR share 0.52) while matching their pair statistics.
+    max_depth
+        Deepest tree level (``None``: grow until leaves reach ``min_samples_leaf``).
+    seed
+        Seeds the fit; the same seed and data give the same model.
+
+    Examples
+    --------
+    >>> from synthera import datasets
+    >>> train, _ = datasets.load("adult")
+    >>> model = CascadeSynthesizer().fit(train)
+    >>> model.sample(3, seed=0, conditions={"sex": "Female"})["sex"].tolist()
+    ['Female', 'Female', 'Female']
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bins: int = 64,
+        exact_up_to: int = 256,
+        min_samples_leaf: int | None = None,
+        max_depth: int | None = None,
+        seed: int = 0,
+    ):
+        self.max_bins = max_bins
+        self.exact_up_to = exact_up_to
+        self.min_samples_leaf = min_samples_leaf
+        self.max_depth = max_depth
+        self.seed = seed
+
+    def _check_params(self) -> None:
+        if not isinstance(self.max_bins, int) or self.max_bins < 2:
+            raise UserInputError(f"max_bins must be a whole number >= 2; got {self.max_bins!r}")
+        if not isinstance(self.exact_up_to, int) or self.exact_up_to < 0:
+            raise UserInputError(f"exact_up_to must be a whole number >= 0; got {self.exact_up_to!r}")
+        if self.min_samples_leaf is not None and (not isinstance(self.min_samples_leaf, int) or self.min_samples_leaf < 1):
+            raise UserInputError(f"min_samples_leaf must be a whole number >= 1 or None; got {self.min_samples_leaf!r}")
+        if self.max_depth is not None and (not isinstance(self.max_depth, int) or self.max_depth < 1):
+            raise UserInputError(f"max_depth must be a whole number >= 1 or None; got {self.max_depth!r}")
+
+    # -- fit ------------------------------------------------------------------------------
+
+    def _fit(self, data: dict[str, np.ndarray], encoder, rng: np.random.Generator) -> None:
+        from sklearn.tree import DecisionTreeClassifier
+
+        names = list(encoder.modelled)
+        self.discretizers_: dict[str, Discretizer] = {}
+        columns = {}
+        for name in names:
+            info = encoder.info(name)
+            if info.kind == "continuous":
+                disc = Discretizer(max_bins=self.max_bins, exact_up_to=self.exact_up_to).fit(data[name])
+                self.discretizers_[name] = disc
+                columns[name] = (disc.transform(data[name]), disc.n_codes)
+            else:
+                columns[name] = (data[name], info.n_codes)
+        # Few-valued columns first: each later, richer column is then predicted from
+        # everything coarse about the row (on Adult this order lifts TSTR AUC by ~0.01).
+        self.columns_ = sorted(names, key=lambda name: columns[name][1])  # stable: ties keep table order
+        n_rows = len(next(iter(data.values()))) if data else 0
+        codes = np.zeros((n_rows, len(self.columns_)), dtype=np.int64)
+        for j, name in enumerate(self.columns_):
+            codes[:, j] = columns[name][0]
+        self.n_codes_ = np.asarray([columns[name][1] for name in self.columns_], dtype=np.int64)
+        features = codes.astype(np.float32)
+        self.leaf_size_ = self.min_samples_leaf or max(5, round(n_rows / 250))
+        self.trees_ = []
+        with self._progress_bar(len(self.columns_), "fitting trees") as advance:
+            for j in range(len(self.columns_)):
+                target = codes[:, j]
+                if j == 0 or np.unique(target).size == 1:
+                    self.trees_.append(_Tree.constant(target, self.n_codes_[j]))
+                else:
+                    clf = DecisionTreeClassifier(
+                        min_samples_leaf=self.leaf_size_,
+                        max_depth=self.max_depth,
+                        random_state=int(rng.integers(2**31)),
+                    ).fit(features[:, :j], target)
+                    self.trees_.append(_Tree.from_sklearn(clf.tree_, clf.classes_, self.n_codes_[j]))
+                advance(1)
+
+    # -- sample ---------------------------------------------------------------------------
+
+    def _sample(self, n: int, rng: np.random.Generator, conditions: dict[str, Any]) -> dict[str, np.ndarray]:
+        wanted = {self.columns_.index(name): self._condition_code(name, value) for name, value in conditions.items()}
+        # conditioned sampling keeps extra particles so resampling does not collapse diversity
+        m = n if not wanted else max(4 * n, 2_000)
+        # codes so far, column-major: row j holds column j's code for every partial row
+        cols = np.zeros((len(self.columns_), m), dtype=np.float32)
+        for j, tree in enumerate(self.trees_):
+            if j not in wanted:
+                cols[j] = tree.sample(cols, rng.random(m))
+                continue
+            code = wanted[j]
+            weights = tree.leaf_probs[tree.apply(cols), code]
+            total = weights.sum()
+            if total <= 0:
+                names = ", ".join(f"{k}={v}" for k, v in conditions.items())
+                raise UserInputError(
+                    f"impossible condition: no synthetic row can have {names}; "
+                    "the training data never combines these values"
+                )
+            cols = cols[:, _systematic_resample(weights / total, m, rng)]
+            cols[j] = code
+        if m > n:
+            cols = cols[:, rng.choice(m, n, replace=False)]
+        codes = cols.astype(np.int64)
+        out = {}
+        for j, name in enumerate(self.columns_):
+            disc = self.discretizers_.get(name)
+            out[name] = disc.inverse(codes[j], rng) if disc is not None else codes[j]
+        return out
+
+    def _condition_code(self, name: str, value: Any) -> int:
+        disc = self.discretizers_.get(name)
+        return int(value) if disc is None else disc.code_of(value)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        arrays: dict[str, np.ndarray] = {"n_codes": self.n_codes_}
+        discretizers = {}
+        for j, name in enumerate(self.columns_):
+            for key, arr in self.trees_[j].arrays().items():
+                arrays[f"tree{j}_{key}"] = arr
+            if name in self.discretizers_:
+                info, disc_arrays = self.discretizers_[name].state()
+                discretizers[name] = info
+                arrays[f"disc{j}_table"] = disc_arrays["table"]
+        return {"columns": self.columns_, "discretizers": discretizers}, arrays
+
+    def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.columns_ = list(info["columns"])
+        if sorted(self.columns_) != sorted(self.encoder_.modelled):
+            raise ValueError("model columns do not match the metadata")
+        self.n_codes_ = np.asarray(arrays["n_codes"], dtype=np.int64)
+        self.trees_ = [_Tree.from_arrays(arrays, f"tree{j}_", int(self.n_codes_[j])) for j in range(len(self.columns_))]
+        self.discretizers_ = {}
+        for j, name in enumerate(self.columns_):
+            if name in info["discretizers"]:
+                self.discretizers_[name] = Discretizer.from_state(
+                    info["discretizers"][name], {"table": arrays[f"disc{j}_table"]}
+                )
+
+
+class _Tree:
+    """A fitted classification tree as arrays, with a vectorised ``apply``."""
+
+    __slots__ = ("left", "right", "feature", "threshold", "leaf_probs", "_flat_cdf")
+
+    def __init__(self, left, right, feature, threshold, leaf_probs):
+        self.left = np.asarray(left, dtype=np.int32)
+        self.right = np.asarray(right, dtype=np.int32)
+        self.feature = np.asarray(feature, dtype=np.int32)
+        self.threshold = np.asarray(threshold, dtype=np.float32)
+        self.leaf_probs = np.asarray(leaf_probs, dtype=np.float64)
+        n_nodes = self.left.shape[0]
+        if not (self.right.shape == self.feature.shape == self.threshold.shape == (n_nodes,)):
+            raise ValueError("tree arrays disagree in length")
+        if self.leaf_probs.ndim != 2 or self.leaf_probs.shape[0] != n_nodes:
+            raise ValueError("tree leaf distributions have the wrong shape")
+        inner = self.feature >= 0
+        if inner.any() and (
+            self.left[inner].min() < 0 or self.left[inner].max() >= n_nodes
+            or self.right[inner].min() < 0 or self.right[inner].max() >= n_nodes
+            or np.any(self.left[inner] <= np.flatnonzero(inner)) or np.any(self.right[inner] <= np.flatnonzero(inner))
+        ):
+            raise ValueError("tree children point outside the tree")  # also rules out cycles
+
+    @classmethod
+    def constant(cls, target: np.ndarray, n_codes: int) -> _Tree:
+        counts = np.bincount(target, minlength=n_codes).astype(np.float64)
+        return cls([-1], [-1], [-1], [0.0], (counts / counts.sum())[None, :])
+
+    @classmethod
+    def from_sklearn(cls, t, classes: np.ndarray, n_codes: int) -> _Tree:
+        # t.value holds per-node class fractions over `classes` (the observed codes only)
+        fractions = t.value[:, 0, :]
+        fractions = fractions / fractions.sum(axis=1, keepdims=True)
+        probs = np.zeros((t.node_count, n_codes))
+        probs[:, classes.astype(np.int64)] = fractions
+        feature = np.where(t.children_left < 0, -1, t.feature)
+        return cls(t.children_left, t.children_right, feature, t.threshold, probs)
+
+    def apply(self, columns: np.ndarray) -> np.ndarray:
+        """Leaf index of every row; ``columns`` holds the features column-major, shape (features, rows)."""
+        width, n = columns.shape
+        flat = columns.ravel()
+        node = np.zeros(n, dtype=np.int32)
+        active = np.arange(n)
+        while active.size:
+            current = node[active]
+            feat = self.feature[current]
+            inner = feat >= 0
+            if not inner.all():
+                active, current, feat = active[inner], current[inner], feat[inner]
+            values = np.take(flat, feat * n + active)
+            node[active] = np.where(values <= self.threshold[current], self.left[current], self.right[current])
+        return node
+
+    def sample(self, columns: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Draw a code per row from its leaf, given uniforms ``u`` in [0, 1)."""
+        leaves = self.apply(columns)
+        k = self.leaf_probs.shape[1]
+        pos = np.searchsorted(self.flat_cdf, leaves + u, side="right")
+        return np.minimum(pos - leaves * k, k - 1)
+
+    @property
+    def flat_cdf(self) -> np.ndarray:
+        """Every node's cumulative distribution, offset by its index, in one sorted array."""
+        cached = getattr(self, "_flat_cdf", None)
+        if cached is None:
+            cum = np.cumsum(self.leaf_probs, axis=1)
+            cum /= cum[:, -1:]
+            cached = (cum + np.arange(cum.shape[0])[:, None]).ravel()
+            self._flat_cdf = cached
+        return cached
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"left": self.left, "right": self.right, "feature": self.feature, "threshold": self.threshold,
+                "probs": self.leaf_probs.astype(np.float32)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, n_codes: int) -> _Tree:
+        probs = np.asarray(arrays[prefix + "probs"], dtype=np.float64)
+        if probs.shape[1] != n_codes or np.any(probs < 0):
+            raise ValueError("tree leaf distributions are malformed")
+        return cls(arrays[prefix + "left"], arrays[prefix + "right"], arrays[prefix + "feature"],
+                   arrays[prefix + "threshold"], probs)
+
+
+def _systematic_resample(weights: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``m`` draws proportional to ``weights`` (low-variance resampling), shuffled."""
+    positions = (rng.random() + np.arange(m)) / m
+    idx = np.searchsorted(np.cumsum(weights), positions, side="right")
+    idx = np.minimum(idx, len(weights) - 1)
+    return rng.permutation(idx)

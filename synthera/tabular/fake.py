@@ -1,0 +1,173 @@
+"""Columns that are generated, never learned: identifiers, free text, personal data.
+
+Personal data (names, e-mails, phones, addresses, card numbers, IP addresses)
+is made up with Faker's word lists and never taken from the training data.
+Identifiers are made unique and follow the *shape* of the real ones (which
+characters are digits or letters), learned as a handful of templates such as
+``99999999AA99A``; the templates say nothing about any person. Free text gets
+fake sentences of similar length.
+
+Generation is vectorised over pools of Faker values, so a million fake names
+take about a second rather than a minute.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import pandas as pd
+
+from synthera.metadata import ColumnMetadata
+
+__all__ = ["describe_generated", "generate_column"]
+
+_MAX_TEMPLATES = 20
+_POOL = 2_000
+
+
+def describe_generated(series: pd.Series, col: ColumnMetadata) -> dict:
+    """JSON-able facts needed to generate a column like ``series`` (no values kept)."""
+    values = series.dropna()
+    info: dict = {"integer": bool(pd.api.types.is_integer_dtype(series.dtype))}
+    if col.kind == "id" and not info["integer"]:
+        shapes = values.astype(str).map(_template).value_counts()
+        top = shapes.head(_MAX_TEMPLATES)
+        info["templates"] = top.index.tolist()
+        info["weights"] = (top / top.sum()).round(6).tolist()
+    if col.kind == "text":
+        words = values.astype(str).str.split().str.len()
+        info["words"] = max(1, int(round(words.mean()))) if len(words) else 8
+    if col.kind == "pii" and col.pii_type == "ip_address":
+        info["ipv6"] = bool(values.astype(str).str.contains(":").mean() > 0.5) if len(values) else False
+    return info
+
+
+def _template(text: str) -> str:
+    return "".join("9" if ch.isdigit() else "A" if ch.isupper() else "a" if ch.islower() else ch for ch in text)
+
+
+def _faker(rng: np.random.Generator):
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(int(rng.integers(2**31)))
+    return fake
+
+
+def _pool(make, size: int) -> np.ndarray:
+    return np.array([make() for _ in range(size)], dtype=object)
+
+
+def _pick(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return pool[rng.integers(0, len(pool), n)]
+
+
+def _digits(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    table = np.array(list(string.digits))
+    return np.array(["".join(row) for row in table[rng.integers(0, 10, (n, count))]], dtype=object)
+
+
+def _join(*parts: np.ndarray) -> np.ndarray:
+    out = parts[0].astype(str)
+    for part in parts[1:]:
+        out = np.char.add(out, part.astype(str))
+    return out.astype(object)
+
+
+def _person(name: str, n: int, rng: np.random.Generator, fake) -> np.ndarray:
+    lowered = name.lower()
+    first = _pool(fake.first_name, _POOL)
+    last = _pool(fake.last_name, _POOL)
+    if "first" in lowered or "given" in lowered or "fore" in lowered:
+        return _pick(first, n, rng)
+    if "last" in lowered or "sur" in lowered or "family" in lowered:
+        return _pick(last, n, rng)
+    return _join(_pick(first, n, rng), np.full(n, " "), _pick(last, n, rng))
+
+
+def _luhn_complete(body: np.ndarray) -> np.ndarray:
+    """Append the Luhn check digit to rows of digits."""
+    digits = body[:, ::-1].copy()
+    doubled = digits[:, 0::2] * 2
+    digits[:, 0::2] = np.where(doubled > 9, doubled - 9, doubled)
+    check = (10 - digits.sum(axis=1) % 10) % 10
+    return np.concatenate([body, check[:, None]], axis=1)
+
+
+def _pii(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    fake = _faker(rng)
+    kind = col.pii_type
+    if kind == "person_name":
+        return _person(name, n, rng, fake)
+    if kind == "email":
+        user = np.char.lower(_pick(_pool(fake.user_name, _POOL), n, rng).astype(str))
+        domains = _pool(fake.free_email_domain, 50)
+        return _join(user, _digits(n, 3, rng), np.full(n, "@"), _pick(domains, n, rng))
+    if kind == "phone":
+        return _join(np.full(n, "+1-"), _digits(n, 3, rng), np.full(n, "-555-"), _digits(n, 4, rng))
+    if kind == "street_address":
+        numbers = rng.integers(1, 9999, n).astype(str)
+        return _join(numbers, np.full(n, " "), _pick(_pool(fake.street_name, _POOL), n, rng))
+    if kind == "credit_card":
+        body = rng.integers(0, 10, (n, 15))
+        body[:, 0] = 4  # Visa-like prefix; the Luhn digit keeps it well-formed
+        full = _luhn_complete(body)
+        return np.array(["".join(map(str, row)) for row in full], dtype=object)
+    if kind == "ip_address":
+        if info.get("ipv6"):
+            groups = rng.integers(0, 65536, (n, 8))
+            return np.array([":".join(f"{g:x}" for g in row) for row in groups], dtype=object)
+        octets = rng.integers(1, 255, (n, 4))
+        return np.array([".".join(map(str, row)) for row in octets], dtype=object)
+    raise ValueError(f"unknown pii_type {kind!r}")
+
+
+def _ids(col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    if info.get("integer", False) or not info.get("templates"):
+        if info.get("integer", False):
+            return rng.permutation(np.arange(1, n + 1))
+        return _join(np.full(n, "id-"), np.char.zfill(np.arange(1, n + 1).astype(str), 8))
+    templates = np.array(info["templates"], dtype=object)
+    chosen = templates[rng.choice(len(templates), n, p=np.asarray(info["weights"]) / np.sum(info["weights"]))]
+    out = np.array([_fill(t, rng) for t in chosen], dtype=object)
+    # regenerate the rare collisions until every identifier is unique
+    for _ in range(100):
+        dup = pd.Series(out).duplicated().to_numpy()
+        if not dup.any():
+            return out
+        out[dup] = [_fill(t, rng) for t in chosen[dup]]
+    # templates too narrow for n unique values: append a counter
+    return _join(out, np.full(n, "-"), np.arange(n).astype(str))
+
+
+_CLASSES = {"9": string.digits, "A": string.ascii_uppercase, "a": string.ascii_lowercase}
+
+
+def _fill(template: str, rng: np.random.Generator) -> str:
+    return "".join(
+        _CLASSES[ch][rng.integers(len(_CLASSES[ch]))] if ch in _CLASSES else ch for ch in template
+    )
+
+
+def _text(info: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    fake = _faker(rng)
+    words = info.get("words", 8)
+    return _pick(_pool(lambda: fake.sentence(nb_words=words), _POOL), n, rng)
+
+
+def generate_column(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> pd.Series:
+    """``n`` generated values for an id, text or pii column, with its null rate."""
+    if col.kind == "id":
+        values = _ids(col, info, n, rng)
+    elif col.kind == "text":
+        values = _text(info, n, rng)
+    else:
+        values = _pii(name, col, info, n, rng)
+    series = pd.Series(values, dtype=object if not info.get("integer") else "int64")
+    if col.nullable and col.null_fraction > 0:
+        mask = rng.random(n) < col.null_fraction
+        series = series.astype("Int64" if info.get("integer") else object).mask(mask)
+    if col.dtype and col.dtype not in ("object",) and not info.get("integer"):
+        series = series.astype(col.dtype) if col.dtype in ("string",) else series
+    return series

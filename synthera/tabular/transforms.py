@@ -1,0 +1,372 @@
+"""Reversible transforms between a table and what models learn from.
+
+:class:`TableEncoder` turns the *modelled* columns of a table (numerical,
+datetime, categorical, boolean) into arrays, and turns arrays back into a
+table with the original columns, dtypes, bounds, decimal places, null rates
+and datetime formats. Columns that are never learned from the data
+(identifiers, free text, personal data) are generated afresh on decode by
+:mod:`synthera.tabular.fake`.
+
+Encoded form, one array per modelled column:
+
+* ``continuous`` columns (numerical, datetime): float64, NaN where null.
+  Datetimes are seconds since 1970-01-01.
+* ``discrete`` columns (categorical, boolean): int64 codes ``0..K-1`` in the
+  order of the metadata's categories (``false`` before ``true``), plus code
+  ``K`` for null when the column is nullable.
+
+:class:`Discretizer` further maps a continuous column to codes (point masses
+such as ``capital_gain == 0`` get their own code, the rest quantile bins) and
+back, drawing inside a bin from its stored within-bin quantiles, so decoded
+values follow the real distribution closely without copying values row by row.
+
+Every transform's state is plain JSON plus numpy arrays, so models save
+without pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthera.errors import DataError
+from synthera.metadata import ColumnMetadata, Metadata
+
+__all__ = ["MODELLED_KINDS", "ColumnInfo", "Discretizer", "TableEncoder"]
+
+MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What a model needs to know about one encoded column."""
+
+    name: str
+    kind: str  # "continuous" or "discrete"
+    n_codes: int  # discrete: number of codes, null code included; continuous: 0
+    nullable: bool
+
+
+# --------------------------------------------------------------------------- datetimes
+
+
+def _datetime_resolution(col: ColumnMetadata) -> float:
+    """Seconds between representable instants of a datetime column."""
+    fmt = col.datetime_format
+    if fmt is None:
+        return 1e-6
+    if "%f" in fmt:
+        return 1e-6
+    if "%S" in fmt:
+        return 1.0
+    if "%M" in fmt:
+        return 60.0
+    if "%H" in fmt:
+        return 3600.0
+    return 86400.0
+
+
+def _to_seconds(series: pd.Series, col: ColumnMetadata) -> np.ndarray:
+    if col.datetime_format is not None:
+        text = series.astype("string")
+        utc = "%z" in col.datetime_format
+        parsed = pd.to_datetime(text, format=col.datetime_format, errors="coerce", utc=utc)
+        if utc:
+            parsed = parsed.dt.tz_convert(None)
+    else:
+        parsed = pd.to_datetime(series, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert(None)
+    seconds = (parsed - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    return seconds
+
+
+def _from_seconds(seconds: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
+    stamps = pd.to_datetime(pd.Series(seconds), unit="s", origin=_EPOCH, errors="coerce")
+    if col.datetime_format is None:
+        return stamps.astype(dtype) if dtype.startswith("datetime64") else stamps
+    text = stamps.dt.strftime(col.datetime_format.replace("%z", "+0000"))
+    return text.astype(object).where(stamps.notna(), None)
+
+
+# --------------------------------------------------------------------------- discretizer
+
+
+class Discretizer:
+    """Continuous values <-> integer codes, with point masses kept exact.
+
+    Parameters
+    ----------
+    max_bins
+        Most quantile bins for the values that are not point masses.
+    within
+        Quantile points stored inside each bin for decoding.
+    exact_up_to
+        A column with at most this many distinct values gets one code per
+        value, decoded exactly (default: ``max_bins``).
+    """
+
+    def __init__(self, max_bins: int = 64, within: int = 16, exact_up_to: int | None = None):
+        self.max_bins = max_bins
+        self.within = within
+        self.exact_up_to = max_bins if exact_up_to is None else exact_up_to
+
+    def fit(self, values: np.ndarray, *, integer: bool = False) -> Discretizer:
+        x = values[~np.isnan(values)]
+        if x.size == 0:
+            raise DataError("cannot discretize a column with no values; drop it")
+        self.nullable_ = bool(np.isnan(values).any())
+        distinct, counts = np.unique(x, return_counts=True)
+        if distinct.size <= max(self.exact_up_to, self.max_bins):
+            # few distinct values: each is its own code, decoded exactly
+            self.table_ = np.repeat(distinct[:, None], self.within + 1, axis=1)
+        else:
+            heavy = distinct[counts >= x.size / self.max_bins]
+            rest = x[~np.isin(x, heavy)]
+            n_bins = max(1, min(self.max_bins - heavy.size, np.unique(rest).size))
+            edges = np.unique(np.quantile(rest, np.linspace(0, 1, n_bins + 1)))
+            bins = np.clip(np.searchsorted(edges, rest, side="right") - 1, 0, len(edges) - 2)
+            rows = [np.full(self.within + 1, v) for v in heavy]
+            probs = np.linspace(0, 1, self.within + 1)
+            for b in range(len(edges) - 1):
+                members = rest[bins == b]
+                if members.size:
+                    rows.append(np.quantile(members, probs))
+            table = np.array(rows)
+            self.table_ = table[np.argsort(table[:, 0], kind="stable")]
+        self.integer_ = integer
+        return self
+
+    @property
+    def n_codes(self) -> int:
+        return len(self.table_) + int(self.nullable_)
+
+    @property
+    def null_code(self) -> int | None:
+        return len(self.table_) if self.nullable_ else None
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Code of each value: its point mass if it is one, else the range bin that holds it."""
+        values = np.asarray(values, dtype=np.float64)
+        lows = self.table_[:, 0]
+        is_point = lows == self.table_[:, -1]
+        codes = np.full(values.shape, -1, dtype=np.int64)
+        point_idx = np.flatnonzero(is_point)
+        if point_idx.size:
+            point_vals = lows[point_idx]
+            pos = np.clip(np.searchsorted(point_vals, values), 0, point_idx.size - 1)
+            hit = point_vals[pos] == values
+            codes[hit] = point_idx[pos[hit]]
+        range_idx = np.flatnonzero(~is_point) if (~is_point).any() else point_idx
+        nan = np.isnan(values)
+        rest = (codes == -1) & ~nan
+        pos = np.clip(np.searchsorted(lows[range_idx], values[rest], side="right") - 1, 0, range_idx.size - 1)
+        codes[rest] = range_idx[pos]
+        if nan.any():
+            if self.null_code is None:
+                raise DataError("a column without nulls in training has nulls now; refit the model")
+            codes[nan] = self.null_code
+        return codes
+
+    def inverse(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Values for codes: a draw from each bin's within-bin quantiles."""
+        out = np.full(codes.shape, np.nan)
+        real = codes < len(self.table_)
+        rows = self.table_[codes[real]]
+        pos = rng.random(rows.shape[0]) * self.within
+        left = np.floor(pos).astype(np.int64)
+        frac = pos - left
+        right = np.minimum(left + 1, self.within)
+        idx = np.arange(rows.shape[0])
+        out[real] = rows[idx, left] * (1 - frac) + rows[idx, right] * frac
+        return out
+
+    def code_of(self, value: float) -> int:
+        return int(self.transform(np.array([float(value)]))[0])
+
+    # persistence: arrays + JSON
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return (
+            {"max_bins": self.max_bins, "within": self.within, "exact_up_to": self.exact_up_to,
+             "nullable": self.nullable_, "integer": self.integer_},
+            {"table": self.table_},
+        )
+
+    @classmethod
+    def from_state(cls, info: dict, arrays: dict[str, np.ndarray]) -> Discretizer:
+        obj = cls(max_bins=int(info["max_bins"]), within=int(info["within"]), exact_up_to=int(info["exact_up_to"]))
+        obj.nullable_ = bool(info["nullable"])
+        obj.integer_ = bool(info["integer"])
+        obj.table_ = np.asarray(arrays["table"], dtype=np.float64)
+        if obj.table_.ndim != 2 or obj.table_.shape[1] != obj.within + 1:
+            raise ValueError("discretizer table has the wrong shape")
+        return obj
+
+
+# --------------------------------------------------------------------------- table encoder
+
+
+class TableEncoder:
+    """Table <-> arrays for the modelled columns, driven by metadata."""
+
+    def fit(self, df: pd.DataFrame, metadata: Metadata) -> TableEncoder:
+        from synthera.tabular.fake import describe_generated
+
+        self._set_columns(metadata)
+        self.generated_ = {
+            name: describe_generated(df[name], col)
+            for name, col in metadata.columns.items()
+            if col.kind not in MODELLED_KINDS
+        }
+        return self
+
+    def _set_columns(self, metadata: Metadata) -> None:
+        self.metadata_ = metadata
+        self.columns_ = [
+            ColumnInfo(
+                name=name,
+                kind="continuous" if col.kind in ("numerical", "datetime") else "discrete",
+                n_codes=0 if col.kind in ("numerical", "datetime") else self._n_levels(col) + int(col.nullable),
+                nullable=col.nullable,
+            )
+            for name, col in metadata.columns.items()
+            if col.kind in MODELLED_KINDS
+        ]
+
+    def state(self) -> dict:
+        """JSON-able state (the metadata is saved separately)."""
+        return {"generated": self.generated_}
+
+    @classmethod
+    def from_state(cls, metadata: Metadata, state: dict) -> TableEncoder:
+        obj = cls()
+        obj._set_columns(metadata)
+        generated = dict(state["generated"])
+        expected = {n for n, c in metadata.columns.items() if c.kind not in MODELLED_KINDS}
+        if set(generated) != expected:
+            raise ValueError("encoder state does not match the metadata's generated columns")
+        obj.generated_ = generated
+        return obj
+
+    @staticmethod
+    def _n_levels(col: ColumnMetadata) -> int:
+        return 2 if col.kind == "boolean" else len(col.categories)
+
+    @property
+    def modelled(self) -> list[str]:
+        return [c.name for c in self.columns_]
+
+    def info(self, name: str) -> ColumnInfo:
+        for c in self.columns_:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def encode(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Arrays for every modelled column of ``df``."""
+        return {c.name: self.encode_column(c.name, df[c.name]) for c in self.columns_}
+
+    def encode_column(self, name: str, series: pd.Series) -> np.ndarray:
+        col = self.metadata_[name]
+        if col.kind == "numerical":
+            return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if col.kind == "datetime":
+            return _to_seconds(series, col)
+        levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
+        codes = self._codes(series, levels)
+        if (codes == -1).any():
+            unknown = series[(codes == -1) & series.notna().to_numpy()]
+            if len(unknown):
+                raise DataError(
+                    f"column '{name}' holds {unknown.iloc[0]!r}, which is not in its metadata; "
+                    "add it to the categories or let Synthera infer them"
+                )
+            if not col.nullable:
+                raise DataError(f"column '{name}' has nulls but its metadata says it has none; re-run inspect")
+            codes[codes == -1] = len(levels)
+        return codes
+
+    @staticmethod
+    def _codes(series: pd.Series, levels: list) -> np.ndarray:
+        lookup = {_key(v): i for i, v in enumerate(levels)}
+        values = series.astype(object).to_numpy()
+        return np.fromiter((lookup.get(_key(v), -1) for v in values), dtype=np.int64, count=len(values))
+
+    def decode(self, arrays: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> pd.DataFrame:
+        """A table with every column of the metadata, in order, with the original dtypes."""
+        from synthera.tabular.fake import generate_column
+
+        out = {}
+        for name, col in self.metadata_.columns.items():
+            if col.kind in MODELLED_KINDS:
+                out[name] = self.decode_column(name, arrays[name])
+            else:
+                out[name] = generate_column(name, col, self.generated_[name], n, rng)
+        return pd.DataFrame(out)
+
+    def decode_column(self, name: str, values: np.ndarray) -> pd.Series:
+        col = self.metadata_[name]
+        dtype = col.dtype or "object"
+        if col.kind == "numerical":
+            return _numbers(values, col, dtype)
+        if col.kind == "datetime":
+            seconds = np.clip(values, *(_iso_seconds(col.min), _iso_seconds(col.max)))
+            step = _datetime_resolution(col)
+            seconds = np.round(seconds / step) * step
+            return _from_seconds(seconds, col, dtype)
+        levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
+        codes = np.asarray(values, dtype=np.int64)
+        lookup = np.array(list(levels) + [None], dtype=object)
+        decoded = pd.Series(lookup[np.clip(codes, 0, len(levels))], dtype=object)
+        return _cast_labels(decoded, dtype)
+
+
+def _key(value: Any) -> Any:
+    """Dictionary key that treats 1, 1.0 and True consistently with their metadata spelling."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    return (type(value) is bool, value)
+
+
+def _iso_seconds(value: str | None) -> float:
+    if value is None:
+        return np.nan
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(None)
+    return (stamp - _EPOCH).total_seconds()
+
+
+def _numbers(values: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
+    x = np.asarray(values, dtype=np.float64)
+    low = col.min if col.min is not None else -np.inf
+    high = col.max if col.max is not None else np.inf
+    places = 0 if col.integer else (col.precision if col.precision is not None else 15)
+    x = np.round(np.clip(x, low, high), places)
+    series = pd.Series(x)
+    if dtype.startswith("Int") or (pd.api.types.is_integer_dtype(dtype) and series.isna().any()):
+        return series.astype("Int64" if not dtype.startswith("Int") else dtype)
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        return series.astype(dtype)
+    # object columns of numbers (e.g. read from JSON): plain Python numbers
+    return pd.Series([None if np.isnan(v) else (int(v) if col.integer else float(v)) for v in x], dtype=object)
+
+
+def _cast_labels(decoded: pd.Series, dtype: str) -> pd.Series:
+    if dtype in ("object", "string", "category"):
+        return decoded.astype(dtype) if dtype != "object" else decoded
+    if dtype == "bool" and decoded.notna().all():
+        return decoded.astype(bool)
+    if dtype in ("bool", "boolean"):
+        return decoded.astype("boolean")
+    if pd.api.types.is_integer_dtype(dtype) or dtype.startswith("Int"):
+        return decoded.astype("Int64" if decoded.isna().any() or dtype[0] == "I" else dtype)
+    if pd.api.types.is_float_dtype(dtype):
+        return decoded.astype(dtype)
+    return decoded
