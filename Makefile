@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" $(TORCH)
 	@touch $(STAMP)
 
+# The main job on bundled data: learn Adult's train split, write as many synthetic rows.
 demo: setup
-	$(BIN)/synthera datasets
 	$(BIN)/synthera inspect dataset:adult --out demo-output/adult.metadata.json
+	$(BIN)/synthera fit dataset:adult --metadata demo-output/adult.metadata.json --out demo-output/adult-model
+	$(BIN)/synthera sample demo-output/adult-model --rows 32561 --seed 0 --out synthetic_data.csv
 
 # pytest exits 5 when it collects nothing: that is a broken suite, so it fails loudly.
 test: setup
@@ -28,4 +30,4 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; check tests/" >&2; fi; exit $$rc
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache build *.egg-info
+	rm -rf $(VENV) demo-output synthetic_data.csv .pytest_cache build *.egg-info

@@ -1,0 +1,76 @@
+"""`synthera fit`, `sample` and `models`: the happy path and every user mistake."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from synthera.cli import app
+from tests.test_cli import _one_line_error
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    data = folder.parent / "german.csv"
+    assert runner.invoke(app, ["convert", "dataset:german", str(data)]).exit_code == 0
+    result = runner.invoke(app, ["fit", str(data), "--out", str(folder / "m"), "--seed", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert "fitted cascade on 700 rows" in result.stdout
+    return folder / "m"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".db"])
+def test_sample_writes_the_format_of_the_suffix(model_dir, tmp_path, suffix):
+    out = tmp_path / f"syn{suffix}"
+    result = runner.invoke(app, ["sample", str(model_dir), "--rows", "120", "--out", str(out), "--seed", "3"])
+    assert result.exit_code == 0, result.stderr
+    from synthera.io import read_table
+
+    df = read_table(out)
+    assert df.shape == (120, 21)
+
+
+def test_sample_with_conditions_and_seed(model_dir, tmp_path):
+    args = ["sample", str(model_dir), "-n", "40", "-o", str(tmp_path / "a.csv"), "--seed", "9",
+            "--where", "credit=bad", "-w", "foreign_worker=false"]
+    assert runner.invoke(app, args).exit_code == 0
+    df = pd.read_csv(tmp_path / "a.csv")
+    assert (df["credit"] == "bad").all() and (~df["foreign_worker"]).all()
+    args[5] = str(tmp_path / "b.csv")
+    assert runner.invoke(app, args).exit_code == 0
+    assert pd.read_csv(tmp_path / "b.csv").equals(df)
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["sample", "{m}", "-n", "5", "-o", "{d}/x.csv", "-w", "credit=great"], ["impossible condition credit=great"]),
+        (["sample", "{m}", "-n", "5", "-o", "{d}/x.csv", "-w", "credit"], ["--where expects COLUMN=VALUE"]),
+        (["sample", "{m}", "-n", "5", "-o", "{d}/x.csv", "-w", "ghost=1"], ["unknown column 'ghost'"]),
+        (["sample", "{m}", "-n", "0", "-o", "{d}/x.csv"], ["--rows must be at least 1"]),
+        (["sample", "{d}/missing", "-n", "5", "-o", "{d}/x.csv"], ["model folder not found"]),
+        (["sample", "{m}", "-n", "5", "-o", "{d}/x.xlsx"], ["cannot tell which format"]),
+        (["fit", "dataset:german", "--out", "{d}/m2", "--model", "magic"], ["unknown model 'magic'"]),
+        (["fit", "dataset:german", "--out", "{d}/m2", "--model", "gaussian_copula", "--epochs", "3"],
+         ["does not train in epochs"]),
+        (["fit", "{d}/missing.csv", "--out", "{d}/m2"], ["file not found"]),
+    ],
+)
+def test_user_mistakes(model_dir, tmp_path, args, needles):
+    result = runner.invoke(app, [a.format(m=model_dir, d=tmp_path) for a in args])
+    _one_line_error(result, *needles)
+
+
+def test_fit_refuses_a_file_as_output_before_any_work(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    _one_line_error(runner.invoke(app, ["fit", "dataset:german", "--out", str(tmp_path / "taken")]), "is a file")
+
+
+def test_models_lists_the_registry():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert "cascade (default)" in result.stdout and "gaussian_copula" in result.stdout
