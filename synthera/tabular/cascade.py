@@ -56,9 +56,10 @@ class CascadeSynthesizer(Synthesizer):
     min_samples_leaf
         Fewest training rows in a tree leaf. Larger is smoother and more
         private; smaller is more faithful. ``None`` (default) uses one
-        250th of the rows, at least 5: on Adult, 130 rows per leaf, which
-        keeps synthetic rows as far from the training rows as fresh real rows
-        are (DCR share 0.52) while matching their pair statistics.
+        250th of the rows and at least 30, so every leaf mixes 30 or more
+        people: on Adult, 130 rows per leaf, which keeps synthetic rows about
+        as far from the training rows as fresh real rows are (DCR share
+        0.52-0.53) while matching their pair statistics.
     max_depth
         Deepest tree level (``None``: grow until leaves reach ``min_samples_leaf``).
     seed
@@ -123,7 +124,7 @@ class CascadeSynthesizer(Synthesizer):
             codes[:, j] = columns[name][0]
         self.n_codes_ = np.asarray([columns[name][1] for name in self.columns_], dtype=np.int64)
         features = codes.astype(np.float32)
-        self.leaf_size_ = self.min_samples_leaf or max(5, round(n_rows / 250))
+        self.leaf_size_ = self.min_samples_leaf or max(30, round(n_rows / 250))
         self.trees_ = []
         with self._progress_bar(len(self.columns_), "fitting trees") as advance:
             for j in range(len(self.columns_)):
