@@ -78,19 +78,22 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.cdfs_ = cdfs
 
     def _sample(self, n: int, rng: np.random.Generator, conditions: dict[str, Any]) -> dict[str, np.ndarray]:
-        from scipy.special import ndtr
+        from scipy.special import ndtri
 
         d = len(self.columns_)
         cond_idx = [self.columns_.index(c) for c in conditions]
         if cond_idx:
             z = self._conditioned_scores(n, rng, conditions, cond_idx)
         else:
-            z = rng.standard_normal((n, d)) @ np.linalg.cholesky(self.corr_).T
-        u = ndtr(z)
+            # float32 is ample for scores that only pick a bin, and twice as fast
+            chol = np.linalg.cholesky(self.corr_).T.astype(np.float32)
+            z = rng.standard_normal((n, d), dtype=np.float32) @ chol
         out = {}
         for j, name in enumerate(self.columns_):
+            # compare scores with the codes' boundaries on the normal scale: no CDF per value
             cdf = self.cdfs_[j]
-            codes = np.clip(np.searchsorted(cdf, u[:, j], side="right") - 1, 0, len(cdf) - 2)
+            bounds = ndtri(cdf[1:-1]).astype(z.dtype)
+            codes = np.searchsorted(bounds, np.ascontiguousarray(z[:, j]), side="right")
             disc = self.discretizers_.get(name)
             out[name] = disc.inverse(codes, rng) if disc is not None else codes
         return out

@@ -173,17 +173,18 @@ class Discretizer:
         return codes
 
     def inverse(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Values for codes: a draw from each bin's within-bin quantiles."""
-        out = np.full(codes.shape, np.nan)
-        real = codes < len(self.table_)
-        rows = self.table_[codes[real]]
-        pos = rng.random(rows.shape[0]) * self.within
-        left = np.floor(pos).astype(np.int64)
+        """Values for codes: a draw from each bin's within-bin quantiles (points decode exactly)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        n_rows, width = self.table_.shape
+        real = codes < n_rows
+        safe = np.where(real, codes, 0)
+        pos = rng.random(codes.shape) * self.within
+        left = np.minimum(pos.astype(np.int64), self.within - 1)
         frac = pos - left
-        right = np.minimum(left + 1, self.within)
-        idx = np.arange(rows.shape[0])
-        out[real] = rows[idx, left] * (1 - frac) + rows[idx, right] * frac
-        return out
+        flat = self.table_.ravel()
+        base = safe * width + left
+        out = flat[base] * (1.0 - frac) + flat[base + 1] * frac
+        return np.where(real, out, np.nan)
 
     def code_of(self, value: float) -> int:
         return int(self.transform(np.array([float(value)]))[0])
