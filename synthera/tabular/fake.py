@@ -20,7 +20,7 @@ import pandas as pd
 
 from synthera.metadata import ColumnMetadata
 
-__all__ = ["describe_generated", "generate_column"]
+__all__ = ["describe_generated", "generate_column", "link_person_names"]
 
 _MAX_TEMPLATES = 20
 _POOL = 2_000
@@ -38,6 +38,13 @@ def describe_generated(series: pd.Series, col: ColumnMetadata) -> dict:
     if col.kind == "text":
         words = values.astype(str).str.split().str.len()
         info["words"] = max(1, int(round(words.mean()))) if len(words) else 8
+    if col.kind == "pii" and col.pii_type == "person_name" and len(values):
+        text = values.astype(str)
+        info["case"] = (
+            "lower" if (text == text.str.lower()).mean() > 0.9
+            else "upper" if (text == text.str.upper()).mean() > 0.9
+            else "title"
+        )
     if col.kind == "pii" and col.pii_type == "ip_address":
         info["ipv6"] = bool(values.astype(str).str.contains(":").mean() > 0.5) if len(values) else False
     return info
@@ -75,15 +82,41 @@ def _join(*parts: np.ndarray) -> np.ndarray:
     return out.astype(object)
 
 
-def _person(name: str, n: int, rng: np.random.Generator, fake) -> np.ndarray:
+def _name_part(name: str) -> str:
+    """'first', 'last' or 'full': which part of a person's name a column holds."""
     lowered = name.lower()
-    first = _pool(fake.first_name, _POOL)
-    last = _pool(fake.last_name, _POOL)
-    if "first" in lowered or "given" in lowered or "fore" in lowered:
-        return _pick(first, n, rng)
-    if "last" in lowered or "sur" in lowered or "family" in lowered:
-        return _pick(last, n, rng)
-    return _join(_pick(first, n, rng), np.full(n, " "), _pick(last, n, rng))
+    if any(key in lowered for key in ("first", "given", "fore", "fname")):
+        return "first"
+    if any(key in lowered for key in ("last", "sur", "family", "lname")):
+        return "last"
+    return "full"
+
+
+def _person(name: str, info: dict, n: int, rng: np.random.Generator, fake) -> np.ndarray:
+    part = _name_part(name)
+    first = _pick(_pool(fake.first_name, _POOL), n, rng)
+    last = _pick(_pool(fake.last_name, _POOL), n, rng)
+    values = first if part == "first" else last if part == "last" else _join(first, np.full(n, " "), last)
+    return _styled(values, info.get("case", "title"))
+
+
+def _styled(values: np.ndarray, case: str) -> np.ndarray:
+    text = values.astype(str)
+    return (np.char.lower(text) if case == "lower" else np.char.upper(text) if case == "upper" else text).astype(object)
+
+
+def link_person_names(frame: dict[str, pd.Series], metadata, generated: dict[str, dict]) -> None:
+    """Make full-name columns agree with first- and last-name columns in the same row."""
+    names = [n for n, c in metadata.columns.items() if c.kind == "pii" and c.pii_type == "person_name"]
+    parts = {_name_part(n): n for n in names}
+    if "first" not in parts or "last" not in parts:
+        return
+    first, last = frame[parts["first"]].astype(object), frame[parts["last"]].astype(object)
+    for name in names:
+        if _name_part(name) == "full":
+            joined = first.str.cat(last, sep=" ")
+            styled = pd.Series(_styled(joined.fillna("").to_numpy(), generated[name].get("case", "title")))
+            frame[name] = styled.where(frame[name].notna() & joined.notna(), None).astype(object)
 
 
 def _luhn_complete(body: np.ndarray) -> np.ndarray:
@@ -99,7 +132,7 @@ def _pii(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.random.Gene
     fake = _faker(rng)
     kind = col.pii_type
     if kind == "person_name":
-        return _person(name, n, rng, fake)
+        return _person(name, info, n, rng, fake)
     if kind == "email":
         user = np.char.lower(_pick(_pool(fake.user_name, _POOL), n, rng).astype(str))
         domains = _pool(fake.free_email_domain, 50)

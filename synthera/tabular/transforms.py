@@ -299,7 +299,7 @@ class TableEncoder:
 
     def decode(self, arrays: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> pd.DataFrame:
         """A table with every column of the metadata, in order, with the original dtypes."""
-        from synthera.tabular.fake import generate_column
+        from synthera.tabular.fake import generate_column, link_person_names
 
         out = {}
         for name, col in self.metadata_.columns.items():
@@ -307,6 +307,7 @@ class TableEncoder:
                 out[name] = self.decode_column(name, arrays[name])
             else:
                 out[name] = generate_column(name, col, self.generated_[name], n, rng)
+        link_person_names(out, self.metadata_, self.generated_)
         return pd.DataFrame(out)
 
     def decode_column(self, name: str, values: np.ndarray) -> pd.Series:
