@@ -660,7 +660,7 @@ _NOT_PERSON = {"file", "product", "company", "host", "user", "brand", "item", "c
                "domain", "table", "column", "model", "dataset", "business", "org", "organization", "team",
                "project", "app", "device", "category", "store", "event", "course", "school", "place",
                "state", "region", "department", "dept", "job", "title", "drug", "species", "type", "class",
-               "field", "feature", "display", "screen", "key", "server", "database", "package", "brand"}
+               "field", "feature", "display", "screen", "key", "server", "database", "package"}
 
 
 def _share(pattern: re.Pattern, sample: list[str]) -> float:

@@ -47,7 +47,7 @@ def frames(draw):
 
 def _check_result(md: Metadata, frame: pd.DataFrame) -> None:
     assert md.names == list(frame.columns)
-    for name, col in md.columns.items():
+    for col in md.columns.values():
         assert col.kind in KINDS
         assert 0.0 <= col.null_fraction <= 1.0
         if col.kind == "numerical":
