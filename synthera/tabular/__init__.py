@@ -5,7 +5,7 @@ The registry is explicit: every synthesizer is registered below by name, and
 
 >>> from synthera.tabular import available_synthesizers, get_synthesizer
 >>> available_synthesizers()
-['cascade', 'gaussian_copula']
+['cascade', 'gaussian_copula', 'ctgan', 'tvae']
 >>> Model = get_synthesizer("cascade")
 """
 
@@ -15,11 +15,15 @@ from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
 from synthera.tabular.cascade import CascadeSynthesizer
 from synthera.tabular.copula import GaussianCopulaSynthesizer
+from synthera.tabular.ctgan import CTGANSynthesizer
+from synthera.tabular.tvae import TVAESynthesizer
 
 __all__ = [
     "DEFAULT_SYNTHESIZER",
+    "CTGANSynthesizer",
     "CascadeSynthesizer",
     "GaussianCopulaSynthesizer",
+    "TVAESynthesizer",
     "Synthesizer",
     "available_synthesizers",
     "get_synthesizer",
@@ -64,3 +68,5 @@ def load_synthesizer(path) -> Synthesizer:
 
 register_synthesizer(CascadeSynthesizer, "cascade")
 register_synthesizer(GaussianCopulaSynthesizer, "gaussian_copula")
+register_synthesizer(CTGANSynthesizer, "ctgan")
+register_synthesizer(TVAESynthesizer, "tvae")
