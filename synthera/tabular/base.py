@@ -204,7 +204,7 @@ class Synthesizer:
             unknown = set(params) - set(target._param_names())
             if unknown:
                 raise ModelFileError(f"{folder}: unknown parameter '{sorted(unknown)[0]}' in the manifest")
-            obj = target(**params)
+            obj = target(**_restore_tuples(target, params))
             obj.metadata_ = Metadata.from_dict(manifest["metadata"])
             obj.encoder_ = TableEncoder.from_state(obj.metadata_, manifest["encoder"])
             obj.n_rows_ = int(manifest["n_rows"])
@@ -348,6 +348,12 @@ def _encode_condition(name: str, col, value: Any, encoder) -> Any:
     if not _iso_seconds(col.min) <= seconds <= _iso_seconds(col.max):
         raise UserInputError(f"impossible condition {name}={text}: '{name}' lies between {col.min} and {col.max}")
     return float(seconds)
+
+
+def _restore_tuples(cls: type, params: dict) -> dict:
+    """JSON turns tuples into lists; give back tuples where the constructor's default is one."""
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v for k, v in params.items()}
 
 
 def _sha256(path: Path) -> str:

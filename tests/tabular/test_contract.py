@@ -147,7 +147,8 @@ def test_same_seed_same_model(name, real, tmp_path):
 
 @pytest.mark.parametrize("name", available_synthesizers())
 def test_save_load_gives_identical_samples(name, real, tmp_path):
-    model = get_synthesizer(name)(**FAST.get(name, {})).fit(real)
+    fast = {k: tuple(v) if isinstance(v, list) else v for k, v in FAST.get(name, {}).items()}
+    model = get_synthesizer(name)(**fast).fit(real)
     model.save(tmp_path)
     again = load_synthesizer(tmp_path)
     assert type(again) is type(model) and again.get_params() == model.get_params()
