@@ -23,6 +23,8 @@ demo: setup
 	$(BIN)/synthera inspect dataset:adult --out demo-output/adult.metadata.json
 	$(BIN)/synthera fit dataset:adult --metadata demo-output/adult.metadata.json --out demo-output/adult-model
 	$(BIN)/synthera sample demo-output/adult-model --rows 32561 --seed 0 --out synthetic_data.csv
+	$(BIN)/synthera evaluate --real dataset:adult --synthetic synthetic_data.csv --holdout dataset:adult:test \
+	  --target income --sensitive sex --sensitive race --out demo-output/evaluation
 
 # pytest exits 5 when it collects nothing: that is a broken suite, so it fails loudly.
 test: setup

@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "datasets": "synthera.datasets",
+    "evaluate": "synthera.evaluate",
     "SyntheraError": "synthera.errors",
     "UserInputError": "synthera.errors",
     "DataError": "synthera.errors",
