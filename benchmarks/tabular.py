@@ -42,6 +42,7 @@ def run_model(label: str, cmd: list, out_csv: Path, timing: Path, train: Path, t
     """Fit (measured), then score; return one row of the results table."""
     measured = step(label, cmd, workdir, timeout)
     times = json.loads(timing.read_text())
+    times.setdefault("rows", times.get("sample_rows"))  # run_sdv.py names it sample_rows
     score_json = workdir / f"{label}.score.json"
     step(f"{label}_score", [str(PEER_PY), str(SCORE), "--train", str(train), "--test", str(test),
                             "--synthetic", str(out_csv), "--target", target, "--out", str(score_json)],
