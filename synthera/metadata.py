@@ -65,6 +65,7 @@ __all__ = [
     "ColumnMetadata",
     "Metadata",
     "infer_metadata",
+    "numpy_to_json",
 ]
 
 FORMAT_VERSION = 1
@@ -264,16 +265,24 @@ class Metadata:
             )
 
 
-def _json_default(value: Any) -> Any:
+def numpy_to_json(value: Any) -> Any:
+    """``json.dumps`` default for numpy scalars; anything else is refused."""
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
     if isinstance(value, np.bool_):
         return bool(value)
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def _json_default(value: Any) -> Any:
     if isinstance(value, (pd.Timestamp, datetime)):
         return value.isoformat()
-    return str(value)
+    try:
+        return numpy_to_json(value)
+    except TypeError:
+        return str(value)
 
 
 def _preview(items: list, limit: int = 8) -> str:

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
-from synthera.metadata import Metadata, infer_metadata
+from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
 __all__ = ["MODEL_FORMAT_VERSION", "Synthesizer"]
 
@@ -173,7 +173,7 @@ class Synthesizer:
             "model": info,
             "arrays_sha256": _sha256(folder / _ARRAYS),
         }
-        write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n", folder / _MANIFEST)
+        write_text(json.dumps(manifest, indent=1, default=numpy_to_json) + "\n", folder / _MANIFEST)
         return folder
 
     @classmethod
@@ -384,13 +384,3 @@ def _read_manifest(folder: Path) -> dict:
             f"{folder} was saved in model format {version!r}; this Synthera reads up to {MODEL_FORMAT_VERSION}, upgrade it"
         )
     return manifest
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a manifest")

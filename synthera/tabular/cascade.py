@@ -37,7 +37,7 @@ import numpy as np
 
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
-from synthera.tabular.transforms import Discretizer
+from synthera.tabular.transforms import Discretizer, discretizers_from_state, discretizers_state
 
 __all__ = ["CascadeSynthesizer"]
 
@@ -179,15 +179,11 @@ class CascadeSynthesizer(Synthesizer):
     # -- state ----------------------------------------------------------------------------
 
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        arrays: dict[str, np.ndarray] = {"n_codes": self.n_codes_}
-        discretizers = {}
-        for j, name in enumerate(self.columns_):
-            for key, arr in self.trees_[j].arrays().items():
+        discretizers, arrays = discretizers_state(self.columns_, self.discretizers_)
+        arrays["n_codes"] = self.n_codes_
+        for j, tree in enumerate(self.trees_):
+            for key, arr in tree.arrays().items():
                 arrays[f"tree{j}_{key}"] = arr
-            if name in self.discretizers_:
-                info, disc_arrays = self.discretizers_[name].state()
-                discretizers[name] = info
-                arrays[f"disc{j}_table"] = disc_arrays["table"]
         return {"columns": self.columns_, "discretizers": discretizers}, arrays
 
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -196,12 +192,7 @@ class CascadeSynthesizer(Synthesizer):
             raise ValueError("model columns do not match the metadata")
         self.n_codes_ = np.asarray(arrays["n_codes"], dtype=np.int64)
         self.trees_ = [_Tree.from_arrays(arrays, f"tree{j}_", int(self.n_codes_[j])) for j in range(len(self.columns_))]
-        self.discretizers_ = {}
-        for j, name in enumerate(self.columns_):
-            if name in info["discretizers"]:
-                self.discretizers_[name] = Discretizer.from_state(
-                    info["discretizers"][name], {"table": arrays[f"disc{j}_table"]}
-                )
+        self.discretizers_ = discretizers_from_state(self.columns_, info["discretizers"], arrays)
 
 
 class _Tree:

@@ -27,7 +27,7 @@ import numpy as np
 
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
-from synthera.tabular.transforms import Discretizer
+from synthera.tabular.transforms import Discretizer, discretizers_from_state, discretizers_state
 
 __all__ = ["GaussianCopulaSynthesizer"]
 
@@ -142,14 +142,10 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return z
 
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        arrays = {"corr": self.corr_}
-        discretizers = {}
-        for j, name in enumerate(self.columns_):
-            arrays[f"cdf{j}"] = self.cdfs_[j]
-            if name in self.discretizers_:
-                info, disc_arrays = self.discretizers_[name].state()
-                discretizers[name] = info
-                arrays[f"disc{j}_table"] = disc_arrays["table"]
+        discretizers, arrays = discretizers_state(self.columns_, self.discretizers_)
+        arrays["corr"] = self.corr_
+        for j, cdf in enumerate(self.cdfs_):
+            arrays[f"cdf{j}"] = cdf
         return {"columns": self.columns_, "discretizers": discretizers}, arrays
 
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -162,11 +158,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
             raise ValueError("correlation matrix has the wrong shape")
         np.linalg.cholesky(self.corr_)  # refuses a matrix that is not positive definite
         self.cdfs_ = [np.asarray(arrays[f"cdf{j}"], dtype=np.float64) for j in range(d)]
-        self.discretizers_ = {
-            name: Discretizer.from_state(info["discretizers"][name], {"table": arrays[f"disc{j}_table"]})
-            for j, name in enumerate(self.columns_)
-            if name in info["discretizers"]
-        }
+        self.discretizers_ = discretizers_from_state(self.columns_, info["discretizers"], arrays)
 
 
 def _nearest_correlation(matrix: np.ndarray, *, unit_diagonal: bool = True, floor: float = 1e-6) -> np.ndarray:

@@ -35,7 +35,7 @@ import pandas as pd
 from synthera.errors import DataError
 from synthera.metadata import ColumnMetadata, Metadata
 
-__all__ = ["MODELLED_KINDS", "ColumnInfo", "Discretizer", "TableEncoder"]
+__all__ = ["MODELLED_KINDS", "ColumnInfo", "Discretizer", "TableEncoder", "discretizers_from_state", "discretizers_state"]
 
 MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -206,6 +206,25 @@ class Discretizer:
         if obj.table_.ndim != 2 or obj.table_.shape[1] != obj.within + 1:
             raise ValueError("discretizer table has the wrong shape")
         return obj
+
+
+def discretizers_state(columns: list[str], discretizers: dict[str, Discretizer]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Save the discretizers of a model whose columns are ``columns`` (arrays keyed by position)."""
+    info, arrays = {}, {}
+    for j, name in enumerate(columns):
+        if name in discretizers:
+            info[name], disc_arrays = discretizers[name].state()
+            arrays[f"disc{j}_table"] = disc_arrays["table"]
+    return info, arrays
+
+
+def discretizers_from_state(columns: list[str], info: dict, arrays: dict[str, np.ndarray]) -> dict[str, Discretizer]:
+    """Inverse of :func:`discretizers_state`."""
+    return {
+        name: Discretizer.from_state(info[name], {"table": arrays[f"disc{j}_table"]})
+        for j, name in enumerate(columns)
+        if name in info
+    }
 
 
 # --------------------------------------------------------------------------- table encoder
