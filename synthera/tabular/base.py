@@ -235,6 +235,24 @@ class Synthesizer:
     def _check_params(self) -> None:
         """Validate constructor arguments at fit time; override to add checks."""
 
+    def _require_whole(self, *names: str, minimum: int = 1, optional: bool = False) -> None:
+        """Each named parameter must be a whole number >= ``minimum`` (or None when ``optional``)."""
+        for name in names:
+            value = getattr(self, name)
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                extra = " or None" if optional else ""
+                raise UserInputError(f"{name} must be a whole number >= {minimum}{extra}; got {value!r}")
+
+    def _require_number(self, *names: str, positive: bool = True) -> None:
+        """Each named parameter must be a number > 0 (``positive``) or >= 0."""
+        for name in names:
+            value = getattr(self, name)
+            ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (value > 0 if positive else value >= 0)
+            if not ok:
+                raise UserInputError(f"{name} must be a number {'>' if positive else '>='} 0; got {value!r}")
+
     # -- helpers ------------------------------------------------------------------------
 
     def _seed(self) -> int:

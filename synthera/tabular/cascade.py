@@ -90,14 +90,9 @@ class CascadeSynthesizer(Synthesizer):
         self.seed = seed
 
     def _check_params(self) -> None:
-        if not isinstance(self.max_bins, int) or self.max_bins < 2:
-            raise UserInputError(f"max_bins must be a whole number >= 2; got {self.max_bins!r}")
-        if not isinstance(self.exact_up_to, int) or self.exact_up_to < 0:
-            raise UserInputError(f"exact_up_to must be a whole number >= 0; got {self.exact_up_to!r}")
-        if self.min_samples_leaf is not None and (not isinstance(self.min_samples_leaf, int) or self.min_samples_leaf < 1):
-            raise UserInputError(f"min_samples_leaf must be a whole number >= 1 or None; got {self.min_samples_leaf!r}")
-        if self.max_depth is not None and (not isinstance(self.max_depth, int) or self.max_depth < 1):
-            raise UserInputError(f"max_depth must be a whole number >= 1 or None; got {self.max_depth!r}")
+        self._require_whole("max_bins", minimum=2)
+        self._require_whole("exact_up_to", minimum=0)
+        self._require_whole("min_samples_leaf", "max_depth", optional=True)
 
     # -- fit ------------------------------------------------------------------------------
 

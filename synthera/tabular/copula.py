@@ -48,8 +48,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.seed = seed
 
     def _check_params(self) -> None:
-        if not isinstance(self.max_bins, int) or self.max_bins < 2:
-            raise UserInputError(f"max_bins must be a whole number >= 2; got {self.max_bins!r}")
+        self._require_whole("max_bins", minimum=2)
 
     def _fit(self, data: dict[str, np.ndarray], encoder, rng: np.random.Generator) -> None:
         from scipy.special import ndtri

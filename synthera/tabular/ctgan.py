@@ -121,22 +121,15 @@ class CTGANSynthesizer(Synthesizer):
         self.seed = seed
 
     def _check_params(self) -> None:
-        for name in ("epochs", "batch_size", "embedding_dim", "pac"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise UserInputError(f"{name} must be a whole number >= 1; got {value!r}")
+        self._require_whole("epochs", "batch_size", "embedding_dim", "pac")
         if self.batch_size % self.pac or self.batch_size < 2:
             raise UserInputError(
                 f"batch_size must be a multiple of pac and at least 2; got batch_size={self.batch_size}, pac={self.pac}"
             )
         check_dims("generator_dim", self.generator_dim)
         check_dims("discriminator_dim", self.discriminator_dim)
-        for name in ("generator_lr", "discriminator_lr"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise UserInputError(f"{name} must be a number > 0; got {value!r}")
-        if not isinstance(self.weight_decay, (int, float)) or not self.weight_decay >= 0:
-            raise UserInputError(f"weight_decay must be a number >= 0; got {self.weight_decay!r}")
+        self._require_number("generator_lr", "discriminator_lr")
+        self._require_number("weight_decay", positive=False)
 
     # -- networks ---------------------------------------------------------------------
     #

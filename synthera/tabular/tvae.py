@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from synthera.errors import UserInputError
 from synthera.tabular._neural import (
     ModeTransformer,
     SpanOps,
@@ -102,14 +101,10 @@ class TVAESynthesizer(Synthesizer):
         self.seed = seed
 
     def _check_params(self) -> None:
-        for name in ("epochs", "batch_size", "embedding_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise UserInputError(f"{name} must be a whole number >= 1; got {value!r}")
+        self._require_whole("epochs", "batch_size", "embedding_dim")
         check_dims("compress_dims", self.compress_dims)
         check_dims("decompress_dims", self.decompress_dims)
-        if not isinstance(self.loss_factor, (int, float)) or not self.loss_factor > 0:
-            raise UserInputError(f"loss_factor must be a number > 0; got {self.loss_factor!r}")
+        self._require_number("loss_factor")
 
     # -- networks ---------------------------------------------------------------------
 
