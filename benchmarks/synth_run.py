@@ -3,7 +3,12 @@
 Runs in the main venv. Writes the synthetic sample (CSV) and a timing JSON:
 fit seconds, seconds to sample as many rows as the training table, and
 seconds to sample 1,000,000 rows (from the model re-loaded from disk, as a
-user would).
+user would; best of three draws, each one listed).
+
+Synthera imports torch and scikit-learn lazily, on first use inside ``fit``;
+SDV imports both when ``sdv.single_table`` is imported, before its timer
+starts. So both are imported here before the timer too: each side's fit time
+is then the fit alone, not library loading.
 
     .venv/bin/python benchmarks/synth_run.py --model cascade --train TRAIN.parquet \
         --out SYN.csv --timing TIMING.json [--epochs E] [--seed 0] [--sample-1m]
@@ -20,6 +25,8 @@ import pandas as pd
 
 from synthera.tabular import get_synthesizer, load_synthesizer
 
+BEST_OF = 3  # 1M-row sampling is timed this many times; the fastest counts (as timeit does)
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -31,6 +38,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-1m", action="store_true")
     args = p.parse_args()
+
+    import sklearn.mixture  # noqa: F401  (see the module docstring)
+    import sklearn.tree  # noqa: F401
+    import torch  # noqa: F401
 
     train = pd.read_parquet(args.train)
     cls = get_synthesizer(args.model)
@@ -50,9 +61,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             model.save(tmp)
             loaded = load_synthesizer(tmp)
-            start = time.perf_counter()
-            loaded.sample(1_000_000, seed=args.seed)
-            timing["sample_1m_s"] = time.perf_counter() - start
+            draws = []
+            for k in range(BEST_OF):
+                start = time.perf_counter()
+                loaded.sample(1_000_000, seed=args.seed + k)
+                draws.append(time.perf_counter() - start)
+            timing["sample_1m_s"] = min(draws)
+            timing["sample_1m_draws_s"] = draws
     with open(args.timing, "w") as fh:
         json.dump(timing, fh, indent=2)
 

@@ -44,6 +44,7 @@ __all__ = [
     "import_torch",
     "init_linear_layers",
     "module_to_arrays",
+    "thread_count",
     "torch_generator",
     "torch_threads",
 ]
@@ -75,30 +76,44 @@ def torch_generator(rng: np.random.Generator):
     return torch.Generator().manual_seed(int(rng.integers(2**62)))
 
 
+# Threads for these networks when OMP_NUM_THREADS is not set. Their matrices are small
+# (batches of 500 rows, layers of a few hundred units): on Adult an epoch took 2.0 s (CTGAN)
+# and 0.53 s (TVAE) on one thread against 1.4 s and 0.39 s on two, and splitting such
+# products over more than a few threads costs more in synchronisation than it saves.
+_MAX_THREADS = 4
+
+
+def thread_count() -> int:
+    """``OMP_NUM_THREADS`` if set, else the cores this process may use, at most ``_MAX_THREADS``."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MAX_THREADS))
+
+
 @contextmanager
 def torch_threads():
-    """Run torch on one intra-op thread, unless ``OMP_NUM_THREADS`` is set; restore the count after.
+    """Run torch on :func:`thread_count` intra-op threads; restore the count after.
 
-    These networks are small (batches of a few hundred rows, layers of a few
-    hundred units), so a step is hundreds of small operations. On a 2-core
-    machine running other jobs, a CTGAN epoch on Adult took 1.6 s on two
-    threads against 2.5 s on one while a single other job ran, but 33 s
-    against 3.1 s once the cores were busy (load 4): every parallel region
-    waits for a thread the scheduler has taken away. One thread also makes a
-    fit reproducible from machine to machine, since matrix products sum in an
-    order that depends on the thread count. Set ``OMP_NUM_THREADS`` (e.g. on a
-    dedicated multi-core machine) to keep torch's own count; a fit is then
-    reproducible for that count.
+    The count depends only on the machine (and ``OMP_NUM_THREADS``), never on
+    its load, so a fit is reproducible on a given machine: matrix products sum
+    in an order that depends on the thread count. On a machine whose cores are
+    busy with other jobs, set ``OMP_NUM_THREADS=1``: torch's threads wait for
+    each other, and an oversubscribed 2-core machine ran a CTGAN epoch ten
+    times slower on two threads than on one.
     """
     torch = import_torch()
-    before = torch.get_num_threads()
-    change = not os.environ.get("OMP_NUM_THREADS") and before != 1
-    if change:
-        torch.set_num_threads(1)
+    before, wanted = torch.get_num_threads(), thread_count()
+    if wanted != before:
+        torch.set_num_threads(wanted)
     try:
         yield torch
     finally:
-        if change:
+        if wanted != before:
             torch.set_num_threads(before)
 
 
@@ -347,34 +362,65 @@ def _draw_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.
 
 
 class SpanOps:
-    """Per-span softmax, log-softmax, sampling and tanh on torch tensors, vectorised.
+    """Per-span softmax, log-sum-exp, cross-entropy, sampling and tanh on torch tensors.
 
-    The transformer lays spans out sorted by width, so each run of spans of
-    equal width is one ``(rows, spans, width)`` view: a step costs one softmax
-    per distinct width rather than one per column, and nothing is gathered or
-    scattered.
+    A step's autograd graph should hold a handful of whole-width operations,
+    not one slice per span: every slice of a tensor costs, on the backward
+    pass, a full-size zero gradient, a copy into it and an add. So the span
+    operations work on the whole one-hot part at once:
+
+    * a per-row, per-span maximum (taken without gradient) keeps every
+      exponent at most 0;
+    * span sums of ``exp`` are one product with the 0/1 ``(positions, spans)``
+      membership matrix;
+    * a span's sum is at least 1 (its maximum contributes ``exp(0)``), so its
+      logarithm never underflows, whatever the logits of other spans.
+
+    The transformer lays spans out sorted by width, so the maximum and
+    sampling (no gradient) use one ``(rows, spans, width)`` view per distinct
+    width.
     """
 
     def __init__(self, transformer: ModeTransformer):
         torch = import_torch()
         self.n_alpha = len(transformer.alpha_cols)
         self.dim = transformer.dim
-        order = np.argsort(transformer.span_start, kind="stable")
+        order = np.argsort(transformer.span_start, kind="stable")  # span k in matrix order is column order[k]
         widths = transformer.span_width[order]
+        n_spans = len(order)
+        position_span = np.repeat(np.arange(n_spans), widths)  # span of each one-hot position, matrix order
+        membership = np.zeros((self.dim - self.n_alpha, n_spans), dtype=np.float32)
+        membership[np.arange(position_span.size), position_span] = 1.0
         self.groups: list[tuple[int, int, int, int]] = []  # (first column, end column, spans, width)
         pos = self.n_alpha
         for w in np.unique(widths):
             count = int((widths == w).sum())
             self.groups.append((pos, pos + count * int(w), count, int(w)))
             pos += count * int(w)
+        self._membership = torch.as_tensor(membership)
+        self._membership_t = self._membership.T.contiguous()
         # results per span come out in matrix order; span_position[j] is column j's place there
         self.span_position = torch.as_tensor(np.argsort(order), dtype=torch.long)
         self.span_start = torch.as_tensor(transformer.span_start, dtype=torch.long)
         self._torch = torch
 
-    def _views(self, x, offset: int = 0):
-        """Each group of ``x`` as ``(rows, spans, width)``; ``x`` starts at matrix column ``offset``."""
-        return [x[:, a - offset:b - offset].reshape(-1, s, w) for a, b, s, w in self.groups]
+    def _span_max(self, z):
+        """``(rows, spans)`` maximum of each span of the one-hot part ``z`` (matrix order), without gradient."""
+        torch = self._torch
+        n = self.n_alpha
+        with torch.no_grad():
+            return torch.cat([z[:, a - n:b - n].reshape(-1, s, w).amax(dim=2) for a, b, s, w in self.groups], dim=1)
+
+    def _exp_sums(self, z):
+        """``(exp(z - span max), span sums of it, span max)`` for the one-hot part ``z``.
+
+        The span maximum is spread back over the span's positions by a product
+        with the membership matrix: exact (one term of each sum is non-zero),
+        and cheaper than an index.
+        """
+        m = self._span_max(z)
+        e = self._torch.exp(z - m @ self._membership_t)
+        return e, e @ self._membership, m
 
     def gumbel(self, shape, generator):
         u = self._torch.rand(shape, generator=generator).clamp_(1e-7, 1 - 1e-7)
@@ -383,33 +429,29 @@ class SpanOps:
     def activate(self, raw, generator, tau: float = 0.2):
         """tanh on alphas, Gumbel-softmax with temperature ``tau`` within spans (differentiable)."""
         torch = self._torch
-        noisy = (raw[:, self.n_alpha:] + self.gumbel((raw.shape[0], self.dim - self.n_alpha), generator)) / tau
-        parts = [torch.tanh(raw[:, : self.n_alpha])]
-        parts += [torch.softmax(v, dim=-1).flatten(1) for v in self._views(noisy, self.n_alpha)]
-        return torch.cat(parts, dim=1)
+        z = (raw[:, self.n_alpha:] + self.gumbel((raw.shape[0], self.dim - self.n_alpha), generator)) / tau
+        e, sums, _ = self._exp_sums(z)
+        return torch.cat([torch.tanh(raw[:, : self.n_alpha]), e / (sums @ self._membership_t)], dim=1)
 
     def alphas(self, raw):
         return self._torch.tanh(raw[:, : self.n_alpha])
 
     def span_logsumexp(self, raw):
         """``(rows, spans)``: log-sum-exp of the logits of each span, in column order."""
-        torch = self._torch
-        parts = [torch.logsumexp(v, dim=-1) for v in self._views(raw)]
-        return torch.cat(parts, dim=1)[:, self.span_position]
+        _, sums, m = self._exp_sums(raw[:, self.n_alpha:])
+        return (self._torch.log(sums) + m)[:, self.span_position]
 
     def cross_entropy(self, raw, target):
         """Sum over rows and spans of the cross-entropy of the logits against one-hot ``target``."""
-        torch = self._torch
-        total = raw.new_zeros(())
-        for v, t in zip(self._views(raw), self._views(target)):
-            total = total - (torch.log_softmax(v, dim=-1) * t).sum()
-        return total
+        z = raw[:, self.n_alpha:]
+        _, sums, m = self._exp_sums(z)
+        return (self._torch.log(sums) + m).sum() - (z * target[:, self.n_alpha:]).sum()
 
     def choose(self, raw, generator):
         """``(rows, spans)`` int64 numpy: a draw from each span's softmax (Gumbel-max), in column order."""
         torch = self._torch
         noisy = raw + self.gumbel(raw.shape, generator)
-        parts = [v.argmax(dim=-1) for v in self._views(noisy)]
+        parts = [noisy[:, a:b].reshape(-1, s, w).argmax(dim=-1) for a, b, s, w in self.groups]
         return torch.cat(parts, dim=1)[:, self.span_position].numpy().astype(np.int64)
 
 

@@ -284,7 +284,7 @@ class CTGANSynthesizer(Synthesizer):
         fake = ops.activate(raw, gen, _TAU)
 
         # critic: WGAN loss with gradient penalty on random interpolates of packed rows
-        real = real_all[torch.from_numpy(real_rows)].reshape(b // pac, -1)
+        real = real_all.index_select(0, torch.from_numpy(real_rows)).reshape(b // pac, -1)
         fake_packed = fake.detach().reshape(b // pac, -1)
         eps = torch.rand(b // pac, 1, generator=gen)
         mixed = (eps * real + (1 - eps) * fake_packed).requires_grad_(True)

@@ -162,7 +162,7 @@ class TVAESynthesizer(Synthesizer):
                 for _ in range(int(self.epochs)):
                     order = torch.as_tensor(rng.permutation(n_rows))
                     for start in range(0, n_rows, b):
-                        x = real_all[order[start:start + b]]
+                        x = real_all.index_select(0, order[start:start + b])
                         h = enc["body"](x)
                         mean, logvar = enc["mean"](h), enc["logvar"](h)
                         z = mean + torch.randn(mean.shape, generator=gen) * torch.exp(0.5 * logvar)
