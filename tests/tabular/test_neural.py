@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -238,12 +240,20 @@ def test_bad_parameters_are_clear_errors(cls, params, message, real):
         cls(**{**SMALL[cls], **params}).fit(real)
 
 
-def test_torch_thread_count_is_restored(monkeypatch):
+def test_torch_thread_count_follows_the_machine_and_is_restored(monkeypatch):
     torch = import_torch()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     before = torch.get_num_threads()
     with torch_threads():
+        assert torch.get_num_threads() == 4  # capped: these networks gain nothing from more
+    assert torch.get_num_threads() == before
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    with torch_threads():
         assert torch.get_num_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with torch_threads():
+        assert torch.get_num_threads() == 3  # the user's setting wins
     assert torch.get_num_threads() == before
 
 
