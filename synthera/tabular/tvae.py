@@ -14,8 +14,14 @@ normalisation of numbers, one-hot categories).
   + cross-entropy of the spans) + the KL divergence from the standard normal
   prior, per row; Adam, learning rate 1e-3.
 
-The decoder's output bias starts at the log frequency of each category and
-mode, so even a briefly trained model keeps marginals and null rates.
+The decoder's output layer starts like every other layer (uniform in
+``±1/sqrt(fan_in)``). Starting its bias at each category's log frequency, as
+CTGAN's generator does here, looked like a free head start but was measured
+to hurt: the decoder leaned on the bias instead of the latent code, and on
+Adult (30 epochs, seeds 0 and 1) TSTR AUC was 0.867/0.863 with it against
+0.876/0.877 without, column shapes 0.971 against 0.979 and pair trends 0.891
+against 0.926.
+
 Sampling draws ``z`` from the prior, each alpha from its Gaussian and each
 span from its softmax. Conditions are met by keeping matching rows (the base
 class's ``_sample_matching``); continuous conditions are set exactly.
@@ -149,8 +155,6 @@ class TVAESynthesizer(Synthesizer):
             enc, dec = self._build_encoder(), self._build_decoder()
             init_linear_layers(enc, gen)
             init_linear_layers(dec, gen)
-            with torch.no_grad():
-                dec["out"].bias.copy_(torch.as_tensor(self.transformer_.span_log_frequencies(matrix)))
             ops = SpanOps(self.transformer_)
             params = list(enc.parameters()) + list(dec.parameters())
             opt = adam(params, lr=_LR, weight_decay=_WEIGHT_DECAY)
