@@ -13,7 +13,7 @@ from synthera.cli.main import app
 
 DATA_HELP = (
     "A table: a .csv/.tsv/.parquet/.jsonl/.db file, a SQLAlchemy URL "
-    "(postgresql://user@host/db), or a bundled dataset such as dataset:adult or dataset:adult:test."
+    "(postgresql://user@host/db), or a bundled dataset such as dataset:adult or dataset:german:test."
 )
 TABLE_HELP = "Table name, for SQLite files and database URLs (optional when there is only one)."
 
