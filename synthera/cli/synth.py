@@ -23,7 +23,16 @@ def fit(
     ),
     model: Optional[str] = typer.Option(None, "--model", help="Synthesizer name (see `synthera models`); default: the flagship."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
-    seed: int = typer.Option(0, "--seed", help="Same seed and data give the same model."),
+    epsilon: Optional[float] = typer.Option(
+        None, "--epsilon", help="Privacy budget ε, required by differentially private models (see `synthera models`)."
+    ),
+    delta: Optional[float] = typer.Option(
+        None, "--delta", help="δ of (ε, δ)-DP (default: a power of ten at least ten times below 1/rows)."
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed",
+        help="Same seed and data give the same model (default 0; DP models default to fresh randomness for their noise).",
+    ),
 ) -> None:
     """Learn a synthesizer from a real table and save it to a folder."""
     from synthera.io import read_table
@@ -33,7 +42,21 @@ def fit(
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
-    params = {"seed": seed}
+    private = cls.differentially_private
+    params = {"seed": seed if seed is not None or private else 0}
+    if not private and (epsilon is not None or delta is not None):
+        flag = "--epsilon" if epsilon is not None else "--delta"
+        raise UserInputError(
+            f"the {cls.name} model is not differentially private and takes no {flag}; "
+            "drop it, or pick a model marked ε-DP in `synthera models` (e.g. --model dp_marginals)"
+        )
+    if private:
+        from synthera.dp.mechanisms import check_budget
+
+        if epsilon is None:
+            raise UserInputError(f"the {cls.name} model is differentially private and needs --epsilon, e.g. --epsilon 1")
+        check_budget(epsilon, delta if delta is not None else 0.5)
+        params.update(epsilon=epsilon, delta=delta)
     if epochs is not None:
         if "epochs" not in cls._param_names():
             raise UserInputError(f"the {cls.name} model does not train in epochs; drop --epochs")
@@ -47,8 +70,11 @@ def fit(
     synth = cls(**params).fit(df, metadata=hints, progress=True)
     seconds = time.perf_counter() - start
     synth.save(out)
+    spent = ""
+    if private:
+        spent = f"; (ε, δ) = ({synth.privacy_['epsilon_spent']:.4g}, {synth.privacy_['delta']:.3g}) spent"
     _console().print(
-        f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s; saved to {out}"
+        f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
     )
 
 
@@ -97,12 +123,12 @@ def models() -> None:
     from synthera.tabular import DEFAULT_SYNTHESIZER, available_synthesizers, get_synthesizer
 
     view = Table(title="Synthesizers", title_justify="left")
-    for header in ("name", "class", "parameters", "about"):
+    for header in ("name", "ε-DP (--epsilon)", "class", "parameters", "about"):
         view.add_column(header, overflow="fold")
     for name in available_synthesizers():
         cls = get_synthesizer(name)
         label = f"{name} (default)" if name == DEFAULT_SYNTHESIZER else name
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
         about = (cls.__doc__ or "").strip().splitlines()[0]
-        view.add_row(label, cls.__name__, params, about)
+        view.add_row(label, "yes, required" if cls.differentially_private else "no", cls.__name__, params, about)
     _console().print(view)

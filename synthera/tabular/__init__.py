@@ -5,7 +5,7 @@ The registry is explicit: every synthesizer is registered below by name, and
 
 >>> from synthera.tabular import available_synthesizers, get_synthesizer
 >>> available_synthesizers()
-['cascade', 'gaussian_copula', 'ctgan', 'tvae']
+['cascade', 'gaussian_copula', 'ctgan', 'tvae', 'dp_marginals', 'dp_ctgan']
 >>> Model = get_synthesizer("cascade")
 """
 
@@ -16,11 +16,15 @@ from synthera.tabular.base import Synthesizer
 from synthera.tabular.cascade import CascadeSynthesizer
 from synthera.tabular.copula import GaussianCopulaSynthesizer
 from synthera.tabular.ctgan import CTGANSynthesizer
+from synthera.tabular.dp_marginals import DPMarginalsSynthesizer
+from synthera.tabular.dpctgan import DPCTGANSynthesizer
 from synthera.tabular.tvae import TVAESynthesizer
 
 __all__ = [
     "DEFAULT_SYNTHESIZER",
     "CTGANSynthesizer",
+    "DPCTGANSynthesizer",
+    "DPMarginalsSynthesizer",
     "CascadeSynthesizer",
     "GaussianCopulaSynthesizer",
     "TVAESynthesizer",
@@ -70,3 +74,5 @@ register_synthesizer(CascadeSynthesizer, "cascade")
 register_synthesizer(GaussianCopulaSynthesizer, "gaussian_copula")
 register_synthesizer(CTGANSynthesizer, "ctgan")
 register_synthesizer(TVAESynthesizer, "tvae")
+register_synthesizer(DPMarginalsSynthesizer, "dp_marginals")
+register_synthesizer(DPCTGANSynthesizer, "dp_ctgan")

@@ -22,6 +22,19 @@ implements four private hooks:
 ``_get_state()`` / ``_set_state(info, arrays)``
     the learned state as JSON-able ``info`` plus numeric numpy ``arrays``.
 
+Differentially private models set ``differentially_private = True`` and take
+``epsilon``, ``delta`` and ``seed`` parameters. For them ``fit`` learns
+nothing from the data for free: bounds, category sets and nullability come
+from the metadata the user declared (public) or are estimated under DP by
+:func:`synthera.dp.domain.resolve_domain`, charged to the same budget; the
+data are clipped into that domain before ``_fit`` sees them; generated
+columns (ids, text, personal data) are described without looking at the
+values. ``_fit`` then spends ``self.dp_budget_`` (what the domain left) and
+sets ``self.privacy_``, whose ``epsilon_spent`` and ``delta`` the manifest
+records at top level. With ``seed=None`` (their default) the noise comes from
+the operating system's entropy; a known seed makes the noise known, so fix
+one only for tests.
+
 Examples
 --------
 >>> from synthera import datasets
@@ -62,6 +75,8 @@ class Synthesizer:
 
     #: registry name, set by :func:`synthera.tabular.register_synthesizer`
     name: ClassVar[str] = ""
+    #: True for models that spend a privacy budget (they take ``epsilon`` and ``delta``)
+    differentially_private: ClassVar[bool] = False
 
     # -- parameters (scikit-learn style) -------------------------------------------
 
@@ -99,13 +114,42 @@ class Synthesizer:
             raise DataError(f"fit expects a pandas DataFrame; got {type(data).__name__}")
         self._check_params()
         md = infer_metadata(data, hints=metadata)
+        self._progress = progress
+        if self.differentially_private:
+            return self._fit_private(data, md, metadata)
         encoder = TableEncoder().fit(data, md)
         encoded = encoder.encode(data)
         self.metadata_ = md
         self.encoder_ = encoder
-        self._progress = progress
         self._fit(encoded, encoder, np.random.default_rng(self._seed()))
         self.n_rows_ = len(data)
+        return self
+
+    def _fit_private(self, data: pd.DataFrame, md: Metadata, declared) -> Synthesizer:
+        """``fit`` for DP models: domain declared or DP-estimated, nothing else read for free."""
+        from synthera.dp.accounting import default_delta
+        from synthera.dp.domain import resolve_domain
+        from synthera.dp.mechanisms import check_budget
+        from synthera.tabular.transforms import TableEncoder
+
+        delta = self.delta if self.delta is not None else default_delta(len(data))
+        epsilon, delta = check_budget(self.epsilon, delta)
+        if isinstance(declared, Mapping):
+            declared = Metadata.from_dict(dict(declared))
+        rng = np.random.default_rng(self.seed)
+        share = getattr(self, "domain_share", None)
+        domain = resolve_domain(data, md, declared=declared, epsilon=epsilon, delta=delta, rng=rng,
+                                **({"share": share} if share is not None else {}))
+        md = _metadata_within(md, domain, declared)
+        encoder = TableEncoder().fit(data.iloc[:0], md)  # generated columns: described from dtypes only
+        self.metadata_ = md
+        self.encoder_ = encoder
+        self.domain_ = domain
+        self.dp_budget_ = (epsilon - domain.epsilon, delta - domain.delta)
+        self.dp_request_ = (epsilon, delta)
+        self._fit(_encode_within(encoder, data, rng), encoder, rng)
+        if not hasattr(self, "privacy_") or self.privacy_.get("epsilon_spent", np.inf) > epsilon:
+            raise RuntimeError(f"{type(self).__name__} did not record a privacy spend within its budget")
         return self
 
     def sample(self, n: int, *, seed: int | None = None, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -173,6 +217,10 @@ class Synthesizer:
             "model": info,
             "arrays_sha256": _sha256(folder / _ARRAYS),
         }
+        if self.differentially_private:
+            manifest["epsilon_spent"] = self.privacy_["epsilon_spent"]
+            manifest["delta"] = self.privacy_["delta"]
+            manifest["privacy"] = self.privacy_
         write_text(json.dumps(manifest, indent=1, default=numpy_to_json) + "\n", folder / _MANIFEST)
         return folder
 
@@ -211,6 +259,9 @@ class Synthesizer:
             with np.load(arrays_path, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
             obj._progress = False
+            if target.differentially_private:
+                obj.privacy_ = dict(manifest["privacy"])
+                obj.privacy_["epsilon_spent"], obj.privacy_["delta"] = manifest["epsilon_spent"], manifest["delta"]
             obj._set_state(manifest["model"], arrays)
         except ModelFileError:
             raise
@@ -366,6 +417,93 @@ def _encode_condition(name: str, col, value: Any, encoder) -> Any:
     if not _iso_seconds(col.min) <= seconds <= _iso_seconds(col.max):
         raise UserInputError(f"impossible condition {name}={text}: '{name}' lies between {col.min} and {col.max}")
     return float(seconds)
+
+
+def _metadata_within(md: Metadata, domain, declared: Metadata | None) -> Metadata:
+    """``md`` with every data-derived field replaced by the (public or DP) domain.
+
+    Bounds, categories and nullability of modelled columns come from
+    ``domain``; null fractions start at 0 (a DP model sets its own estimate);
+    generated columns keep only what the user declared. The row count is left
+    to the model.
+    """
+    from copy import deepcopy
+
+    from synthera.tabular.transforms import MODELLED_KINDS
+
+    out = deepcopy(md)
+    out.n_rows = None
+    for name, col in out.columns.items():
+        col.null_fraction = 0.0
+        if col.kind not in MODELLED_KINDS:
+            hint = declared.columns.get(name) if declared is not None else None
+            col.nullable = bool(hint.nullable) if hint is not None else False
+            col.null_fraction = float(hint.null_fraction) if hint is not None and hint.nullable else 0.0
+            continue
+        dom = domain[name]
+        col.nullable = bool(dom.nullable)
+        if col.kind == "categorical":
+            if not dom.categories:
+                raise UserInputError(
+                    f"no category of column '{name}' is frequent enough to release under this epsilon; "
+                    "declare its categories in the metadata (--metadata) or raise epsilon"
+                )
+            col.categories = list(dom.categories)
+        elif col.kind == "numerical":
+            low, high = float(dom.lower), float(dom.upper)
+            if col.integer:
+                low, high = float(np.ceil(low)), float(max(np.floor(high), np.ceil(low)))
+            col.min, col.max = _plain_number(low), _plain_number(high)
+        elif col.kind == "datetime":
+            col.min = (pd.Timestamp("1970-01-01") + pd.to_timedelta(float(dom.lower), unit="s")).isoformat()
+            col.max = (pd.Timestamp("1970-01-01") + pd.to_timedelta(float(dom.upper), unit="s")).isoformat()
+    return out
+
+
+def _plain_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _encode_within(encoder, data: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Encode ``data`` into the model's domain, row by row, without failing on what lies outside.
+
+    Numbers are clipped to the bounds; a category outside the category set
+    (or a null in a column whose domain has none) becomes a null where the
+    domain has nulls and a uniformly drawn category otherwise. Each row is
+    mapped on its own, so a row's influence on the encoded table stays one row.
+    """
+    from synthera.tabular.transforms import TableEncoder, _iso_seconds
+
+    md = encoder.metadata_
+    out = {}
+    for info in encoder.columns_:
+        col = md[info.name]
+        series = data[info.name]
+        if info.kind == "continuous":
+            values = encoder.encode_column(info.name, series) if col.kind == "numerical" else _datetime_seconds(encoder, info.name, series)
+            low = col.min if col.kind == "numerical" else _iso_seconds(col.min)
+            high = col.max if col.kind == "numerical" else _iso_seconds(col.max)
+            values = np.clip(values, low, high)
+            if not col.nullable and np.isnan(values).any():
+                nan = np.isnan(values)
+                values[nan] = rng.uniform(low, high, int(nan.sum()))
+                if col.integer:
+                    values[nan] = np.round(values[nan])
+            out[info.name] = values
+            continue
+        levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
+        codes = TableEncoder._codes(series, levels)
+        outside = codes == -1
+        if outside.any():
+            codes[outside] = len(levels) if col.nullable else rng.integers(0, len(levels), int(outside.sum()))
+        out[info.name] = codes
+    return out
+
+
+def _datetime_seconds(encoder, name: str, series: pd.Series) -> np.ndarray:
+    from synthera.tabular.transforms import _to_seconds
+
+    return _to_seconds(series, encoder.metadata_[name])
 
 
 def _restore_tuples(cls: type, params: dict) -> dict:
