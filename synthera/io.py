@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthera.errors import DataError, UserInputError
+from synthera.errors import DataError, ModelFileError, UserInputError
 
 __all__ = [
     "READ_FORMATS",
@@ -564,3 +564,39 @@ def _write_sql(df: pd.DataFrame, url: str, table: str, if_exists: str, *, shown:
         raise DataError(f"cannot write table '{table}' to {shown} ({reason}); check the URL and permissions") from exc
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- saved-model folders
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (checks saved weights against their manifest)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path, name: str, *, max_bytes: int, how_to_make: str) -> dict:
+    """The JSON object saved as ``folder/name``, or a :class:`ModelFileError` that says what is wrong.
+
+    Checks only that the folder and file exist, that the file is small enough
+    to be a manifest and that it holds valid JSON; each model kind then checks
+    its own format fields. ``how_to_make`` completes "check the path or ...".
+    """
+    path = folder / name
+    if not folder.exists():
+        raise ModelFileError(f"model folder not found: {folder}; check the path or {how_to_make}")
+    if not path.is_file():
+        raise ModelFileError(f"{folder} has no {name}; it is not a Synthera model folder")
+    if path.stat().st_size > max_bytes:
+        raise ModelFileError(f"{path} is too large to be a Synthera manifest")
+    try:
+        import json
+
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path} is not valid JSON ({exc}); the model folder is damaged, save it again") from None

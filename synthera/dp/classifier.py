@@ -43,7 +43,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -59,6 +58,7 @@ import pandas as pd
 from synthera.dp.accounting import ACCOUNTANT, MAX_NOISE_MULTIPLIER, default_delta, epsilon_spent, plan_training
 from synthera.dp.domain import Domain, domain_from_metadata, estimate_domain, resolve_domain, to_float
 from synthera.errors import DataError, ModelFileError, NotFittedError, SyntheraWarning, UserInputError
+from synthera.io import file_sha256, read_manifest
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DPClassifier", "load_classifier"]
 
@@ -457,7 +457,7 @@ class DPClassifier:
         tensors = {k: v.detach().contiguous().clone() for k, v in self.net_.state_dict().items()}
         with atomic_path(folder / _WEIGHTS) as tmp:
             save_file(tensors, str(tmp), metadata={"format": FORMAT})
-        manifest = self._manifest(_sha256(folder / _WEIGHTS))
+        manifest = self._manifest(file_sha256(folder / _WEIGHTS))
         write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", folder / _MANIFEST)
         return folder
 
@@ -479,7 +479,7 @@ class DPClassifier:
         weights = folder / _WEIGHTS
         if not weights.is_file():
             raise ModelFileError(f"{folder} has no {_WEIGHTS}; the model folder is incomplete, save it again")
-        if _sha256(weights) != manifest.get("weights_sha256"):
+        if file_sha256(weights) != manifest.get("weights_sha256"):
             raise ModelFileError(
                 f"{weights} does not match its manifest (checksum differs); the folder was modified, save it again"
             )
@@ -713,26 +713,9 @@ def _check_accounting(folder: Path, obj: DPClassifier) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_manifest(folder: Path) -> dict:
+    manifest = read_manifest(folder, _MANIFEST, max_bytes=_MAX_MANIFEST_BYTES, how_to_make="train a model first")
     path = folder / _MANIFEST
-    if not folder.exists():
-        raise ModelFileError(f"model folder not found: {folder}; check the path or train a model first")
-    if not path.is_file():
-        raise ModelFileError(f"{folder} has no {_MANIFEST}; it is not a Synthera model folder")
-    if path.stat().st_size > _MAX_MANIFEST_BYTES:
-        raise ModelFileError(f"{path} is too large to be a Synthera manifest")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON ({exc}); the model folder is damaged, save it again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         other = manifest.get("format") if isinstance(manifest, dict) else None
         hint = "; use `synthera sample` for synthesizer folders" if other == "synthera-model" else ""

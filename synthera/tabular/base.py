@@ -47,7 +47,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -60,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
+from synthera.io import file_sha256, read_manifest
 from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
 __all__ = ["MODEL_FORMAT_VERSION", "Synthesizer"]
@@ -215,7 +215,7 @@ class Synthesizer:
             "metadata": self.metadata_.to_dict(),
             "encoder": self.encoder_.state(),
             "model": info,
-            "arrays_sha256": _sha256(folder / _ARRAYS),
+            "arrays_sha256": file_sha256(folder / _ARRAYS),
         }
         if self.differentially_private:
             manifest["epsilon_spent"] = self.privacy_["epsilon_spent"]
@@ -243,7 +243,7 @@ class Synthesizer:
         arrays_path = folder / _ARRAYS
         if not arrays_path.is_file():
             raise ModelFileError(f"{folder} has no {_ARRAYS}; the model folder is incomplete, save it again")
-        if _sha256(arrays_path) != manifest.get("arrays_sha256"):
+        if file_sha256(arrays_path) != manifest.get("arrays_sha256"):
             raise ModelFileError(
                 f"{arrays_path} does not match its manifest (checksum differs); the folder was modified, save it again"
             )
@@ -512,26 +512,9 @@ def _restore_tuples(cls: type, params: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v for k, v in params.items()}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_manifest(folder: Path) -> dict:
+    manifest = read_manifest(folder, _MANIFEST, max_bytes=_MAX_MANIFEST_BYTES, how_to_make="fit a model first")
     path = folder / _MANIFEST
-    if not folder.exists():
-        raise ModelFileError(f"model folder not found: {folder}; check the path or fit a model first")
-    if not path.is_file():
-        raise ModelFileError(f"{folder} has no {_MANIFEST}; it is not a Synthera model folder")
-    if path.stat().st_size > _MAX_MANIFEST_BYTES:
-        raise ModelFileError(f"{path} is too large to be a Synthera manifest")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON ({exc}); the model folder is damaged, save it again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "synthera-model":
         raise ModelFileError(f"{path} is not a Synthera model manifest")
     version = manifest.get("format_version")

@@ -304,15 +304,20 @@ class CTGANSynthesizer(Synthesizer):
         score = self._criticize(critic, fake.reshape(b // pac, -1), self._cond_term(critic, cond), gen)
         for p in critic.parameters():
             p.requires_grad_(True)
-        loss_g = -score.mean()
-        if self.cond_dim_:
-            span = torch.from_numpy(self.discrete_index_[cols])
-            target = ops.span_start[span] + torch.from_numpy(codes)
-            lse = ops.span_logsumexp(raw).gather(1, span[:, None])[:, 0]
-            loss_g = loss_g + (lse - raw.gather(1, target[:, None])[:, 0]).mean()
+        loss_g = -score.mean() + self._condition_loss(ops, raw, cols, codes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+
+    def _condition_loss(self, ops, raw, cols, codes):
+        """Mean cross-entropy between each row's conditioned span and its condition (0 without discrete columns)."""
+        if not self.cond_dim_:
+            return 0.0
+        torch = import_torch()
+        span = torch.from_numpy(self.discrete_index_[cols])
+        target = ops.span_start[span] + torch.from_numpy(codes)
+        lse = ops.span_logsumexp(raw).gather(1, span[:, None])[:, 0]
+        return (lse - raw.gather(1, target[:, None])[:, 0]).mean()
 
     # -- sample ---------------------------------------------------------------------------
 

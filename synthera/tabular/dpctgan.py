@@ -46,8 +46,8 @@ same distribution of conditions.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Any
 
 import numpy as np
 
@@ -218,7 +218,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
 
         with torch_threads() as torch:
             self.transformer_, counts = self._private_transformer(data, encoder, sigma_marg, rng)
-            self.n_rows_ = max(1, int(round(float(np.mean([c.sum() for c in counts])))))  # noisy, like the rest
+            self.n_rows_ = max(1, round(float(np.mean([c.sum() for c in counts]))))  # noisy, like the rest
             matrix = self.transformer_.transform(data, rng)
             discrete = [j for j, c in enumerate(self.transformer_.columns_) if c["kind"] == "discrete"]
             self._set_conditions([counts[j] for j in discrete])
@@ -305,7 +305,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
         sizes = [self.transformer_.dim, *map(int, self.discriminator_dim), 1]
         params = {}
         with torch.no_grad():
-            for k, (a, c) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for k, (a, c) in enumerate(itertools.pairwise(sizes)):
                 fan_in = a + (1 if k == 0 and self.cond_dim_ else 0)
                 bound = 1.0 / math.sqrt(fan_in)
                 params[f"w{k}"] = torch.empty(a, c).uniform_(-bound, bound, generator=gen)
@@ -431,11 +431,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
         fake = ops.activate(raw, gen, _TAU)
         params = {k: v.detach() for k, v in critic.items()}
         loss = -self._score(params, fake, self._onehot(cond), self._masks(n, gen, torch)).mean()
-        if self.cond_dim_:
-            span = torch.from_numpy(self.discrete_index_[cols])
-            target = ops.span_start[span] + torch.from_numpy(codes)
-            lse = ops.span_logsumexp(raw).gather(1, span[:, None])[:, 0]
-            loss = loss + (lse - raw.gather(1, target[:, None])[:, 0]).mean()
+        loss = loss + self._condition_loss(ops, raw, cols, codes)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
