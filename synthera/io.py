@@ -580,6 +580,15 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def model_folder(path: str | os.PathLike) -> Path:
+    """The folder a model is saved in, created if missing; a file in its place is a user error."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(f"{folder} is a file; pass a folder to save the model in")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def read_manifest(folder: Path, name: str, *, max_bytes: int, how_to_make: str) -> dict:
     """The JSON object saved as ``folder/name``, or a :class:`ModelFileError` that says what is wrong.
 

@@ -58,7 +58,7 @@ import pandas as pd
 from synthera.dp.accounting import ACCOUNTANT, MAX_NOISE_MULTIPLIER, default_delta, epsilon_spent, plan_training
 from synthera.dp.domain import Domain, domain_from_metadata, estimate_domain, resolve_domain, to_float
 from synthera.errors import DataError, ModelFileError, NotFittedError, SyntheraWarning, UserInputError
-from synthera.io import file_sha256, read_manifest
+from synthera.io import file_sha256, model_folder, read_manifest
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DPClassifier", "load_classifier"]
 
@@ -450,10 +450,7 @@ class DPClassifier:
         from synthera.io import atomic_path, write_text
 
         self._check_fitted()
-        folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            raise UserInputError(f"{folder} is a file; pass a folder to save the model in")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = model_folder(path)
         tensors = {k: v.detach().contiguous().clone() for k, v in self.net_.state_dict().items()}
         with atomic_path(folder / _WEIGHTS) as tmp:
             save_file(tensors, str(tmp), metadata={"format": FORMAT})

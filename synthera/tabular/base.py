@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
-from synthera.io import file_sha256, read_manifest
+from synthera.io import file_sha256, model_folder, read_manifest
 from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
 __all__ = ["MODEL_FORMAT_VERSION", "Synthesizer"]
@@ -194,10 +194,7 @@ class Synthesizer:
         from synthera.io import atomic_path, write_text
 
         self._check_fitted()
-        folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            raise UserInputError(f"{folder} is a file; pass a folder to save the model in")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = model_folder(path)
         info, arrays = self._get_state()
         for key, arr in arrays.items():
             if np.asarray(arr).dtype == object:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from synthera.cli import app
 from synthera.dp.accounting import ALPHAS
 from synthera.io import write_table
+from tests.test_cli import _one_line_error
 
 from .conftest import make_frame, public_metadata
 
@@ -81,16 +82,6 @@ def test_a_run_never_reports_more_than_asked(workdir, epsilon, epochs):
     assert manifest["epsilon_domain"] == 0  # everything declared public
     assert all(c["source"] == "public" for c in manifest["domain"]["columns"].values())
     assert manifest["domain"]["columns"]["age"]["lower"] == 0 and manifest["domain"]["columns"]["age"]["upper"] == 120
-
-
-def _one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
