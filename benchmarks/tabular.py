@@ -51,7 +51,7 @@ def run_model(label: str, cmd: list, out_csv: Path, timing: Path, train: Path, t
            "sample_rows_per_s": times["rows"] / times["sample_s"],
            "process_wall_s": measured["wall_s"], "peak_rss_mib": measured["peak_tree_rss_mib"],
            "params": times.get("params")}
-    if "sample_1m_s" in times:
+    if times.get("sample_1m_s") is not None:
         row["sample_1m_s"] = times["sample_1m_s"]
         row["sample_1m_rows_per_s"] = 1_000_000 / times["sample_1m_s"]
     row.update(score_fields(json.loads(score_json.read_text())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -217,6 +218,25 @@ def test_ctgan_conditions_on_a_rare_category(fitted):
     assert len(syn) == 200 and (syn["rare"] == "unicorn").all()
     syn = model.sample(60, seed=0, conditions={"rare": "unicorn", "city": "Oslo", "bimodal": 80})
     assert (syn["rare"] == "unicorn").all() and (syn["city"] == "Oslo").all() and (syn["bimodal"] == 80).all()
+
+
+def test_ctgan_penalty_through_the_first_layer_equals_the_direct_gradient():
+    """The fit takes the critic's gradient at interpolates from its first layer's output; it must be the input gradient."""
+    torch = import_torch()
+    model = CTGANSynthesizer(pac=2, discriminator_dim=(6, 5))
+    model.cond_dim_, model.transformer_ = 0, SimpleNamespace(dim=3)  # a small critic without condition table
+    critic = model._build_critic()
+    first = critic["linears"][0]
+    real, fake, eps = torch.randn(4, 6), torch.randn(4, 6), torch.rand(4, 1)
+
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = model._criticize(critic, mixed, 0.0, torch.Generator().manual_seed(1))
+    direct = torch.autograd.grad(scores.sum(), mixed)[0]
+    h_mixed = eps * (real @ first.weight.T) + (1 - eps) * (fake @ first.weight.T) + first.bias
+    scores = model._critic_rest(critic, h_mixed, torch.Generator().manual_seed(1))
+    grad_h = torch.autograd.grad(scores.sum(), h_mixed)[0]
+    assert direct.abs().sum() > 0
+    assert torch.allclose(grad_h @ first.weight, direct, atol=1e-5)
 
 
 def test_tvae_conditions(fitted):
