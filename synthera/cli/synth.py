@@ -98,8 +98,23 @@ def sample(
         [], "--where", "-w", help="Condition COLUMN=VALUE that every row must meet; repeat for several."
     ),
     out_table: Optional[str] = typer.Option(None, "--out-table", help="Table name for SQLite output (default: the file name)."),
+    balance: list[str] = typer.Option(
+        [], "--balance", help="Give every group of this column the same share of rows; repeat for several columns."
+    ),
+    parity: Optional[str] = typer.Option(
+        None, "--parity", help="Make this target column's rates equal across the --sensitive groups (demographic parity)."
+    ),
+    sensitive: list[str] = typer.Option([], "--sensitive", help="Sensitive column for --parity; repeat for several."),
+    intersectional: bool = typer.Option(
+        False, "--intersectional", help="Apply --balance/--parity to combinations of the columns (e.g. sex & race)."
+    ),
+    relabel: Optional[float] = typer.Option(
+        None, "--relabel",
+        help="With --parity: share of rows (0-1) whose target is re-drawn given their features instead of "
+        "drawn per (group, target) cell; default 0.3 (see the README's bias section).",
+    ),
 ) -> None:
-    """Generate synthetic rows from a saved model."""
+    """Generate synthetic rows from a saved model, optionally with balanced groups or demographic parity."""
     from synthera.io import write_table
     from synthera.tabular import load_synthesizer
 
@@ -108,11 +123,39 @@ def sample(
     conditions = _parse_where(where)
     synth = load_synthesizer(model_dir)
     start = time.perf_counter()
-    with _status(f"Sampling {rows:,} rows"):
-        df = synth.sample(rows, seed=seed, conditions=conditions)
+    mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
+    plan = None
+    if mitigate:
+        from synthera.bias import mitigated_sample
+
+        df, plan = mitigated_sample(synth, rows, balance=balance, parity=parity, sensitive=sensitive,
+                                    intersectional=intersectional, relabel=relabel, conditions=conditions,
+                                    seed=seed, progress=True)
+    else:
+        with _status(f"Sampling {rows:,} rows"):
+            df = synth.sample(rows, seed=seed, conditions=conditions)
     seconds = time.perf_counter() - start
     where_written = write_table(df, out, table=out_table)
-    _console().print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
+    console = _console()
+    if plan is not None:
+        for line in _plan_lines(df, plan):
+            console.print(line)
+    console.print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
+
+
+def _plan_lines(df, plan) -> list[str]:
+    """What the mitigation did, measured on the rows written: group shares and, with parity, target rates."""
+    lines = []
+    rarest = None if plan.parity is None else df[plan.parity].astype(str).value_counts().index[-1]
+    for cols in plan._group_sets(list(dict.fromkeys([*plan.balance, *plan.sensitive]))):
+        groups = df[cols].astype(str).agg(" & ".join, axis=1)
+        shares = groups.value_counts(normalize=True)
+        line = f"{' & '.join(cols)} shares: " + ", ".join(f"{g} {v:.1%}" for g, v in shares.items())
+        if rarest is not None and set(cols) <= set(plan.sensitive):
+            rates = (df[plan.parity].astype(str) == rarest).groupby(groups.to_numpy()).mean()
+            line += f"; {plan.parity}={rarest} rate: " + ", ".join(f"{g} {v:.1%}" for g, v in rates.items())
+        lines.append(line)
+    return lines
 
 
 @app.command()

@@ -1,0 +1,56 @@
+"""The ``bias`` command: where a table's bias comes from, as a report in the format of ``evaluate``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from synthera.cli.data import DATA_HELP, TABLE_HELP, _console, _status
+from synthera.cli.main import app
+from synthera.errors import UserInputError
+
+
+@app.command()
+def bias(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    target: str = typer.Option(..., "--target", help="The outcome column (categorical or boolean)."),
+    sensitive: list[str] = typer.Option(..., "--sensitive", help="Sensitive column; repeat for several."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write results.json and report.html in."),
+    holdout: Optional[str] = typer.Option(
+        None, "--holdout", help="Rows to test the model on (default: 5-fold cross-validation on DATA)."
+    ),
+    positive: Optional[str] = typer.Option(
+        None, "--positive", help="The favourable target value (default: the rarer class, or a boolean's true value)."
+    ),
+    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    metadata: Optional[Path] = typer.Option(
+        None, "--metadata", "-m", help="Metadata JSON (e.g. edited after `synthera inspect`); inferred when left out."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for folds, subsamples and models: same inputs, same report."),
+) -> None:
+    """Report group representation, base rates, a model's disparity and the proxies of each sensitive column."""
+    from synthera.bias.analysis import analyze_bias
+    from synthera.io import read_table, write_text
+    from synthera.metadata import Metadata
+
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"{out} is a file; --out needs a folder to write results.json and report.html in")
+    hints = Metadata.load(metadata) if metadata else None
+    with _status(f"Reading {data}"):
+        frame = read_table(data, table=table)
+        held = read_table(holdout) if holdout else None
+    start = time.perf_counter()
+    with _status("Analysing"):
+        report = analyze_bias(frame, target=target, sensitive=sensitive, metadata=hints, holdout=held,
+                              positive=positive, seed=seed)
+    seconds = time.perf_counter() - start
+    with _status("Writing the report"):
+        write_text(report.to_json(), out / "results.json")
+        write_text(report.to_html(), out / "report.html")
+    console = _console()
+    for line in report.headline:
+        console.print(f"- {line}")
+    console.print(f"analysed in {seconds:.1f} s; report: {out / 'report.html'} (numbers: {out / 'results.json'})")
