@@ -68,7 +68,7 @@ def _root(
 
 
 # Command modules register themselves on `app` when imported; the list is explicit.
-from synthera.cli import bias, data, evaluate, private, synth  # noqa: E402,F401
+from synthera.cli import bias, data, evaluate, flock, hf, private, synth, text, text_train  # noqa: E402,F401
 
 
 def main() -> None:

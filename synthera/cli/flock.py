@@ -1,0 +1,219 @@
+"""The ``flock`` command group: FLock.io tasks (show, submit, run the whole training-node loop)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from synthera.cli.data import _console
+from synthera.cli.main import _Group, app
+from synthera.cli.text_train import library_warnings
+from synthera.errors import UserInputError
+
+__all__ = ["flock_app"]
+
+flock_app = typer.Typer(
+    cls=_Group,
+    help="FLock.io training node: show a task, submit an adapter, or run fetch-train-validate-submit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold the API key
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(flock_app, name="flock", help="FLock.io training node: tasks, training, submission.")
+
+_BASE_URL_HELP = "FLock API root (default $FLOCK_API_BASE_URL or https://fed-ledger-prod.flock.io/api/v1)."
+
+
+def _client(base_url: str | None, retries: int):
+    from synthera.flock.client import FlockClient
+
+    if retries < 0:
+        raise UserInputError(f"--retries must be >= 0; got {retries}")
+    return FlockClient(base_url, retries=retries)
+
+
+@flock_app.command("task")
+def task_command(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the task as JSON (training URL without signature).")
+    ] = False,
+    retries: Annotated[int, typer.Option("--retries", help="Extra attempts after a server error.")] = 4,
+) -> None:
+    """Show a task: status, limits (max_params, context_length) and where its training data is."""
+    task = _client(base_url, retries).get_task(task_id)
+    summary = task.summary()
+    console = _console()
+    if as_json:
+        console.print(json.dumps(summary, indent=2))
+        return
+    for key, value in summary.items():
+        if value not in (None, "", []):
+            console.print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    if task.accepts_submissions is False:
+        console.print(f"note: submissions are accepted only in submission_phase; this task is in '{task.status}'")
+
+
+@flock_app.command("submit")
+def submit_command(
+    task_id: Annotated[str, typer.Option("--task-id", help="The task id.")],
+    repo_id: Annotated[str, typer.Option("--repo-id", help="Hugging Face repository holding the adapter (user/name).")],
+    revision: Annotated[str, typer.Option("--revision", help="Commit id of the upload in that repository.")],
+    base_model: Annotated[
+        str,
+        typer.Option(
+            "--base-model", help="Validator template of the base model: qwen1.5, llama3, gemma, mistral, phi3, ..."
+        ),
+    ],
+    gpu_type: Annotated[
+        str | None, typer.Option("--gpu-type", help="Reported GPU (default: this machine's, or cpu).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
+    retries: Annotated[int, typer.Option("--retries", help="Extra attempts after a server error.")] = 4,
+) -> None:
+    """Submit an uploaded adapter to a task (the API key comes from $FLOCK_API_KEY)."""
+    from synthera.flock.workflow import gpu_type as detect_gpu
+    from synthera.text.prompts import TEMPLATES
+
+    if base_model not in TEMPLATES:
+        raise UserInputError(
+            f"--base-model must name a validator template: {', '.join(sorted(TEMPLATES))}; got {base_model!r}"
+        )
+    response = _client(base_url, retries).submit_result(
+        task_id,
+        hg_repo_id=repo_id,
+        base_model=base_model,
+        gpu_type=gpu_type or detect_gpu(),
+        revision=revision,
+    )
+    console = _console()
+    console.print(f"submitted {repo_id}@{revision} to task {task_id}")
+    if response:
+        console.print(json.dumps(response, indent=2, default=str))
+
+
+@flock_app.command("run")
+def run_command(
+    task_id: Annotated[str, typer.Option("--task-id", help="The task id.")],
+    work_dir: Annotated[Path, typer.Option("--work-dir", help="Data, adapters and checkpoints go here.")] = Path(
+        "flock-work"
+    ),
+    augment: Annotated[int, typer.Option("--augment", help="Add this many SynthGen examples to the task's data.")] = 0,
+    augment_task: Annotated[str, typer.Option("--augment-task", help="SynthGen task for --augment.")] = "text-to-sql",
+    augment_from: Annotated[
+        str | None,
+        typer.Option(
+            "--augment-from", help="Text-to-SQL: bundled datasets whose synthetic rows fill the database (adult)."
+        ),
+    ] = None,
+    augment_model: Annotated[str | None, typer.Option("--augment-model", help="SynthGen generator model.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Stop before uploading; print what would be sent.")
+    ] = False,
+    data: Annotated[Path | None, typer.Option("--data", help="Use this JSONL instead of the task's download.")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="A local base model folder (instead of downloading candidates from the hub)."
+        ),
+    ] = None,
+    base_model_id: Annotated[
+        str | None,
+        typer.Option(
+            "--base-model-id", help="With --model: its hub id (e.g. Qwen/Qwen2.5-0.5B-Instruct), for the template."
+        ),
+    ] = None,
+    template: Annotated[str | None, typer.Option("--template", help="With --model: the validator template.")] = None,
+    max_models: Annotated[
+        int, typer.Option("--max-models", help="Train up to N fitting base models; keep the best.")
+    ] = 1,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training passes.")] = 1,
+    lora_r: Annotated[int, typer.Option("--lora-r", help="LoRA rank.")] = 8,
+    lora_alpha: Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")] = 16,
+    quantize: Annotated[str, typer.Option("--quantize", help="none, 8bit or 4bit.")] = "none",
+    max_length: Annotated[int | None, typer.Option("--max-length", help="Training context (<= the task's).")] = None,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="AdamW peak learning rate.")] = 2e-4,
+    holdout: Annotated[
+        float, typer.Option("--holdout", help="Share of the task's data kept for local validation.")
+    ] = 0.1,
+    repo_id: Annotated[
+        str | None, typer.Option("--repo-id", help="Hub repository (default $HF_USERNAME/task-N-model).")
+    ] = None,
+    gpu_type: Annotated[
+        str | None, typer.Option("--gpu-type", help="Reported GPU (default: detected, or cpu).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
+    retries: Annotated[int, typer.Option("--retries", help="Extra attempts after a server error.")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the split, the augmentation and training.")] = 0,
+    report_out: Annotated[Path | None, typer.Option("--report", help="Also write the run report as JSON here.")] = None,
+) -> None:
+    """Fetch a task and its data, (augment,) train LoRA, validate locally, upload the adapter, submit."""
+    from synthera.flock.workflow import Candidate, count_parameters, dumps_report, run_task
+    from synthera.io import write_text
+    from synthera.text.prompts import SUPPORTED_BASE_MODELS, get_template
+
+    candidates = None
+    if model is not None:
+        if not model.is_dir():
+            raise UserInputError(f"--model {model} is not a folder; pass a local Hugging Face model folder")
+        if base_model_id is None:
+            raise UserInputError("--model needs --base-model-id: the hub id the validator will load the adapter on")
+        name = template or (SUPPORTED_BASE_MODELS[base_model_id][0] if base_model_id in SUPPORTED_BASE_MODELS else None)
+        if name is None:
+            raise UserInputError(
+                f"{base_model_id} is not a base model FLock's validator accepts; pass --template "
+                "to choose the prompt template anyway"
+            )
+        get_template(name)
+        candidates = [Candidate(base_model_id, name, count_parameters(model), str(model))]
+    elif base_model_id is not None or template is not None:
+        raise UserInputError("--base-model-id and --template go with --model")
+    console = _console()
+    err = _console(stderr=True)
+    with library_warnings():
+        report = run_task(
+            task_id,
+            client=_client(base_url, retries),
+            work_dir=work_dir,
+            data=data,
+            candidates=candidates,
+            max_models=max_models,
+            augment=augment,
+            augment_task=augment_task,
+            augment_from=augment_from,
+            augment_model=augment_model,
+            holdout=holdout,
+            max_length=max_length,
+            finetune_params={
+                "epochs": epochs,
+                "lora_r": lora_r,
+                "lora_alpha": lora_alpha,
+                "quantize": quantize,
+                "learning_rate": learning_rate,
+            },
+            repo_id=repo_id,
+            gpu=gpu_type,
+            dry_run=dry_run,
+            seed=seed,
+            progress=True,
+            log=err.print,
+        )
+    chosen = report.chosen
+    console.print(
+        f"chosen base model: {chosen['model_id']} (template {chosen['template']}); held-out bits per "
+        f"byte {chosen['heldout_bits_per_byte']:.4f} (base model alone "
+        f"{chosen['heldout_bits_per_byte_base']:.4f}; lower is better)"
+    )
+    if dry_run:
+        console.print("dry run: nothing uploaded or submitted. It would send:")
+        console.print(json.dumps(report.submission, indent=2))
+    else:
+        console.print(f"uploaded {report.repo_id}@{report.revision} and submitted it to task {report.task['id']}")
+    if report_out is not None:
+        write_text(dumps_report(report) + "\n", report_out)
+        console.print(f"wrote {report_out}")

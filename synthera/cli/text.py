@@ -1,0 +1,124 @@
+"""The ``text`` command group: synthetic training data for language tasks (SynthGen).
+
+``synthera text generate`` is defined here. Other modules add commands to the
+same group by importing :data:`text_app` (e.g. ``synthera.cli.text_train``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from synthera.cli.main import _Group, app
+from synthera.errors import UserInputError
+
+__all__ = ["text_app"]
+
+text_app = typer.Typer(
+    cls=_Group,
+    help="Synthetic training data for language tasks: generate, fine-tune, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(
+    text_app,
+    name="text",
+    help="Synthetic training data for language tasks (Text-to-SQL, summarization, QA, character dialogue).",
+)
+
+_OUT_HELP = (
+    "Output .jsonl (FLock conversation format); a .parquet, a Hugging Face dataset folder (.hf) and a "
+    ".manifest.json go beside it."
+)
+_TASK_HELP = "text-to-sql, summarization, qa or character."
+_MODEL_HELP = (
+    "Generator model: 'smollm2' (default, the bundled SmolLM2-135M-Instruct), a local Hugging Face folder, "
+    "a .gguf file, an OpenAI-compatible URL such as http://localhost:8000/v1 (with --model-name), or, for "
+    "text-to-sql only, 'template' for grammar-written questions (fast, no model)."
+)
+
+
+def _parse_shares(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    shares = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise UserInputError(f"--difficulty expects level=share pairs like easy=0.3,medium=0.4; got {part!r}")
+        try:
+            shares[name.strip().lower()] = float(value)
+        except ValueError:
+            raise UserInputError(f"--difficulty share for {name.strip()!r} must be a number; got {value!r}") from None
+    return shares
+
+
+@text_app.command("generate")
+def generate_command(
+    task: str = typer.Option(..., "--task", help=_TASK_HELP),
+    n: int = typer.Option(..., "--n", "-n", help="How many examples to keep."),
+    out: Path = typer.Option(..., "--out", "-o", help=_OUT_HELP),  # noqa: B008 - typer reads defaults
+    db: str | None = typer.Option(None, "--db", help="text-to-sql: a SQLite file or SQLAlchemy URL to query."),
+    from_synthetic: str | None = typer.Option(
+        None, "--from-synthetic",
+        help="text-to-sql: build the database from synthetic rows of a bundled dataset "
+        "(adult, compas, german; comma-separate several), so no real record is used.",
+    ),
+    rows: int = typer.Option(2000, "--rows", help="Synthetic rows per table with --from-synthetic."),
+    model: str | None = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    model_name: str | None = typer.Option(None, "--model-name", help="Model name to request from an HTTP endpoint."),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env", help="Environment variable holding the endpoint's API key "
+        "(default SYNTHERA_API_KEY, then OPENAI_API_KEY). The key itself is never printed."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, inputs and model give the same data."),
+    difficulty: str | None = typer.Option(
+        None, "--difficulty", help="text-to-sql: requested shares, e.g. easy=0.25,medium=0.4,hard=0.2,extra=0.15."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per model call."),
+    novelty: float | None = typer.Option(
+        None, "--novelty", help="Drop an example whose ROUGE-L with a kept one is >= this "
+        "(default 0.7; text-to-sql checks distinct SQL instead unless set)."),
+) -> None:
+    """Generate verified synthetic training examples and write JSONL, Parquet, a HF dataset and a manifest."""
+    from synthera.cli.data import _console
+    from synthera.text.pipeline import GenerationConfig, generate, write_outputs
+
+    if out.suffix.lower() != ".jsonl":
+        raise UserInputError(f"--out must name a .jsonl file; got {out}")
+    if out.exists() and out.is_dir():
+        raise UserInputError(f"--out {out} is a folder; pass a .jsonl file path")
+    config = GenerationConfig(
+        task=task, n=n, seed=seed, model=model, model_name=model_name, api_key_env=api_key_env,
+        db=db, from_synthetic=from_synthetic, synthetic_rows=rows, difficulty=_parse_shares(difficulty),
+        batch_size=batch_size, novelty_threshold=novelty,
+    ).validated()
+    result = generate(config, out=out, progress=sys.stderr.isatty())
+    if not result.records:
+        from synthera.cli.main import fail
+        from synthera.io import write_text
+        from synthera.text.output import output_paths
+
+        manifest = output_paths(out)["manifest"]
+        write_text(json.dumps(result.manifest, indent=2, default=str) + "\n", manifest)
+        reasons = ", ".join(f"{k} {v}" for k, v in result.stats["dropped"].items() if v) or "no candidates"
+        raise fail(f"no example passed the filters ({reasons}); nothing written except {manifest}; "
+                   "try a larger model (--model) or another seed", code=1)
+    paths = write_outputs(result, out)
+    console = _console()
+    stats = result.stats
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats["dropped"].items()) if v) or "none"
+    console.print(
+        f"kept {stats['kept']:,} of {stats['candidates']:,} candidates ({stats['examples_per_minute']:.1f} examples/min);"
+        f" dropped: {dropped}"
+    )
+    for note in stats.get("notes", []):
+        console.print(f"note: {note}")
+    console.print("wrote " + ", ".join(str(p) for p in paths))
+    if stats["kept"] < config.n:
+        from synthera.cli.main import warn
+
+        warn(f"only {stats['kept']} of the {config.n} requested examples passed the filters; see {paths[-1]}")

@@ -1,0 +1,480 @@
+"""Fine-tune a transformer to classify rows written as text.
+
+:class:`TransformerClassifier` follows the estimator contract: the
+constructor stores its settings, ``fit(texts, labels)`` trains and returns
+``self``, ``predict_proba(texts)`` gives class probabilities.
+
+What ``fit`` does:
+
+* holds out ``validation_fraction`` of the rows (stratified by label, at most
+  ``max_validation_rows``) unless a validation set is passed;
+* tokenises once, truncating at ``max_length`` tokens (a warning says how many
+  rows were cut), and pads each batch only to its longest row (dynamic padding);
+* trains every weight with AdamW (no weight decay on biases and layer norms),
+  a linear warm-up over ``warmup_fraction`` of the planned steps then a linear
+  decay, gradient norm clipped at 1, cross-entropy weighted by
+  ``class_weight`` (``"balanced"``: ``rows / (classes * rows of the class)``);
+* scores the validation rows ``evals_per_epoch`` times per epoch and keeps the
+  weights with the lowest validation loss; training stops early after
+  ``patience`` scores without improvement;
+* runs on the GPU when one is present (``device="auto"``), else the CPU;
+* is reproducible: the same seed, data and thread count give the same weights.
+
+``predict_proba`` scores each distinct text once, in batches of similar
+length, under ``torch.inference_mode``.
+
+Examples
+--------
+>>> clf = TransformerClassifier("bert", epochs=2, max_length=96, seed=0)  # doctest: +SKIP
+>>> clf.fit(train_texts, train_labels, progress=True)  # doctest: +SKIP
+>>> clf.predict_proba(test_texts).shape  # doctest: +SKIP
+(16281, 2)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+import warnings
+
+import numpy as np
+
+from synthera._progress import progress_bar
+from synthera.errors import NotFittedError, SyntheraWarning, UserInputError
+from synthera.hf.metrics import classification_scores, log_loss, positive_class
+from synthera.hf.models import ModelSpec, from_scratch, load_model, resolve_model
+
+__all__ = ["TransformerClassifier", "balanced_class_weights", "stratified_split"]
+
+_PARAM_DEFAULTS = {
+    "epochs": 3,
+    "batch_size": 16,
+    "learning_rate": 5e-5,
+    "max_length": 96,
+    "validation_fraction": 0.1,
+    "max_validation_rows": 1000,
+    "patience": 2,
+    "evals_per_epoch": 2,
+    "class_weight": None,
+    "weight_decay": 0.01,
+    "warmup_fraction": 0.06,
+    "eval_batch_size": 128,
+    "seed": 0,
+    "device": "auto",
+    "threads": None,
+}
+
+
+def balanced_class_weights(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """``rows / (classes * rows of the class)`` per class; a class with no rows gets weight 0.
+
+    Examples
+    --------
+    >>> balanced_class_weights(np.array([0, 0, 0, 1]), 2).tolist()
+    [0.6666666666666666, 2.0]
+    """
+    counts = np.bincount(np.asarray(codes, dtype=int), minlength=n_classes).astype(float)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def stratified_split(codes: np.ndarray, fraction: float, *, limit: int | None = None, seed: int = 0):
+    """``(train_index, validation_index)``: ``fraction`` of each class (at least one row of a class with two or more)."""
+    codes = np.asarray(codes, dtype=int)
+    rng = np.random.default_rng(seed)
+    n_val_total = round(fraction * len(codes))
+    if limit is not None:
+        n_val_total = min(n_val_total, limit)
+    if n_val_total <= 0:
+        return np.arange(len(codes)), np.arange(0)
+    share = n_val_total / len(codes)
+    val = []
+    for c in np.unique(codes):
+        idx = np.flatnonzero(codes == c)
+        rng.shuffle(idx)
+        k = round(share * len(idx))
+        if k == 0 and len(idx) >= 2:
+            k = 1
+        k = min(k, len(idx) - 1)
+        val.append(idx[:k])
+    val_idx = np.sort(np.concatenate(val)) if val else np.arange(0)
+    train_idx = np.setdiff1d(np.arange(len(codes)), val_idx)
+    return train_idx, val_idx
+
+
+class TransformerClassifier:
+    """A transformer fine-tuned on texts, one class per text.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        An alias (``"bert"``), a local model folder, a hub id, or a spec from
+        :func:`synthera.hf.models.from_scratch`.
+    epochs : int
+        Most passes over the training rows (early stopping may end sooner).
+    batch_size : int
+        Rows per training step.
+    learning_rate : float
+        Peak learning rate of AdamW.
+    max_length : int
+        Tokens per text, counting the special ones; longer texts are cut.
+    validation_fraction : float
+        Share of the rows held out for early stopping (0 turns it off).
+    max_validation_rows : int
+        Cap on the held-out rows.
+    patience : int
+        Validation scores without a lower loss before training stops.
+    evals_per_epoch : int
+        Validation scores per epoch.
+    class_weight : None, "balanced" or dict
+        Weights of the classes in the loss; a dict maps labels to weights.
+    weight_decay, warmup_fraction : float
+        AdamW weight decay; share of the planned steps spent warming up.
+    eval_batch_size : int
+        Rows per batch when predicting.
+    seed : int
+        Seeds the head's initialisation, dropout, the split and the row order.
+    device : str
+        ``"auto"`` (GPU when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    threads : int, optional
+        Torch CPU threads while fitting and predicting; the current setting when left out.
+    """
+
+    def __init__(self, model="bert", **params):
+        unknown = set(params) - set(_PARAM_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown parameter {min(unknown)!r}; known: {', '.join(_PARAM_DEFAULTS)}")
+        self.model = model
+        for key, default in _PARAM_DEFAULTS.items():
+            setattr(self, key, params.get(key, default))
+
+    def get_params(self) -> dict:
+        """The settings, as given to the constructor."""
+        return {"model": self.model, **{key: getattr(self, key) for key in _PARAM_DEFAULTS}}
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_params(self) -> None:
+        def whole(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise UserInputError(f"{name} must be a whole number >= {low}; got {value!r}")
+
+        whole("epochs", 1)
+        whole("batch_size", 1)
+        whole("max_length", 8)
+        whole("max_validation_rows", 1)
+        whole("patience", 1)
+        whole("evals_per_epoch", 1)
+        whole("eval_batch_size", 1)
+        whole("seed", 0)
+        if self.threads is not None:
+            whole("threads", 1)
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
+            raise UserInputError(f"learning_rate must lie in (0, 1), e.g. 5e-5; got {self.learning_rate!r}")
+        if not 0 <= self.validation_fraction < 0.5:
+            raise UserInputError(f"validation_fraction must lie in [0, 0.5); got {self.validation_fraction!r}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise UserInputError(f"warmup_fraction must lie in [0, 1); got {self.warmup_fraction!r}")
+        if self.weight_decay < 0:
+            raise UserInputError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        cw = self.class_weight
+        if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
+            raise UserInputError(f"class_weight must be None, 'balanced' or a dict of label -> weight; got {cw!r}")
+
+    def _spec(self) -> ModelSpec:
+        if isinstance(self.model, ModelSpec):
+            return self.model
+        text = str(self.model)
+        if text.startswith("scratch:"):
+            return from_scratch(text.split(":", 1)[1])
+        return resolve_model(text)
+
+    def _device(self):
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise UserInputError(f"unknown device {self.device!r}; use auto, cpu or cuda") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise UserInputError("device 'cuda' asked for but no GPU is available; use --device auto or cpu")
+        return device
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, texts, labels, *, classes=None, validation=None, progress: bool = False, description: str = ""):
+        """Fine-tune on ``texts`` (list of str) and ``labels`` (one per text); returns ``self``.
+
+        Parameters
+        ----------
+        texts : sequence of str
+        labels : sequence
+            Class of each text.
+        classes : sequence, optional
+            Every class the model can predict, in order (the columns of
+            ``predict_proba``); the sorted distinct labels when left out.
+        validation : (texts, labels), optional
+            Rows for early stopping instead of a share of the training rows.
+        progress : bool
+            Draw a progress bar on stderr.
+        description : str
+            Text in front of the progress bar.
+        """
+        import torch
+
+        self._check_params()
+        texts = [str(t) for t in texts]
+        labels = list(labels)
+        if len(texts) != len(labels):
+            raise UserInputError(f"{len(texts)} texts but {len(labels)} labels; pass one label per text")
+        if len(texts) < 2:
+            raise UserInputError(f"need at least 2 training rows; got {len(texts)}")
+        self.classes_ = list(classes) if classes is not None else sorted(set(labels), key=str)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        unknown = [label for label in labels if label not in index]
+        if unknown:
+            raise UserInputError(f"label {unknown[0]!r} is not one of the classes {self.classes_}")
+        if len(self.classes_) < 2:
+            raise UserInputError(f"need at least two classes to learn; got {self.classes_}")
+        codes = np.array([index[label] for label in labels], dtype=int)
+        if np.unique(codes).size < 2:
+            raise UserInputError(f"the training rows hold a single class ({labels[0]!r}); nothing to learn")
+
+        if validation is not None:
+            val_texts = [str(t) for t in validation[0]]
+            bad = [label for label in validation[1] if label not in index]
+            if bad:
+                raise UserInputError(f"validation label {bad[0]!r} is not one of the classes {self.classes_}")
+            val_codes = np.array([index[label] for label in validation[1]], dtype=int)
+            train_texts, train_codes = texts, codes
+        else:
+            tr, va = stratified_split(codes, self.validation_fraction, limit=self.max_validation_rows, seed=self.seed)
+            train_texts = [texts[i] for i in tr]
+            train_codes = codes[tr]
+            val_texts = [texts[i] for i in va]
+            val_codes = codes[va]
+        self.positive_ = positive_class(train_codes, len(self.classes_))
+
+        if self.class_weight is None:
+            weights = None
+        elif self.class_weight == "balanced":
+            weights = balanced_class_weights(train_codes, len(self.classes_))
+        else:
+            missing = [c for c in self.class_weight if c not in index]
+            if missing:
+                raise UserInputError(f"class_weight names {missing[0]!r}, which is not one of {self.classes_}")
+            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        self.class_weights_ = None if weights is None else weights.tolist()
+
+        self.spec_ = self._spec()
+        self.device_ = self._device()
+        old_threads = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            return self._train(train_texts, train_codes, val_texts, val_codes, weights, progress, description)
+        finally:
+            torch.set_num_threads(old_threads)
+
+    def _train(self, train_texts, train_codes, val_texts, val_codes, weights, progress, description):
+        import torch
+
+        start = time.perf_counter()
+        model, tokenizer = load_model(self.spec_, num_labels=len(self.classes_), seed=self.seed,
+                                      max_length=self.max_length)
+        model.to(self.device_)
+        self.model_, self.tokenizer_ = model, tokenizer
+        self._inputs = _accepted_inputs(model)
+        self.n_parameters_ = int(sum(p.numel() for p in model.parameters()))
+
+        ids, self.truncated_rows_ = self._encode(train_texts)
+        if self.truncated_rows_:
+            warnings.warn(
+                f"{self.truncated_rows_} of {len(ids)} training texts are longer than max_length={self.max_length} "
+                "tokens and were cut; raise --max-length or shorten the template",
+                SyntheraWarning, stacklevel=3,
+            )
+        lengths = [len(x) for x in ids]
+        self.token_lengths_ = {"mean": float(np.mean(lengths)), "max": int(max(lengths))}
+        n = len(ids)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        planned = steps_per_epoch * self.epochs
+        eval_points = {max(1, round(k * steps_per_epoch / self.evals_per_epoch)) for k in range(1, self.evals_per_epoch + 1)}
+
+        decay, no_decay = [], []
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.learning_rate,
+        )
+        warmup = int(self.warmup_fraction * planned)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (planned - step) / max(1, planned - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        loss_weight = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=self.device_)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=loss_weight)
+        labels_all = torch.as_tensor(train_codes, dtype=torch.long)
+        rng = np.random.default_rng(self.seed)
+        torch.manual_seed(self.seed)
+
+        history = {"train": [], "validation": []}
+        best = {"loss": math.inf, "step": 0, "state": None}
+        bad_evals = 0
+        step = 0
+        running, running_n = 0.0, 0
+        stopped = False
+        epoch_float = 0.0
+        label = description or self.spec_.name
+        with progress_bar(planned, f"training {label}", enabled=progress) as advance:
+            for epoch in range(self.epochs):
+                order = rng.permutation(n)
+                model.train()
+                for b in range(steps_per_epoch):
+                    batch = order[b * self.batch_size:(b + 1) * self.batch_size]
+                    inputs = self._collate([ids[i] for i in batch])
+                    logits = model(**inputs).logits
+                    loss = loss_fn(logits.float(), labels_all[batch].to(self.device_))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    step += 1
+                    running += float(loss.detach()) * len(batch)
+                    running_n += len(batch)
+                    advance(1)
+                    epoch_float = epoch + (b + 1) / steps_per_epoch
+                    if b + 1 in eval_points:
+                        history["train"].append({"step": step, "epoch": round(epoch_float, 4),
+                                                 "loss": running / max(running_n, 1)})
+                        running, running_n = 0.0, 0
+                        if len(val_codes):
+                            scores = self._validate(val_texts, val_codes)
+                            scores.update(step=step, epoch=round(epoch_float, 4))
+                            history["validation"].append(scores)
+                            if scores["loss"] < best["loss"] - 1e-6:
+                                best = {"loss": scores["loss"], "step": step,
+                                        "state": {k: v.detach().to("cpu", copy=True)
+                                                  for k, v in model.state_dict().items()}}
+                                bad_evals = 0
+                            else:
+                                bad_evals += 1
+                                if bad_evals >= self.patience:
+                                    stopped = True
+                                    break
+                            model.train()
+                if stopped:
+                    break
+        if best["state"] is not None:
+            model.load_state_dict(best["state"])
+        model.eval()
+        self.history_ = history
+        self.steps_ = step
+        self.planned_steps_ = planned
+        self.epochs_run_ = round(epoch_float, 4)
+        self.stopped_early_ = stopped
+        self.best_step_ = best["step"] if best["state"] is not None else step
+        self.best_validation_loss_ = None if best["state"] is None else best["loss"]
+        self.train_rows_ = n
+        self.validation_rows_ = len(val_codes)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------------ helpers
+
+    def _encode(self, texts) -> tuple[list[list[int]], int]:
+        """Token ids cut at ``max_length`` (special tokens kept), and how many texts were cut."""
+        if not texts:
+            return [], 0
+        enc = self.tokenizer_(list(texts), truncation=True, max_length=self.max_length, padding=False,
+                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        full = [i for i, x in enumerate(enc) if len(x) >= self.max_length]
+        cut = 0
+        if full:
+            again = self.tokenizer_([texts[i] for i in full], truncation=False, padding=False,
+                                    return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            cut = sum(len(x) > self.max_length for x in again)
+        return enc, int(cut)
+
+    def _collate(self, rows: list[list[int]]) -> dict:
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer_.pad_token_id
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+        out = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            out["token_type_ids"] = torch.zeros_like(ids)
+        return {k: v.to(self.device_) for k, v in out.items()}
+
+    def _validate(self, texts, codes) -> dict:
+        proba = self._proba(texts, progress=False)
+        scores = classification_scores(codes, proba, positive=self.positive_)
+        return {"loss": log_loss(codes, proba), **scores}
+
+    def _proba(self, texts, *, progress: bool, description: str = "") -> np.ndarray:
+        import torch
+
+        unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+        ids, cut = self._encode(list(unique))
+        if cut and progress:
+            warnings.warn(f"{cut} of {len(unique)} distinct texts are longer than max_length={self.max_length} tokens "
+                          "and were cut; raise --max-length or shorten the template", SyntheraWarning, stacklevel=3)
+        self.last_truncated_ = int(cut)
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out = np.zeros((len(unique), len(self.classes_)), dtype=np.float64)
+        was_training = self.model_.training
+        self.model_.eval()
+        batches = [order[i:i + self.eval_batch_size] for i in range(0, len(order), self.eval_batch_size)]
+        with progress_bar(len(unique), description or "predicting", enabled=progress) as advance, torch.inference_mode():
+            for batch in batches:
+                logits = self.model_(**self._collate([ids[i] for i in batch])).logits
+                out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                advance(len(batch))
+        if was_training:
+            self.model_.train()
+        return out[inverse.reshape(-1)]
+
+    def predict_proba(self, texts, *, progress: bool = False, description: str = "") -> np.ndarray:
+        """Class probabilities, one row per text and one column per class of ``classes_``."""
+        import torch
+
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this TransformerClassifier is not fitted yet; call fit first")
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        old_threads = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            return self._proba(texts, progress=progress, description=description)
+        finally:
+            torch.set_num_threads(old_threads)
+
+    def predict(self, texts, **kwargs) -> list:
+        """The most likely class of each text."""
+        proba = self.predict_proba(texts, **kwargs)
+        return [self.classes_[i] for i in proba.argmax(axis=1)]
+
+
+def _accepted_inputs(model) -> set[str]:
+    params = inspect.signature(model.forward).parameters
+    return {name for name in ("input_ids", "attention_mask", "token_type_ids") if name in params}

@@ -1,0 +1,67 @@
+"""SynthGen: synthetic training data for language tasks.
+
+- :mod:`synthera.text.models` finds local models (the bundled SmolLM2, or a folder).
+- :mod:`synthera.text.llm` is the backend protocol: local Hugging Face models,
+  OpenAI-compatible endpoints, and a deterministic fake; generations are cached
+  on disk by a hash of the prompt so an interrupted run resumes.
+- :mod:`synthera.text.sql` builds SQLite databases from tables and runs SQL with a timeout.
+- :mod:`synthera.text.text_to_sql` samples SQL from a schema and verifies it by execution.
+- :mod:`synthera.text.tasks` holds the seed pipelines for summarization, QA and character dialogue.
+- :mod:`synthera.text.filters` drops duplicates and near-duplicates, counting every reason.
+- :mod:`synthera.text.pipeline` ties it together and writes JSONL, Parquet, a
+  Hugging Face dataset and a manifest.
+
+Names are imported on first use, so importing this package loads neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "local_model_dir": "synthera.text.models",
+    "load_causal_lm": "synthera.text.models",
+    "LLM": "synthera.text.llm",
+    "FakeLLM": "synthera.text.llm",
+    "HFLocalLLM": "synthera.text.llm",
+    "OpenAICompatibleLLM": "synthera.text.llm",
+    "CachedLLM": "synthera.text.llm",
+    "get_llm": "synthera.text.llm",
+    "database_from_tables": "synthera.text.sql",
+    "execute_sql": "synthera.text.sql",
+    "SQLSampler": "synthera.text.text_to_sql",
+    "generate": "synthera.text.pipeline",
+    "GenerationConfig": "synthera.text.pipeline",
+    "available_tasks": "synthera.text.pipeline",
+    "load_dataset": "synthera.text.output",
+}
+
+__all__ = [
+    "LLM",
+    "CachedLLM",
+    "FakeLLM",
+    "GenerationConfig",
+    "HFLocalLLM",
+    "OpenAICompatibleLLM",
+    "SQLSampler",
+    "available_tasks",
+    "database_from_tables",
+    "execute_sql",
+    "generate",
+    "get_llm",
+    "load_causal_lm",
+    "load_dataset",
+    "local_model_dir",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'synthera.text' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,547 @@
+"""Evaluate a language model, with or without a LoRA adapter, on held-out conversations.
+
+:func:`evaluate_model` generates one answer per test conversation (batched,
+greedy), scores the answers with the task's metrics from
+:mod:`synthera.text.metrics`, and measures bits per byte of the gold answers
+exactly as FLock's validator does. :func:`compare_models` runs the base model
+and the same model with an adapter on the same data, so the two columns of
+the table differ only by the adapter.
+
+Test data is JSON Lines, one example a line, in either form:
+
+- FLock's conversation format (``system`` + ``conversations``); the last
+  assistant turn is the reference;
+- for Text-to-SQL, ``{"question": ..., "sql": ..., "db": ...}``: the prompt is
+  built from the database's schema exactly as SynthGen lays out its training
+  examples. ``db`` (or ``--db``) is a SQLite file, a ``sqlite:///`` URL or a
+  bundled dataset such as ``dataset:adult`` / ``dataset:adult:test`` (loaded
+  as a table named after the dataset).
+
+>>> from synthera.text.evaluation import compare_models
+>>> result = compare_models("smollm2", adapter="adapter/", data="test.jsonl",
+...                         task="text-to-sql")                              # doctest: +SKIP
+>>> result["fine-tuned"].metrics["execution_accuracy"]                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthera.errors import UserInputError
+
+__all__ = [
+    "TASKS",
+    "EvalExample",
+    "EvaluationResult",
+    "compare_models",
+    "evaluate_model",
+    "extract_sql",
+    "generate_answers",
+    "load_eval_data",
+    "load_model_with_adapter",
+    "metrics_rows",
+    "validator_loss",
+]
+
+#: Metrics computed for each task (bits per byte is added for every task).
+TASKS: dict[str, tuple[str, ...]] = {
+    "text-to-sql": ("execution_accuracy", "valid_sql", "exact_match", "bleu"),
+    "qa": ("exact_match", "accuracy", "token_f1", "bleu"),
+    "summarization": ("rouge_l", "bleu", "token_f1"),
+    "character": ("bleu", "rouge_l", "token_f1"),
+}
+_MAX_NEW_TOKENS = {"text-to-sql": 128, "qa": 64, "summarization": 192, "character": 192}
+
+
+@dataclass
+class EvalExample:
+    """One test conversation, its gold answer, and (Text-to-SQL) its database."""
+
+    record: dict
+    reference: str
+    db: str | None = None
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics of one model on one test set, with every prediction kept for inspection."""
+
+    label: str
+    task: str
+    metrics: dict[str, float]
+    predictions: list[str]
+    references: list[str]
+    raw_outputs: list[str]
+    loss: dict = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self, *, with_predictions: bool = True) -> dict:
+        out = {"label": self.label, "task": self.task, "metrics": self.metrics, "loss": self.loss,
+               "errors": self.errors, "seconds": round(self.seconds, 2)}
+        if with_predictions:
+            out["examples"] = [{"prediction": p, "reference": r, "output": o}
+                               for p, r, o in zip(self.predictions, self.references, self.raw_outputs)]
+        return out
+
+
+# --------------------------------------------------------------------------- data
+
+
+class _Databases:
+    """Opens each test database once: SQLite files read-only, bundled datasets built into a temp folder."""
+
+    def __init__(self):
+        self._conns: dict[str, sqlite3.Connection] = {}
+        self._ddl: dict[str, str] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    def _file(self, spec: str) -> Path:
+        if spec.startswith("dataset:"):
+            from synthera.io import read_table
+            from synthera.text.sql import database_from_tables
+
+            name = spec.split(":")[1]
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="synthera-eval-")
+            path = Path(self._tmp.name) / (spec.replace(":", "_") + ".db")
+            if not path.exists():
+                database_from_tables({name: read_table(spec)}, path)
+            return path
+        from synthera.text.sql import sqlite_path
+
+        file = sqlite_path(spec)
+        if file is None:
+            raise UserInputError(f"--db {spec} is not a SQLite database; pass a .db file, a sqlite:/// URL "
+                                 "or a bundled dataset such as dataset:adult")
+        if not file.is_file():
+            raise UserInputError(f"database not found: {file}; check --db")
+        return file
+
+    def connection(self, spec: str) -> sqlite3.Connection:
+        if spec not in self._conns:
+            file = self._file(spec)
+            uri = "file:" + str(file.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+            self._conns[spec] = sqlite3.connect(uri, uri=True)
+        return self._conns[spec]
+
+    def ddl(self, spec: str) -> str:
+        if spec not in self._ddl:
+            from synthera.text.sql import read_schema
+
+            self.connection(spec)
+            self._ddl[spec] = read_schema(self._file(spec)).ddl()
+        return self._ddl[spec]
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def load_eval_data(path, *, task: str, db: str | None = None, limit: int | None = None,
+                   databases: _Databases | None = None) -> list[EvalExample]:
+    """Read a test file into :class:`EvalExample` objects (see the module docstring for the two layouts)."""
+    from synthera.text.prompts import split_conversation, text_to_sql_record
+
+    if task not in TASKS:
+        raise UserInputError(f"unknown --task {task!r}; use one of {', '.join(TASKS)}")
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserInputError(f"test data not found: {path}; check --data")
+    examples: list[EvalExample] = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserInputError(f"{where} is not valid JSON ({exc.msg}); fix or drop it") from None
+            if not isinstance(raw, dict):
+                raise UserInputError(f"{where} is not a JSON object")
+            spec = raw.get("db") if isinstance(raw.get("db"), str) else db
+            if "conversations" in raw:
+                _, pairs = split_conversation(raw, where=where)
+                examples.append(EvalExample(raw, pairs[-1][1], spec))
+            elif task == "text-to-sql" and isinstance(raw.get("question"), str) and isinstance(raw.get("sql"), str):
+                if spec is None:
+                    raise UserInputError(f"{where} has no 'db' and no --db was given; name the database to query")
+                if databases is None:
+                    raise UserInputError(f"{where} needs its database to build the prompt")
+                record = text_to_sql_record(databases.ddl(spec), raw["question"], raw["sql"])
+                examples.append(EvalExample(record, raw["sql"], spec))
+            else:
+                raise UserInputError(f"{where} has no 'conversations' (and, for text-to-sql, no 'question' and "
+                                     "'sql'); use FLock's conversation format")
+            if limit is not None and len(examples) >= limit:
+                break
+    if not examples:
+        raise UserInputError(f"{path} has no examples")
+    return examples
+
+
+# --------------------------------------------------------------------------- answers
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
+_SQL_START = re.compile(r"\b(SELECT|WITH)\b", re.IGNORECASE)
+
+
+def _cut_statement(text: str) -> str:
+    """Up to the first ``;`` outside quotes, or to a blank line."""
+    quote = None
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == ";" or (ch == "\n" and text[i + 1: i + 2] == "\n"):
+            return text[:i]
+    return text
+
+
+def extract_sql(text: str) -> str:
+    """The SQL query in a model's answer: inside a code fence if there is one, else from SELECT/WITH on.
+
+    >>> extract_sql("Here you go:\\n```sql\\nSELECT 1;\\n```\\nThis returns one.")
+    'SELECT 1'
+    >>> extract_sql("The query is SELECT name FROM t WHERE a = 'x;y'; done")
+    "SELECT name FROM t WHERE a = 'x;y'"
+    """
+    text = str(text or "")
+    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    for lang, body in blocks:
+        if lang in ("sql", "sqlite") and body.strip():
+            text = body
+            break
+    else:
+        for _, body in blocks:
+            if _SQL_START.search(body):
+                text = body
+                break
+    match = _SQL_START.search(text)
+    if match:
+        text = text[match.start():]
+    return " ".join(_cut_statement(text).split()).strip()
+
+
+def _answer(task: str, output: str) -> str:
+    if task == "text-to-sql":
+        return extract_sql(output)
+    return output.strip()
+
+
+def _stop_ids(tokenizer, template) -> list[int]:
+    ids = []
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    if template is not None:
+        from synthera.text.prompts import get_template
+
+        stop = get_template(template).stop_word if isinstance(template, str) else template.stop_word
+        if stop:
+            token = tokenizer.convert_tokens_to_ids(stop)
+            if isinstance(token, int) and token != tokenizer.unk_token_id and token not in ids:
+                ids.append(token)
+    return ids
+
+
+def generate_answers(model, tokenizer, prompts: list[str], *, batch_size: int = 8, max_new_tokens: int = 128,
+                     stop_ids: list[int] | None = None, progress: bool = False,
+                     description: str = "generating") -> list[str]:
+    """Greedy completions of ``prompts`` (batched, longest first, left-padded); special tokens removed."""
+    import torch
+
+    from synthera._progress import progress_bar
+
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    device = next(model.parameters()).device
+    lengths = [len(tokenizer.encode(p, add_special_tokens=False)) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    outputs: list[str] = [""] * len(prompts)
+    stop_ids = stop_ids or [tokenizer.eos_token_id]
+    with progress_bar(len(prompts), description, enabled=progress) as advance, torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(device)
+            generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                       eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id)
+            new = generated[:, batch["input_ids"].shape[1]:]
+            for i, row in zip(chunk, new):
+                outputs[i] = tokenizer.decode(row, skip_special_tokens=True)
+            advance(len(chunk))
+    return outputs
+
+
+# --------------------------------------------------------------------------- bits per byte
+
+
+def validator_loss(model, tokenizer, records: list[dict], *, template=None, context_length: int = 4096,
+                   batch_size: int = 8, progress: bool = False) -> dict:
+    """Loss and bits per byte of the assistant text, as FLock's validator computes them.
+
+    The validator tokenizes with the submission's template, truncates each
+    conversation to ``context_length`` tokens, evaluates with batch size 1
+    (so ``loss`` is the mean over conversations of each one's mean token
+    loss), and reports ``loss * target_tokens / ln 2 / target_bytes``, where
+    ``target_bytes`` are the UTF-8 bytes of the target tokens decoded without
+    special tokens. A conversation left with no predicted target token makes
+    the validator's loss NaN; it is counted in ``without_target`` and makes
+    ``bits_per_byte`` infinite, as it would be there.
+
+    Returns
+    -------
+    dict
+        ``loss``, ``bits_per_byte``, ``target_tokens``, ``target_bytes``,
+        ``conversations`` and ``without_target``.
+    """
+    import torch
+
+    from synthera._progress import progress_bar
+    from synthera.text.metrics import bits_per_byte
+    from synthera.text.prompts import encode_conversation
+
+    encoded = [encode_conversation(r, tokenizer, template=template, max_length=context_length,
+                                   where=f"conversation {i}") for i, r in enumerate(records)]
+    target_tokens = target_bytes = 0
+    for enc in encoded:
+        ids = [t for t, m in zip(enc.input_ids, enc.target_mask) if m]
+        if ids:
+            target_tokens += len(ids)
+            target_bytes += len(tokenizer.decode(ids, skip_special_tokens=True).encode("utf-8"))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    losses: list[float] = []
+    without_target = 0
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+    with progress_bar(len(encoded), "bits per byte", enabled=progress) as advance, torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            items = [encoded[i] for i in order[start:start + batch_size]]
+            width = max(len(e.input_ids) for e in items)
+            ids = torch.full((len(items), width), pad, dtype=torch.long)
+            attention = torch.zeros_like(ids)
+            labels = torch.full_like(ids, -100)
+            for row, e in enumerate(items):
+                n = len(e.input_ids)
+                ids[row, :n] = torch.tensor(e.input_ids)
+                attention[row, :n] = 1
+                labels[row, :n] = torch.tensor(e.labels)
+            logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits.float()
+            shifted = labels[:, 1:].to(device)
+            token_loss = torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100, reduction="none"
+            ).view(shifted.shape)
+            counts = (shifted != -100).sum(dim=1)
+            for row in range(len(items)):
+                if int(counts[row]) == 0:
+                    without_target += 1
+                else:
+                    losses.append(float(token_loss[row].sum() / counts[row]))
+            advance(len(items))
+    loss = sum(losses) / len(losses) if losses and not without_target else float("nan")
+    return {
+        "loss": loss,
+        "bits_per_byte": bits_per_byte(loss, target_tokens, target_bytes),
+        "target_tokens": target_tokens,
+        "target_bytes": target_bytes,
+        "conversations": len(encoded),
+        "without_target": without_target,
+    }
+
+
+# --------------------------------------------------------------------------- models
+
+
+def load_model_with_adapter(model=None, adapter=None):
+    """``(model, tokenizer)`` of a local base model, with a LoRA adapter merged in when given."""
+    from synthera.text.finetune import load_base_model
+
+    lm, tokenizer = load_base_model(model)
+    if adapter is not None:
+        lm = _attach(lm, adapter)
+    return lm, tokenizer
+
+
+def _attach(lm, adapter):
+    from peft import PeftModel
+
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise UserInputError(f"{folder} has no adapter_config.json; pass the folder `synthera text finetune` wrote")
+    lm = PeftModel.from_pretrained(lm, str(folder))
+    lm = lm.merge_and_unload()
+    lm.eval()
+    return lm
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _score(task: str, predictions, references, examples, databases: _Databases | None, timeout_s: float):
+    from synthera.text import metrics as M
+
+    values: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in TASKS[task]:
+        try:
+            if name in ("execution_accuracy", "valid_sql"):
+                if any(e.db is None for e in examples) or databases is None:
+                    errors[name] = "skipped: no database (pass --db or give each example a 'db')"
+                    continue
+                conns = [databases.connection(e.db) for e in examples]
+                if name == "execution_accuracy":
+                    values[name] = M.execution_accuracy(predictions, references, conns, timeout_s=timeout_s)
+                else:
+                    ok = []
+                    for p, conn in zip(predictions, conns):
+                        try:
+                            M.run_sql(conn, p, timeout_s=timeout_s)
+                            ok.append(1.0)
+                        except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
+                            ok.append(0.0)
+                    values[name] = sum(ok) / len(ok)
+            elif name == "exact_match" and task == "text-to-sql":
+                values[name] = M.sql_exact_match(predictions, references)
+            else:
+                values[name] = M.METRICS[name](predictions, references)
+        except UserInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failing metric is reported, not fatal
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    return values, errors
+
+
+def _run_one(label, lm, tokenizer, examples, *, task, template, databases, batch_size, max_new_tokens,
+             context_length, timeout_s, progress) -> EvaluationResult:
+    from synthera.text.prompts import generation_prompt
+
+    start = time.perf_counter()
+    prompts = [generation_prompt(e.record, tokenizer, template=template, where=f"example {i}")[0]
+               for i, e in enumerate(examples)]
+    outputs = generate_answers(lm, tokenizer, prompts, batch_size=batch_size,
+                               max_new_tokens=max_new_tokens or _MAX_NEW_TOKENS[task],
+                               stop_ids=_stop_ids(tokenizer, template), progress=progress,
+                               description=f"{label}: generating")
+    predictions = [_answer(task, o) for o in outputs]
+    references = [e.reference for e in examples]
+    values, errors = _score(task, predictions, references, examples, databases, timeout_s)
+    loss = validator_loss(lm, tokenizer, [e.record for e in examples], template=template,
+                          context_length=context_length, batch_size=batch_size, progress=progress)
+    values["bits_per_byte"] = loss["bits_per_byte"]
+    if loss["without_target"]:
+        errors["bits_per_byte"] = (f"{loss['without_target']} conversations have no answer token within "
+                                   f"{context_length} tokens; the validator would score this as a failure")
+    return EvaluationResult(label, task, values, predictions, references, outputs, loss, errors,
+                            time.perf_counter() - start)
+
+
+def _prepare(data, task, db, limit):
+    if task not in TASKS:
+        raise UserInputError(f"unknown --task {task!r}; use one of {', '.join(TASKS)}")
+    databases = _Databases()
+    try:
+        examples = load_eval_data(data, task=task, db=db, limit=limit, databases=databases)
+    except BaseException:
+        databases.close()
+        raise
+    return examples, databases
+
+
+def evaluate_model(model=None, *, data, task: str, adapter=None, db: str | None = None, template: str | None = None,
+                   batch_size: int = 8, max_new_tokens: int | None = None, context_length: int = 4096,
+                   limit: int | None = None, timeout_s: float = 5.0, progress: bool = False,
+                   label: str | None = None) -> EvaluationResult:
+    """Generate answers for a test set and score them.
+
+    Parameters
+    ----------
+    model
+        Local model folder, or ``None``/``"smollm2"`` for the bundled SmolLM2-135M-Instruct.
+    data
+        Test JSONL (FLock conversations, or question/sql/db lines for Text-to-SQL).
+    task
+        ``text-to-sql``, ``qa``, ``summarization`` or ``character``; selects the metrics (:data:`TASKS`).
+    adapter
+        A LoRA adapter folder to merge into the model.
+    db
+        Database for Text-to-SQL examples that do not name their own.
+    template
+        ``None`` prompts with the model's chat template; a FLock validator
+        template name prompts (and scores bits per byte) as the validator does.
+    batch_size, max_new_tokens
+        Generation batch and answer length (default depends on the task).
+    context_length
+        Truncation for bits per byte.
+    limit
+        Evaluate only the first ``limit`` examples.
+    """
+    examples, databases = _prepare(data, task, db, limit)
+    try:
+        lm, tokenizer = load_model_with_adapter(model, adapter)
+        return _run_one(label or ("fine-tuned" if adapter else "baseline"), lm, tokenizer, examples, task=task,
+                        template=template, databases=databases, batch_size=batch_size,
+                        max_new_tokens=max_new_tokens, context_length=context_length, timeout_s=timeout_s,
+                        progress=progress)
+    finally:
+        databases.close()
+
+
+def compare_models(model=None, *, adapter, data, task: str, db: str | None = None, template: str | None = None,
+                   batch_size: int = 8, max_new_tokens: int | None = None, context_length: int = 4096,
+                   limit: int | None = None, timeout_s: float = 5.0,
+                   progress: bool = False) -> dict[str, EvaluationResult]:
+    """Evaluate the base model, then the same model with ``adapter``: ``{"baseline": ..., "fine-tuned": ...}``."""
+    from synthera.text.finetune import load_base_model
+
+    if adapter is None:
+        raise UserInputError("--compare needs --adapter: the baseline is the model without it")
+    examples, databases = _prepare(data, task, db, limit)
+    kwargs = {"task": task, "template": template, "databases": databases, "batch_size": batch_size,
+              "max_new_tokens": max_new_tokens, "context_length": context_length, "timeout_s": timeout_s,
+              "progress": progress}
+    try:
+        lm, tokenizer = load_base_model(model)
+        baseline = _run_one("baseline", lm, tokenizer, examples, **kwargs)
+        tuned = _run_one("fine-tuned", _attach(lm, adapter), tokenizer, examples, **kwargs)
+    finally:
+        databases.close()
+    return {"baseline": baseline, "fine-tuned": tuned}
+
+
+def metrics_rows(results: dict[str, EvaluationResult]) -> list[tuple[str, list[str]]]:
+    """``(metric, [value per model])`` rows for a table; percentages for shares, 2-4 decimals otherwise."""
+    names: list[str] = []
+    for result in results.values():
+        for name in (*result.metrics, *result.errors):
+            if name not in names:
+                names.append(name)
+    rows = []
+    for name in names:
+        cells = []
+        for result in results.values():
+            value = result.metrics.get(name)
+            if value is None:
+                cells.append("n/a")
+            elif name in ("bleu",):
+                cells.append(f"{value:.2f}")
+            elif name == "bits_per_byte":
+                cells.append("inf" if math.isinf(value) else f"{value:.4f}")
+            else:
+                cells.append(f"{100 * value:.1f}%")
+        rows.append((name, cells))
+    return rows

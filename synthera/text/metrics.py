@@ -1,0 +1,358 @@
+"""Metrics for generated text, as plain functions.
+
+Every function takes predictions and references as sequences of strings (a
+reference may also be a list of acceptable answers; the best one counts) and
+returns a number, so a report can call them one by one and record a failing
+one as an error instead of crashing.
+
+- :func:`exact_match` and :func:`token_f1` follow the SQuAD v1.1 script:
+  lower case, no punctuation, no articles (a/an/the), single spaces.
+- :func:`accuracy` is strict equality after trimming surrounding whitespace
+  (labels, yes/no answers).
+- :func:`bleu` is corpus BLEU from ``sacrebleu`` (tokenizer 13a), 0-100.
+- :func:`rouge_l` is the mean ROUGE-L F-measure (longest common subsequence of
+  lower-cased word tokens), 0-1.
+- :func:`execution_accuracy` runs predicted and gold SQL on a SQLite database
+  and compares the results as multisets of rows (as ordered lists when the
+  gold query sorts with ``ORDER BY``).
+- :func:`bits_per_byte` is the score FLock's validator sends for a submission:
+  ``loss * target_tokens / ln 2 / target_bytes``; lower is better.
+
+>>> from synthera.text.metrics import exact_match, token_f1, rouge_l
+>>> exact_match(["The cat!"], ["cat"])
+1.0
+>>> round(token_f1(["a black cat"], ["the cat"]), 3)
+0.667
+>>> round(rouge_l(["the cat sat"], ["the cat sat down"]), 3)
+0.857
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+from synthera.errors import UserInputError
+
+__all__ = [
+    "METRICS",
+    "accuracy",
+    "bits_per_byte",
+    "bleu",
+    "exact_match",
+    "execution_accuracy",
+    "execution_match",
+    "normalize_answer",
+    "normalize_sql",
+    "register_metric",
+    "rouge_l",
+    "run_sql",
+    "sql_exact_match",
+    "token_f1",
+]
+
+Reference = str | Sequence[str]
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = set(string.punctuation)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pairs(predictions: Sequence[str], references: Sequence[Reference]) -> list[tuple[str, list[str]]]:
+    if isinstance(predictions, str) or isinstance(references, str):
+        raise UserInputError("predictions and references must be lists of strings, not one string")
+    if len(predictions) != len(references):
+        raise UserInputError(
+            f"got {len(predictions)} predictions but {len(references)} references; pass one reference per prediction"
+        )
+    pairs = []
+    for pred, ref in zip(predictions, references):
+        golds = [ref] if isinstance(ref, str) else list(ref)
+        if not golds:
+            raise UserInputError("a reference list is empty; give at least one acceptable answer per example")
+        pairs.append(("" if pred is None else str(pred), [str(g) for g in golds]))
+    return pairs
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, drop punctuation and articles, collapse spaces."""
+    text = str(text).lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def normalize_sql(sql: str) -> str:
+    """Whitespace collapsed, keywords and names lower-cased (string literals kept), no trailing ``;``."""
+    parts = re.split(r"('(?:[^']|'')*')", str(sql).strip())
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:  # outside string literals
+            part = " ".join(part.lower().split())
+            part = re.sub(r"\s*\(\s*", "(", part)
+            part = re.sub(r"\s*\)", ")", part)
+            part = re.sub(r"\s*,\s*", ", ", part)
+        out.append(part)
+    text = "".join(out).strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+# --------------------------------------------------------------------------- string metrics
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Share of predictions equal to a reference after SQuAD normalisation (0-1)."""
+    return _mean([float(any(normalize_answer(p) == normalize_answer(g) for g in golds))
+                  for p, golds in _pairs(predictions, references)])
+
+
+def accuracy(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Share of predictions exactly equal to a reference, ignoring only surrounding whitespace (0-1)."""
+    return _mean([float(any(p.strip() == g.strip() for g in golds)) for p, golds in _pairs(predictions, references)])
+
+
+def sql_exact_match(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Share of predicted queries equal to the gold one after :func:`normalize_sql` (0-1)."""
+    return _mean([float(any(normalize_sql(p) == normalize_sql(g) for g in golds))
+                  for p, golds in _pairs(predictions, references)])
+
+
+def _f1(prediction: str, gold: str) -> float:
+    pred_tokens = normalize_answer(prediction).split()
+    gold_tokens = normalize_answer(gold).split()
+    if not pred_tokens or not gold_tokens:
+        return float(pred_tokens == gold_tokens)
+    common = Counter(pred_tokens) & Counter(gold_tokens)
+    overlap = sum(common.values())
+    if overlap == 0:
+        return 0.0
+    precision = overlap / len(pred_tokens)
+    recall = overlap / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Mean token-overlap F1 after SQuAD normalisation, best reference per example (0-1)."""
+    return _mean([max(_f1(p, g) for g in golds) for p, golds in _pairs(predictions, references)])
+
+
+def bleu(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Corpus BLEU (sacrebleu, tokenizer 13a), 0-100.
+
+    Examples with several references use them all; sacrebleu needs the same
+    number per example, so shorter lists are padded with their last item.
+    """
+    import sacrebleu
+
+    pairs = _pairs(predictions, references)
+    if not pairs:
+        return float("nan")
+    width = max(len(golds) for _, golds in pairs)
+    streams = [[golds[min(k, len(golds) - 1)] for _, golds in pairs] for k in range(width)]
+    return float(sacrebleu.corpus_bleu([p for p, _ in pairs], streams).score)
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
+
+
+def _rouge_l_pair(prediction: str, gold: str) -> float:
+    pred = _WORD.findall(prediction.lower())
+    ref = _WORD.findall(gold.lower())
+    if not pred or not ref:
+        return float(pred == ref)
+    lcs = _lcs_length(pred, ref)
+    if lcs == 0:
+        return 0.0
+    precision = lcs / len(pred)
+    recall = lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def rouge_l(predictions: Sequence[str], references: Sequence[Reference]) -> float:
+    """Mean ROUGE-L F-measure over examples, best reference per example (0-1).
+
+    Tokens are lower-cased runs of letters and digits, as in Google's
+    ``rouge-score`` without stemming.
+    """
+    return _mean([max(_rouge_l_pair(p, g) for g in golds) for p, golds in _pairs(predictions, references)])
+
+
+# --------------------------------------------------------------------------- SQL execution
+
+_READ_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
+
+
+def _read_only(action, *_args) -> int:
+    return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
+
+
+def run_sql(connection: sqlite3.Connection, sql: str, *, timeout_s: float = 5.0,
+            max_rows: int = 100_000) -> list[tuple]:
+    """Run one read-only query and return its rows.
+
+    Writes, schema changes, ``ATTACH`` and ``PRAGMA`` are refused by an
+    authorizer, so a model's answer can never change the database. A query
+    that runs longer than ``timeout_s`` or returns more than ``max_rows`` rows
+    raises :class:`sqlite3.OperationalError`.
+    """
+    import time
+
+    if not isinstance(sql, str) or not sql.strip():
+        raise sqlite3.OperationalError("empty query")
+    deadline = time.monotonic() + timeout_s
+    connection.set_authorizer(_read_only)
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        cursor = connection.execute(sql.strip().rstrip(";"))
+        rows = cursor.fetchmany(max_rows + 1)
+        if len(rows) > max_rows:
+            raise sqlite3.OperationalError(f"more than {max_rows} rows")
+        return rows
+    finally:
+        connection.set_progress_handler(None, 0)
+        connection.set_authorizer(None)
+
+
+def _cell(value):
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        rounded = round(value, 4)
+        return int(rounded) if rounded.is_integer() else rounded
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _canonical(rows: list[tuple]) -> list[tuple]:
+    return [tuple(_cell(v) for v in row) for row in rows]
+
+
+def _sorted_by_gold(sql: str) -> bool:
+    return re.search(r"\border\s+by\b", re.sub(r"'(?:[^']|'')*'", "''", sql), re.IGNORECASE) is not None
+
+
+def execution_match(prediction: str, gold: str, connection: sqlite3.Connection, *, timeout_s: float = 5.0) -> bool:
+    """Whether ``prediction`` returns the same rows as ``gold`` on ``connection``.
+
+    Rows are compared as multisets (order ignored, duplicates counted),
+    except when the gold query has ``ORDER BY``, where the order must match
+    too. Floats are compared at 4 decimal places, and integral floats equal
+    integers (``2.0 == 2``). Column names are ignored. A prediction that
+    fails to run is a mismatch; a gold query that fails is a user error.
+    """
+    try:
+        gold_rows = _canonical(run_sql(connection, gold, timeout_s=timeout_s))
+    except sqlite3.Error as exc:
+        raise UserInputError(f"the gold query fails on the database ({exc}): {gold}; fix the test set") from None
+    try:
+        pred_rows = _canonical(run_sql(connection, prediction, timeout_s=timeout_s))
+    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
+        return False
+    if _sorted_by_gold(gold):
+        return pred_rows == gold_rows
+    return sorted(pred_rows, key=_row_key) == sorted(gold_rows, key=_row_key)
+
+
+def _row_key(row: tuple) -> tuple:
+    """A total order on rows of mixed types (None, numbers, text), for comparing multisets."""
+    return tuple((type(v).__name__ != "str", repr(v)) for v in row)
+
+
+def execution_accuracy(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    connections: sqlite3.Connection | Sequence[sqlite3.Connection],
+    *,
+    timeout_s: float = 5.0,
+) -> float:
+    """Share of predicted queries whose results match the gold query's (0-1).
+
+    ``connections`` is one SQLite connection for every example, or one per
+    example (test sets that span several databases).
+    """
+    pairs = _pairs(predictions, references)
+    if isinstance(connections, sqlite3.Connection):
+        connections = [connections] * len(pairs)
+    if len(connections) != len(pairs):
+        raise UserInputError(f"got {len(connections)} database connections for {len(pairs)} examples")
+    return _mean([float(execution_match(p, golds[0], conn, timeout_s=timeout_s))
+                  for (p, golds), conn in zip(pairs, connections)])
+
+
+# --------------------------------------------------------------------------- bits per byte
+
+
+def bits_per_byte(loss: float, target_tokens: int, target_bytes: int) -> float:
+    """FLock's validator score: ``loss * target_tokens / ln 2 / target_bytes`` (lower is better).
+
+    Parameters
+    ----------
+    loss
+        The validator's ``eval_loss``: cross-entropy in nats, averaged over the
+        examples (batch size 1, so each example's mean over its own target
+        tokens counts once).
+    target_tokens
+        Number of assistant (target) tokens over all examples, after truncation.
+    target_bytes
+        UTF-8 bytes of those tokens decoded without special tokens.
+
+    Returns
+    -------
+    float
+        Bits per byte; ``inf`` when there are no bytes or the loss is not finite
+        (the validator then reports its failure value).
+    """
+    if target_bytes <= 0 or loss is None or not math.isfinite(float(loss)):
+        return float("inf")
+    return float(loss) * target_tokens / math.log(2) / target_bytes
+
+
+# --------------------------------------------------------------------------- registry
+
+METRICS: dict[str, object] = {}
+
+
+def register_metric(name: str, function, *, overwrite: bool = False) -> None:
+    """Add a text metric ``function(predictions, references) -> float`` under ``name``."""
+    if name in METRICS and not overwrite:
+        raise ValueError(f"a text metric named {name!r} is already registered; pass overwrite=True to replace it")
+    METRICS[name] = function
+
+
+for _name, _function in (
+    ("exact_match", exact_match),
+    ("accuracy", accuracy),
+    ("sql_exact_match", sql_exact_match),
+    ("token_f1", token_f1),
+    ("bleu", bleu),
+    ("rouge_l", rouge_l),
+):
+    register_metric(_name, _function)

@@ -1,0 +1,116 @@
+"""A local FLock API emulator (http.server in a thread), a tiny model, and the one-line error check."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import synthera.cli.flock  # noqa: F401 - registers `synthera flock`
+from tests.flock.tiny_lm import build_tiny_model
+
+API_KEY = "flk-secret-key-0123456789"
+HF_TOKEN = "hf_secret_token_abcdefghij"
+
+
+def one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    for needle in needles:
+        assert needle in lines[0]
+
+
+class FakeFlock:
+    """Emulates GET /tasks/get and POST /tasks/submit-result, plus file downloads.
+
+    ``script[(method, path)]`` is a list of ``(status, body)`` answers used in
+    order before the default behaviour; ``requests`` records what arrived.
+    """
+
+    def __init__(self):
+        self.tasks: dict[int, dict] = {}
+        self.files: dict[str, bytes] = {}
+        self.script: dict[tuple[str, str], list[tuple[int, object]]] = {}
+        self.requests: list[dict] = []
+        self.key = API_KEY
+        self.echo_key = False
+
+    def answer(self, handler, method: str):
+        parts = urllib.parse.urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        self.requests.append({"method": method, "path": parts.path, "query": urllib.parse.parse_qs(parts.query),
+                              "headers": {k.lower(): v for k, v in handler.headers.items()}, "body": body})
+        queue = self.script.get((method, parts.path))
+        if queue:
+            return queue.pop(0)
+        if method == "GET" and parts.path in self.files:
+            return 200, self.files[parts.path]
+        if method == "GET" and parts.path == "/api/v1/tasks/get":
+            tid = int(urllib.parse.parse_qs(parts.query)["task_id"][0])
+            if tid not in self.tasks:
+                return 404, {"detail": "Task not found"}
+            return 200, self.tasks[tid]
+        if method == "POST" and parts.path == "/api/v1/tasks/submit-result":
+            sent = handler.headers.get("flock-api-key")
+            if sent != self.key:
+                detail = f"Invalid API key {sent}" if self.echo_key else "Invalid API key"
+                return 401, {"detail": detail}
+            return 200, {"id": 99, "status": "submitted"}
+        return 404, {"detail": "Not Found"}
+
+
+@pytest.fixture
+def flock_server():
+    fake = FakeFlock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, method):
+            status, body = fake.answer(self, method)
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream" if isinstance(body, bytes)
+                             else "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._send("GET")
+
+        def do_POST(self):
+            self._send("POST")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.root = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.base_url = fake.root + "/api/v1"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def secrets_env(monkeypatch):
+    monkeypatch.setenv("FLOCK_API_KEY", API_KEY)
+    monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
+    monkeypatch.delenv("FLOCK_API_BASE_URL", raising=False)
+    return API_KEY, HF_TOKEN
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama") / "model")

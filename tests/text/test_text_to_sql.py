@@ -1,0 +1,98 @@
+"""Text-to-SQL sampling: Spider hardness, verification by execution, round trip."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from synthera.text.text_to_sql import (
+    LEVELS,
+    SQLCandidate,
+    SQLSampler,
+    natural_name,
+    normalize_sql,
+    round_trip_ok,
+    spider_hardness,
+    sql_features,
+)
+
+
+@pytest.mark.parametrize("sql, level", [
+    ("SELECT name FROM t", "easy"),
+    ("SELECT COUNT(*) FROM t WHERE a = 1", "easy"),
+    ("SELECT a, COUNT(*) FROM t GROUP BY a", "medium"),
+    ("SELECT COUNT(*) FROM t WHERE a = 1 AND b = 2", "medium"),
+    ("SELECT a FROM t ORDER BY b DESC LIMIT 3", "medium"),
+    ("SELECT a FROM t WHERE b > (SELECT AVG(b) FROM t)", "hard"),
+    ("SELECT a FROM t WHERE c = 1 ORDER BY b DESC LIMIT 1", "hard"),
+    ("SELECT a FROM t WHERE x = 1 INTERSECT SELECT a FROM t WHERE y = 2", "hard"),
+    ("SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a HAVING COUNT(*) > 2 ORDER BY COUNT(*) DESC LIMIT 3",
+     "extra"),
+    ("SELECT COUNT(*) FROM t WHERE a = 1 AND b > (SELECT AVG(b) FROM t)", "extra"),
+])
+def test_spider_hardness_rules(sql, level):
+    assert spider_hardness(sql) == level
+
+
+def test_features_count_joins_and_nesting():
+    f = sql_features("SELECT T1.a FROM s AS T1 JOIN t AS T2 ON T1.k = T2.k WHERE T2.c LIKE '%x%'")
+    assert f["component1"] == 3 and "join" in f["features"] and "like" in f["features"]
+    g = sql_features("SELECT COUNT(*) FROM s WHERE k IN (SELECT k FROM t WHERE c = 1)")
+    assert g["component2"] == 1 and "nested" in g["features"]
+
+
+def test_normalize_sql_canonical_and_raises_on_garbage():
+    assert normalize_sql('select  "unit-price" from sales where x=1') == 'SELECT "unit-price" FROM sales WHERE x = 1'
+    with pytest.raises(ValueError):
+        normalize_sql("SELECT FROM WHERE (")
+
+
+def test_round_trip_needs_every_column_and_value():
+    ok, missing = round_trip_ok("How many people have hours per week above 40?", ["hours-per-week"], [40])
+    assert ok and not missing
+    ok, missing = round_trip_ok("How many people work long hours?", ["hours-per-week"], [40])
+    assert not ok and "hours-per-week" in missing and "40" in missing
+    assert not round_trip_ok("Who has age 140?", ["age"], [14])[0]  # 14 is not 140
+    assert natural_name("hoursPerWeek") == "hours per week"
+
+
+def test_sampler_emits_verified_queries_at_every_level(shop_db):
+    sampler = SQLSampler(shop_db, seed=3)
+    assert sampler.links, "the declared foreign key must be found"
+    kept, reasons, levels = 0, Counter(), Counter()
+    joined = 0
+    for i in range(240):
+        cand = sampler.sample(LEVELS[i % 4])
+        if cand is None:
+            continue
+        sampler.finish(cand)
+        result = sampler.verify(cand)
+        reasons[result.reason or "ok"] += 1
+        if result.ok:
+            kept += 1
+            levels[cand.difficulty] += 1
+            joined += "join" in cand.features or "nested" in cand.features
+            ok, missing = round_trip_ok(cand.question, cand.columns, cand.values)
+            assert ok, (cand.question, missing)
+            assert result.rows and result.row_count >= 1
+    sampler.close()
+    assert kept / sum(reasons.values()) > 0.8, reasons
+    assert set(levels) == set(LEVELS)
+    assert joined > 0
+
+
+def test_verify_rejects_errors_empty_results_and_limit_ties(shop_db):
+    sampler = SQLSampler(shop_db, seed=0)
+
+    def check(sql):
+        return sampler.verify(sampler.finish(SQLCandidate(sql, "q", "manual", ["sales"]))).reason
+
+    assert check("SELECT nope FROM sales") == "failed_execution"
+    assert check("SELECT quantity FROM sales WHERE quantity > 1000") == "empty_result"
+    assert check("SELECT MAX(quantity) FROM sales WHERE quantity > 1000") == "empty_result"  # one NULL row
+    # every region has several stores: LIMIT 1 on a region column ordered by region cuts a tie
+    assert check("SELECT city FROM stores ORDER BY region LIMIT 1") == "nondeterministic"
+    assert check("SELECT city FROM stores ORDER BY city LIMIT 1") == ""
+    assert check('SELECT SUM("unit-price") FROM sales WHERE "order" = \'phone\'') == ""
+    sampler.close()
