@@ -19,7 +19,7 @@ stays fast even though the data stack behind it is heavy.
 
 from __future__ import annotations
 
-import importlib
+from synthera._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -42,15 +42,4 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'synthera' has no attribute '{name}'")
-    mod = importlib.import_module(module)
-    value = mod if module.endswith("." + name) else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

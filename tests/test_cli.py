@@ -12,18 +12,9 @@ from typer.testing import CliRunner
 
 from synthera.cli import app
 from synthera.io import write_table
+from tests.helpers import one_line_error as _one_line_error
 
 runner = CliRunner()
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0]
 
 
 @pytest.fixture

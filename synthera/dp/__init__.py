@@ -13,7 +13,7 @@ Names are imported on first use, so importing this package does not load torch.
 
 from __future__ import annotations
 
-import importlib
+from synthera._lazy import lazy_attributes
 
 _LAZY = {
     "ACCOUNTANT": "synthera.dp.accounting",
@@ -48,13 +48,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'synthera.dp' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -12,7 +12,7 @@ Names are imported on first use, so importing this package loads neither torch n
 
 from __future__ import annotations
 
-import importlib
+from synthera._lazy import lazy_attributes
 
 _LAZY = {
     "DEFAULT_BASE_URL": "synthera.flock.client",
@@ -41,13 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'synthera.flock' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

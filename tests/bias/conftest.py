@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import one_line_error  # noqa: F401 - the test modules import it from here
+
 
 def biased_frame(n: int = 800, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -34,12 +36,3 @@ def cascade(frame):
     return get_synthesizer("cascade")(seed=0).fit(frame)
 
 
-def one_line_error(result, *needles: str) -> None:
-    """A user mistake on the command line: exit 2, one line on stderr starting with 'error: ', no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0], lines[0]

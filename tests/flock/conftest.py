@@ -11,19 +11,10 @@ import pytest
 
 import synthera.cli.flock  # noqa: F401 - registers `synthera flock`
 from tests.flock.tiny_lm import build_tiny_model
+from tests.helpers import one_line_error  # noqa: F401 - the test modules import it from here
 
 API_KEY = "flk-secret-key-0123456789"
 HF_TOKEN = "hf_secret_token_abcdefghij"
-
-
-def one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0]
 
 
 class FakeFlock:

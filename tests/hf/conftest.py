@@ -7,21 +7,11 @@ import pandas as pd
 import pytest
 
 import synthera.cli.hf  # noqa: F401  (registers the hf-eval command)
+from tests.helpers import one_line_error  # noqa: F401 - the test modules import it from here
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["is", "color", "red", "blue", "green", "size", "age", "label", "yes", "no", "unknown", "years", "old",
          "city", "lagos", "lima", "note"]
-
-
-def one_line_error(result, *needles: str) -> None:
-    """The CLI failed with exit code 2 and one ``error:`` line holding every needle, and no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def make_frame(n: int, seed: int = 0, *, flip: bool = False) -> pd.DataFrame:

@@ -8,21 +8,11 @@ import pytest
 
 import synthera.cli.text  # noqa: F401  (registers the `text` command group)
 from synthera.text.sql import database_from_tables
+from tests.helpers import one_line_error  # noqa: F401 - the test modules import it from here
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: loads the real SmolLM2 model; run with SYNTHERA_SLOW_TESTS=1")
-
-
-def one_line_error(result, *needles: str, code: int = 2) -> None:
-    """The CLI failed with one `error: ...` line on stderr and no traceback."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def shop_tables(n: int = 300, seed: int = 0) -> dict[str, pd.DataFrame]:

@@ -19,19 +19,10 @@ from synthera.text.finetune import LoraFinetuner, load_base_model
 from synthera.text.metrics import run_sql
 from synthera.text.prompts import encode_conversation, text_to_sql_record
 from tests.flock.tiny_lm import build_tiny_model, sql_conversations
+from tests.helpers import one_line_error as _one_line_error
 
 runner = CliRunner()
 TEST_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "text_to_sql_test.jsonl"
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,11 @@ from synthera.errors import UserInputError
 from synthera.text.finetune import LoraFinetuner, read_conversations
 from synthera.text.prompts import encode_conversation, get_template, split_conversation
 from tests.flock.tiny_lm import build_tiny_model, sql_conversations
+from tests.helpers import one_line_error as _one_line_error
 
 runner = CliRunner()
 MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 FAST = {"batch_size": 4, "learning_rate": 2e-2, "lora_dropout": 0.0, "target_modules": MODULES}
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0]
 
 
 @pytest.fixture(scope="module")
