@@ -118,7 +118,8 @@ def llm_run(task: str, n: int, seed: int, workdir: Path, dataset: str) -> dict:
     sample = result.records[0] if result.records else None
     return {
         "task": task, "n": n, "kept": stats["kept"], "candidates": stats["candidates"],
-        "acceptance_rate": stats["acceptance_rate"], "examples_per_minute": stats["examples_per_minute"],
+        "acceptance_rate": stats["acceptance_rate"], "quality_acceptance_rate": stats["quality_acceptance_rate"],
+        "examples_per_minute": stats["examples_per_minute"],
         "seconds": round(total, 1), "model_seconds": stats.get("model", {}).get("model_seconds"),
         "dropped": {k: v for k, v in stats["dropped"].items() if v},
         "judge_rejections": stats["judge_rejections"], "notes": stats["notes"],
@@ -166,13 +167,17 @@ def _markdown(report: dict) -> str:
             "",
             "## Default local model: SmolLM2-135M-Instruct (bundled GGUF, dequantised to fp32), CPU",
             "",
+            ("Acceptance = kept / candidates that were not over quota (over_quota: a good example whose topic or "
+             "difficulty slice was already full)."),
+            "",
             "| task | kept / requested | candidates | acceptance | examples/min | seconds | dropped |",
             "|---|---|---|---|---|---|---|",
         ]
         for r in report["llm"]:
             drops = ", ".join(f"{k} {v}" for k, v in r["dropped"].items()) or "none"
             lines.append(f"| {r['task']} | {r['kept']} / {r['n']} | {r['candidates']} | "
-                         f"{100 * r['acceptance_rate']:.0f}% | {r['examples_per_minute']:.2f} | {r['seconds']} | "
+                         f"{100 * r['quality_acceptance_rate']:.0f}% | {r['examples_per_minute']:.2f} | "
+                         f"{r['seconds']} | "
                          f"{drops} |")
         lines += ["", "Notes from the runs (the output stats say the same):", ""]
         for r in report["llm"]:

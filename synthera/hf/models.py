@@ -187,6 +187,9 @@ def _resolve_hub(name: str) -> ModelSpec:
                          label=f"{name} ({_DISPLAY.get(arch, arch or 'unknown')} architecture, pretrained)")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise UserInputError(_offline_message(name, "HF_HUB_OFFLINE is set"))
+    host = _hub_host()
+    if not _reachable(host):
+        raise UserInputError(_offline_message(name, f"{host} cannot be reached"))
     try:
         with _quiet_transformers():
             from transformers import AutoConfig
@@ -198,6 +201,29 @@ def _resolve_hub(name: str) -> ModelSpec:
     arch = getattr(config, "model_type", None)
     return ModelSpec(name=name, source=name, tokenizer=name, pretrained=True, architecture=arch, local=False,
                      label=f"{name} ({_DISPLAY.get(arch, arch or 'unknown')} architecture, pretrained)")
+
+
+def _hub_host() -> str:
+    from urllib.parse import urlparse
+
+    try:
+        from huggingface_hub import constants
+
+        endpoint = constants.ENDPOINT
+    except Exception:  # noqa: BLE001
+        endpoint = "https://huggingface.co"
+    return urlparse(endpoint).hostname or "huggingface.co"
+
+
+def _reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` on port 443 opens within ``timeout`` seconds (no data is sent)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def from_scratch(architecture: str, *, tokenizer: str | None = None, size: dict | None = None) -> ModelSpec:

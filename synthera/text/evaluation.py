@@ -313,6 +313,7 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
     import torch
 
     from synthera._progress import progress_bar
+    from synthera.text.finetune import target_logits
     from synthera.text.metrics import bits_per_byte
     from synthera.text.prompts import encode_conversation
 
@@ -341,17 +342,18 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
                 ids[row, :n] = torch.tensor(e.input_ids)
                 attention[row, :n] = 1
                 labels[row, :n] = torch.tensor(e.labels)
-            logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits.float()
-            shifted = labels[:, 1:].to(device)
-            token_loss = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100, reduction="none"
-            ).view(shifted.shape)
-            counts = (shifted != -100).sum(dim=1)
+            labels = labels.to(device)
+            logits, targets = target_logits(model, ids.to(device), attention.to(device), labels)
+            token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+            keep = labels[:, 1:] != -100
+            counts = keep.sum(dim=1)
+            rows = torch.arange(len(items), device=device).unsqueeze(1).expand_as(keep)[keep]
+            sums = torch.zeros(len(items), device=device).index_add_(0, rows, token_loss)
             for row in range(len(items)):
                 if int(counts[row]) == 0:
                     without_target += 1
                 else:
-                    losses.append(float(token_loss[row].sum() / counts[row]))
+                    losses.append(float(sums[row] / counts[row]))
             advance(len(items))
     loss = sum(losses) / len(losses) if losses and not without_target else float("nan")
     return {

@@ -46,6 +46,7 @@ __all__ = [
     "finetune",
     "load_base_model",
     "read_conversations",
+    "target_logits",
 ]
 
 QUANTIZE_CHOICES = ("none", "8bit", "4bit")
@@ -376,11 +377,8 @@ class LoraFinetuner:
                 step_loss = 0.0
                 for batch in micro:
                     input_ids, attention, labels = _collate([encoded[i] for i in batch], pad_id, device)
-                    logits = lm(input_ids=input_ids, attention_mask=attention).logits
-                    token_loss = torch.nn.functional.cross_entropy(
-                        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1),
-                        ignore_index=-100, reduction="sum",
-                    )
+                    logits, targets = target_logits(lm, input_ids, attention, labels)
+                    token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
                     (token_loss / n_target).backward()
                     step_loss += float(token_loss.detach())
                 if not checked_gradients:
@@ -516,6 +514,26 @@ class LoraFinetuner:
             "resumed_from": self.resumed_from_, "losses": [round(x, 5) for x in self.losses_],
         }
         write_text(json.dumps(summary, indent=2) + "\n", out / "training.json")
+
+
+def target_logits(lm, input_ids, attention_mask, labels):
+    """Logits at the positions that predict a target token, and those targets: ``(logits[N, V], targets[N])``.
+
+    Only those positions go through the output layer (a 49k-word vocabulary
+    times every prompt token would dominate memory); models whose head does
+    more than one linear layer (e.g. logit soft-capping) take the plain path.
+    """
+    shifted = labels[:, 1:]
+    keep = shifted != -100
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    decoder = getattr(base, "get_decoder", lambda: None)()
+    head = base.get_output_embeddings()
+    plain_head = decoder is not None and head is not None and not getattr(base.config, "final_logit_softcapping", None)
+    if plain_head:
+        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        return head(hidden[:, :-1][keep]), shifted[keep]
+    logits = lm(input_ids=input_ids, attention_mask=attention_mask).logits
+    return logits[:, :-1][keep], shifted[keep]
 
 
 def _collate(items, pad_id: int, device):

@@ -345,9 +345,6 @@ def _check(item, task, balancer: Balancer, dedup: NoveltyFilter):
 
     if isinstance(item, Drop):
         return item.reason, item.text
-    value = item.attributes[task.attribute]
-    if not balancer.open(value):
-        return "over_quota", f"{task.attribute}={value}"
     lo, hi = task.lengths["user"]
     alo, ahi = task.lengths["assistant"]
     if len(item.user) < lo or len(item.assistant) < alo:
@@ -360,6 +357,10 @@ def _check(item, task, balancer: Balancer, dedup: NoveltyFilter):
     reason, handle = dedup.check(item.key, item.novelty_text)
     if reason is not None:
         return reason, item.novelty_text[:200]
+    # Quotas last, so over_quota counts only good examples whose slice was already full.
+    value = item.attributes[task.attribute]
+    if not balancer.open(value):
+        return "over_quota", f"{task.attribute}={value}"
     dedup.add(item.key, handle)
     balancer.take(value)
     return None, ""
@@ -377,6 +378,9 @@ def _stats(config, task, llm, kept, drops, candidates, seconds, setup_seconds, b
         "dropped_total": drops.total,
         "drop_examples": drops.examples,
         "acceptance_rate": round(len(kept) / candidates, 4) if candidates else 0.0,
+        # over_quota drops were good examples of a slice that was already full: not the model's fault
+        "quality_acceptance_rate": (round(len(kept) / (candidates - drops.counts["over_quota"]), 4)
+                                    if candidates > drops.counts["over_quota"] else 0.0),
         "seconds": round(seconds, 3),
         "setup_seconds": round(setup_seconds, 3),
         "examples_per_minute": round(60 * len(kept) / seconds, 2) if seconds > 0 else 0.0,
@@ -412,9 +416,9 @@ def _stats(config, task, llm, kept, drops, candidates, seconds, setup_seconds, b
             "the model's answers fail the filters too often"
         )
     if llm is not None and candidates:
-        rate = len(kept) / candidates
+        rate = stats["quality_acceptance_rate"]
         if rate < 0.5 and config.task != "text-to-sql":
-            top = ", ".join(f"{k} {v}" for k, v in drops.counts.most_common(3))
+            top = ", ".join(f"{k} {v}" for k, v in drops.counts.most_common(4) if k != "over_quota")
             notes.append(
                 f"{llm.model_id} is weak for {config.task}: only {rate:.0%} of its generations passed the filters "
                 f"(most dropped: {top}); a larger model or endpoint gives more usable data"

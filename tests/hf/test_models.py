@@ -74,3 +74,12 @@ def test_from_scratch_models_run_and_are_seeded(arch, tiny_tokenizer):
 def test_bad_scratch_size_is_refused(tiny_tokenizer):
     with pytest.raises(UserInputError, match="divisible"):
         from_scratch("roberta", tokenizer=tiny_tokenizer, size={"hidden": 30, "heads": 4})
+
+
+def test_hub_id_without_network_fails_fast_with_one_line(monkeypatch):
+    from synthera.hf import models
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_reachable", lambda host, timeout=3.0: False)
+    with pytest.raises(UserInputError, match="impossible offline .huggingface.co cannot be reached"):
+        resolve_model("roberta-base")
