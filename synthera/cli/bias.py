@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from synthera.cli.data import DATA_HELP, TABLE_HELP, _console, _status
+from synthera.cli.data import DATA_HELP, TABLE_HELP, _status
+from synthera.cli.evaluate import check_report_folder, write_report
 from synthera.cli.main import app
-from synthera.errors import UserInputError
 
 
 @app.command()
@@ -33,11 +33,10 @@ def bias(
 ) -> None:
     """Report group representation, base rates, a model's disparity and the proxies of each sensitive column."""
     from synthera.bias.analysis import analyze_bias
-    from synthera.io import read_table, write_text
+    from synthera.io import read_table
     from synthera.metadata import Metadata
 
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"{out} is a file; --out needs a folder to write results.json and report.html in")
+    check_report_folder(out)
     hints = Metadata.load(metadata) if metadata else None
     with _status(f"Reading {data}"):
         frame = read_table(data, table=table)
@@ -46,11 +45,4 @@ def bias(
     with _status("Analysing"):
         report = analyze_bias(frame, target=target, sensitive=sensitive, metadata=hints, holdout=held,
                               positive=positive, seed=seed)
-    seconds = time.perf_counter() - start
-    with _status("Writing the report"):
-        write_text(report.to_json(), out / "results.json")
-        write_text(report.to_html(), out / "report.html")
-    console = _console()
-    for line in report.headline:
-        console.print(f"- {line}")
-    console.print(f"analysed in {seconds:.1f} s; report: {out / 'report.html'} (numbers: {out / 'results.json'})")
+    write_report(report, out, f"analysed in {time.perf_counter() - start:.1f} s")

@@ -34,11 +34,10 @@ def evaluate(
 ) -> None:
     """Measure how faithful, useful, private and fair a synthetic table is; write JSON and an HTML report."""
     from synthera.evaluate import evaluate as run_evaluation
-    from synthera.io import read_table, write_text
+    from synthera.io import read_table
     from synthera.metadata import Metadata
 
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"{out} is a file; --out needs a folder to write results.json and report.html in")
+    check_report_folder(out)
     hints = Metadata.load(metadata) if metadata else None
     tables = {}
     for name, source in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
@@ -51,11 +50,23 @@ def evaluate(
             tables["real"], tables["synthetic"], holdout=tables.get("holdout"),
             target=target, sensitive=tuple(sensitive), metadata=hints, seed=seed,
         )
-    seconds = time.perf_counter() - start
+    write_report(report, out, f"evaluated in {time.perf_counter() - start:.1f} s")
+
+
+def check_report_folder(out: Path) -> None:
+    """Refuse an ``--out`` that is a file before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"{out} is a file; --out needs a folder to write results.json and report.html in")
+
+
+def write_report(report, out: Path, done: str) -> None:
+    """Write ``results.json`` and ``report.html`` atomically into ``out``, then print the headline."""
+    from synthera.io import write_text
+
     with _status("Writing the report"):
         write_text(report.to_json(), out / "results.json")
         write_text(report.to_html(), out / "report.html")
     console = _console()
     for line in report.headline:
         console.print(f"- {line}")
-    console.print(f"evaluated in {seconds:.1f} s; report: {out / 'report.html'} (numbers: {out / 'results.json'})")
+    console.print(f"{done}; report: {out / 'report.html'} (numbers: {out / 'results.json'})")
