@@ -225,7 +225,7 @@ class TextToSQLTask:
             return []
         if self.llm is None:
             for c in cands:
-                ok, _ = round_trip_ok(c.question, c.columns, c.values)
+                ok, _ = round_trip_ok(c.question, c.columns, c.values, c.implied)
                 self.stats["template_round_trip_failed" if not ok else "template_round_trip_ok"] += 1
             return [(c.question, "template") for c in cands]
         prompts = [self._rewrite_prompt(c) for c in cands]
@@ -235,7 +235,7 @@ class TextToSQLTask:
         out = []
         for cand, answer in zip(cands, answers):
             text = _first_paragraph(answer).split("\n")[0].strip() if answer else ""
-            ok, _missing = round_trip_ok(text, cand.columns, cand.values) if text else (False, [])
+            ok, _missing = round_trip_ok(text, cand.columns, cand.values, cand.implied) if text else (False, [])
             if ok and 8 <= len(text) <= 400 and not text.lower().startswith("select"):
                 self.stats["llm_question_accepted"] += 1
                 out.append((text, "llm"))

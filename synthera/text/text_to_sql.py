@@ -226,16 +226,21 @@ def _mentions_value(question: str, value) -> bool:
     return re.search(r"(?<![\d.])" + re.escape(token) + r"(?![\d])", q) is not None
 
 
-def round_trip_ok(question: str, columns, values) -> tuple[bool, list[str]]:
+def round_trip_ok(question: str, columns, values, implied: dict | None = None) -> tuple[bool, list[str]]:
     """Whether ``question`` mentions every column (by name or as words) and every value.
 
-    Returns ``(ok, missing)`` with the names and values it leaves out.
+    ``implied`` maps a column to a value that only that column holds: a
+    question naming the value ("how many are divorced?") then names the
+    column too. Returns ``(ok, missing)`` with the names and values it leaves out.
     """
     squashed = _squash(question)
+    implied = implied or {}
     missing = []
     for col in columns:
         words = _squash(natural_name(col))
         if words not in squashed and col.lower() not in question.lower():
+            if col in implied and _mentions_value(question, implied[col]):
+                continue
             missing.append(col)
     for value in values:
         if not _mentions_value(question, value):
@@ -359,6 +364,7 @@ class SQLCandidate:
     values: list = field(default_factory=list)
     difficulty: str = ""
     features: list[str] = field(default_factory=list)
+    implied: dict = field(default_factory=dict)  # column -> value: the question names the value only
 
 
 @dataclass
@@ -375,6 +381,13 @@ class _Phrases:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
+        self.implied: dict = {}  # columns the current question names by their value only (set by the sampler)
+
+    @staticmethod
+    def _value_only(f) -> str | None:
+        """The value as the question should say it without its column ("how many are divorced?"),
+        when the sampler chose that wording for this filter; otherwise ``None``."""
+        return f[4] if len(f) > 4 else None
 
     def pick(self, *options: str) -> str:
         return self.rng.choice(options)
@@ -405,6 +418,9 @@ class _Phrases:
     def with_(self, f) -> str:
         """A condition that reads after "with" or "have": "age at least 30", "sex Female"."""
         col, op, value = f[1]
+        alone = self._value_only(f)
+        if alone is not None:
+            return self.pick(f"{alone}", f"the value {alone}", f"{alone} recorded")
         c = natural_name(col)
         v = value if isinstance(value, str) else _format_number(value)
         if op == "=":
@@ -414,6 +430,9 @@ class _Phrases:
     def where(self, f) -> str:
         """A condition that reads after "where": "the age is at least 30", "sex is Female"."""
         col, op, value = f[1]
+        alone = self._value_only(f)
+        if alone is not None:
+            return self.pick(f"it is {alone}", f"the entry is {alone}", f"the value is {alone}")
         c = natural_name(col)
         v = value if isinstance(value, str) else _format_number(value)
         if op == "=":
@@ -465,6 +484,9 @@ class SQLSampler:
         self.profile = _profile(self._conn, self.schema, sample_rows, self.rng)
         self.links = self._join_links()
         self.q = _Phrases(self.rng)
+        # Which text columns hold each value (lower-cased): a value held by one column identifies it.
+        self._owners: dict[str, dict[str, set[str]]] = {
+            t: self._value_owners(p) for t, p in self.profile.items()}
         self._repeats: dict[str, int] = {}
         self._check_usable()
 
@@ -516,6 +538,20 @@ class SQLSampler:
     def _labels(self, table: str) -> list[ColumnProfile]:
         return [c for c in self.profile[table].columns.values() if c.top and not c.primary_key]
 
+    @staticmethod
+    def _value_owners(profile) -> dict[str, set[str]]:
+        owners: dict[str, set[str]] = {}
+        for col in profile.columns.values():
+            for v in col.top:
+                if isinstance(v, str):
+                    owners.setdefault(v.lower(), set()).add(col.name)
+        return owners
+
+    def _distinctive(self, table: str, column: str, value) -> bool:
+        """A word-like text value that no other column of the table holds."""
+        return (isinstance(value, str) and len(value) >= 3 and any(ch.isalpha() for ch in value)
+                and self._owners[table].get(value.lower()) == {column})
+
     def _row(self, table: str) -> dict:
         return self.rng.choice(self.profile[table].sample)
 
@@ -532,7 +568,11 @@ class SQLSampler:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         sql = f"{alias}{quote_identifier(col.name)} = {_literal(value)}"
-        return sql, (col.name, "=", value), col.name, value
+        alone = None  # half the filters on a value only this column holds name the value alone
+        if self._distinctive(table, col.name, value) and self.rng.random() < 0.5:
+            alone = value.lower() if self.rng.random() < 0.5 else value
+            self.q.implied[col.name] = value
+        return sql, (col.name, "=", value), col.name, value, alone
 
     def _num_filter(self, table: str, row: dict | None = None, exclude=(), alias: str = ""):
         cols = [c for c in self._measures(table) if c.name not in exclude]
@@ -589,6 +629,7 @@ class SQLSampler:
         weights = [1.0 / (1 + self._repeats.get(f.__name__.lstrip("_"), 0)) for f in families]
         fn = self.rng.choices(families, weights=weights)[0]
         table = self.rng.choice(self._tables())
+        self.q.implied = {}
         try:
             cand = fn(table)
         except (IndexError, ValueError):
@@ -607,7 +648,8 @@ class SQLSampler:
             imperative = after in ("list", "show", "count", "give", "find", "return")
         if not question.endswith(("?", ".")):
             question += "." if imperative else "?"
-        return SQLCandidate(sql, question, "", list(tables), list(dict.fromkeys(columns)), list(values))
+        return SQLCandidate(sql, question, "", list(tables), list(dict.fromkeys(columns)), list(values),
+                            implied={c: v for c, v in self.q.implied.items() if c in columns and v in values})
 
     # easy
     def _f_distinct(self, t):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -100,6 +101,10 @@ def test_loss_falls_and_only_the_adapter_is_saved(tiny, tmp_path, quantize):
     assert set(config["target_modules"]) == set(MODULES)
     weights = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
     assert weights and all("lora_" in k for k in weights)  # no base weights in the adapter
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):  # readable like any other file
+        assert (tmp_path / "a" / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_zero_gradients_are_caught(tiny, tmp_path, monkeypatch):

@@ -55,6 +55,33 @@ def test_round_trip_needs_every_column_and_value():
     assert not ok and "hours-per-week" in missing and "40" in missing
     assert not round_trip_ok("Who has age 140?", ["age"], [14])[0]  # 14 is not 140
     assert natural_name("hoursPerWeek") == "hours per week"
+    # A value only one column holds stands for the column, but only when declared so.
+    assert round_trip_ok("How many are divorced?", ["marital_status"], ["Divorced"],
+                         {"marital_status": "Divorced"}) == (True, [])
+    assert not round_trip_ok("How many are divorced?", ["marital_status"], ["Divorced"])[0]
+    assert not round_trip_ok("How many are single?", ["marital_status"], ["Divorced"],
+                             {"marital_status": "Divorced"})[0]
+
+
+def test_some_questions_name_a_distinctive_value_without_its_column(people_db):
+    """People ask "how many hold a Doctorate?", not "... with education Doctorate?"; training data must too."""
+    sampler = SQLSampler(people_db, seed=0)
+    value_only = []
+    for i in range(300):
+        cand = sampler.sample(LEVELS[i % 2])
+        if cand is None:
+            continue
+        for col, value in cand.implied.items():
+            assert col in cand.columns and value in cand.values
+            assert natural_name(col) not in cand.question.lower()
+            assert value.lower() in cand.question.lower()
+            # only values one column holds: "Female" (sex) yes, never a number
+            assert isinstance(value, str) and any(ch.isalpha() for ch in value)
+            value_only.append((col, value))
+        assert round_trip_ok(cand.question, cand.columns, cand.values, cand.implied)[0], cand.question
+    sampler.close()
+    assert len(value_only) >= 10
+    assert {col for col, _ in value_only} >= {"sex", "education"}
 
 
 def test_sampler_emits_verified_queries_at_every_level(shop_db):
@@ -73,7 +100,7 @@ def test_sampler_emits_verified_queries_at_every_level(shop_db):
             kept += 1
             levels[cand.difficulty] += 1
             joined += "join" in cand.features or "nested" in cand.features
-            ok, missing = round_trip_ok(cand.question, cand.columns, cand.values)
+            ok, missing = round_trip_ok(cand.question, cand.columns, cand.values, cand.implied)
             assert ok, (cand.question, missing)
             assert result.rows and result.row_count >= 1
     sampler.close()
