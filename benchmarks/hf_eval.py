@@ -17,7 +17,7 @@ the person; 9 tokens a row) and `education_num` (a renumbering of
 `education`); both are left out only to keep texts short, the same for real
 and synthetic rows.
 
-    flock /tmp/synthera-heavy.lock env OMP_NUM_THREADS=2 .venv/bin/python benchmarks/hf_eval.py
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/hf_eval.py
     .venv/bin/python benchmarks/hf_eval.py --redraw    # markdown again from the saved JSON
     ... --from-scratch roberta --from-scratch distilbert --out-name hf_eval_scratch   # untrained architectures
 
@@ -136,8 +136,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.system()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads",
         "threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__,
         "device": "cuda" if torch.cuda.is_available() else "cpu", "out_name": args.out_name,
-        "command": "flock /tmp/synthera-heavy.lock env OMP_NUM_THREADS=2 .venv/bin/python benchmarks/hf_eval.py "
-                   + " ".join(sys.argv[1:]),
+        "command": (f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} .venv/bin/python benchmarks/hf_eval.py "
+                    + " ".join(sys.argv[1:])).strip(),
     }
     saved = {"meta": meta, "report": report.to_dict()}
     RESULTS.mkdir(parents=True, exist_ok=True)
