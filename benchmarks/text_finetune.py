@@ -59,7 +59,7 @@ def parse_args():
     p.add_argument("--max-length", type=int, default=640)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=2,
-                   help="forward passes per optimizer step (batch 4 x 2 keeps peak memory near 8 GB)")
+                   help="forward passes per optimizer step (batch 4 x 2 keeps peak memory near 10 GB)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--lora-alpha", type=int, default=32)

@@ -125,6 +125,13 @@ def _check_columns(df: pd.DataFrame, where: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- atomic writes
 
 
+def default_file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it into place on success.
@@ -142,9 +149,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         with suppress(FileNotFoundError):

@@ -490,6 +490,8 @@ class LoraFinetuner:
     def _save_adapter(self, lm, out: Path, base_model: str) -> None:
         import tempfile
 
+        from synthera.io import default_file_mode
+
         tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out))
         try:
             lm.save_pretrained(str(tmp), safe_serialization=True)
@@ -497,10 +499,8 @@ class LoraFinetuner:
             config = json.loads(config_path.read_text(encoding="utf-8"))
             config["base_model_name_or_path"] = base_model
             config_path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
-            umask = os.umask(0)
-            os.umask(umask)
             for name in _ADAPTER_FILES:
-                os.chmod(tmp / name, 0o666 & ~umask)  # some writers make 0600 files; give the usual mode
+                os.chmod(tmp / name, default_file_mode())  # some writers make 0600 files; give the usual mode
                 os.replace(tmp / name, out / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

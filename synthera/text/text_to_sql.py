@@ -381,7 +381,6 @@ class _Phrases:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
-        self.implied: dict = {}  # columns the current question names by their value only (set by the sampler)
 
     @staticmethod
     def _value_only(f) -> str | None:
@@ -484,6 +483,7 @@ class SQLSampler:
         self.profile = _profile(self._conn, self.schema, sample_rows, self.rng)
         self.links = self._join_links()
         self.q = _Phrases(self.rng)
+        self._implied: dict = {}  # columns the current question names by their value only
         # Which text columns hold each value (lower-cased): a value held by one column identifies it.
         self._owners: dict[str, dict[str, set[str]]] = {
             t: self._value_owners(p) for t, p in self.profile.items()}
@@ -571,7 +571,7 @@ class SQLSampler:
         alone = None  # half the filters on a value only this column holds name the value alone
         if self._distinctive(table, col.name, value) and self.rng.random() < 0.5:
             alone = value.lower() if self.rng.random() < 0.5 else value
-            self.q.implied[col.name] = value
+            self._implied[col.name] = value
         return sql, (col.name, "=", value), col.name, value, alone
 
     def _num_filter(self, table: str, row: dict | None = None, exclude=(), alias: str = ""):
@@ -629,7 +629,7 @@ class SQLSampler:
         weights = [1.0 / (1 + self._repeats.get(f.__name__.lstrip("_"), 0)) for f in families]
         fn = self.rng.choices(families, weights=weights)[0]
         table = self.rng.choice(self._tables())
-        self.q.implied = {}
+        self._implied = {}
         try:
             cand = fn(table)
         except (IndexError, ValueError):
@@ -649,7 +649,7 @@ class SQLSampler:
         if not question.endswith(("?", ".")):
             question += "." if imperative else "?"
         return SQLCandidate(sql, question, "", list(tables), list(dict.fromkeys(columns)), list(values),
-                            implied={c: v for c, v in self.q.implied.items() if c in columns and v in values})
+                            implied={c: v for c, v in self._implied.items() if c in columns and v in values})
 
     # easy
     def _f_distinct(self, t):
