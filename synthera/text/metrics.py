@@ -135,12 +135,15 @@ def _f1(prediction: str, gold: str) -> float:
     gold_tokens = normalize_answer(gold).split()
     if not pred_tokens or not gold_tokens:
         return float(pred_tokens == gold_tokens)
-    common = Counter(pred_tokens) & Counter(gold_tokens)
-    overlap = sum(common.values())
-    if overlap == 0:
+    overlap = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    return _f_measure(overlap, len(pred_tokens), len(gold_tokens))
+
+
+def _f_measure(matched: int, n_pred: int, n_gold: int) -> float:
+    """Harmonic mean of precision ``matched / n_pred`` and recall ``matched / n_gold`` (0 when nothing matches)."""
+    if matched == 0:
         return 0.0
-    precision = overlap / len(pred_tokens)
-    recall = overlap / len(gold_tokens)
+    precision, recall = matched / n_pred, matched / n_gold
     return 2 * precision * recall / (precision + recall)
 
 
@@ -182,12 +185,7 @@ def _rouge_l_pair(prediction: str, gold: str) -> float:
     ref = _WORD.findall(gold.lower())
     if not pred or not ref:
         return float(pred == ref)
-    lcs = _lcs_length(pred, ref)
-    if lcs == 0:
-        return 0.0
-    precision = lcs / len(pred)
-    recall = lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    return _f_measure(_lcs_length(pred, ref), len(pred), len(ref))
 
 
 def rouge_l(predictions: Sequence[str], references: Sequence[Reference]) -> float:
