@@ -442,8 +442,7 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
                     )
                 name = available[0]
             elif name not in available:
-                listing = ", ".join(sorted(available)[:10]) or "none"
-                raise DataError(f"table '{table}' not found in {shown}; available tables: {listing}")
+                raise DataError(f"table '{table}' not found in {shown}; {_table_hint(name, available)}")
             df = pd.read_sql_table(name, conn, schema=schema or None)
             _restore_sql_types(df, insp.get_columns(name, schema=schema or None))
     except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
@@ -455,6 +454,20 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
     finally:
         engine.dispose()
     return df
+
+
+def _table_hint(name: str, available: list[str], shown: int = 10) -> str:
+    """The tables to suggest for a name that is not there: near spellings first, then the rest."""
+    import difflib
+
+    if not available:
+        return "the database holds no tables"
+    near = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+    if near:
+        return f"did you mean {', '.join(near)}? ({len(available)} tables in all)"
+    listing = ", ".join(sorted(available)[:shown])
+    more = f", … ({len(available)} in all)" if len(available) > shown else ""
+    return f"available tables: {listing}{more}"
 
 
 def _restore_sql_types(df: pd.DataFrame, columns: list[dict]) -> None:

@@ -67,6 +67,17 @@ def test_sqlite_file_with_several_tables_needs_a_table_name(tmp_path):
         read_table(path, table="nope")
 
 
+def test_unknown_table_suggests_near_names_and_counts_the_rest(tmp_path):
+    path = tmp_path / "wide.db"
+    for i in range(12):
+        write_table(pd.DataFrame({"a": [i]}), path, table=f"t{i:02d}")
+    write_table(pd.DataFrame({"a": [1]}), path, table="customers")
+    with pytest.raises(DataError, match=r"did you mean customers\? \(13 tables in all\)"):
+        read_table(path, table="custmers")
+    with pytest.raises(DataError, match=r"available tables: customers, t00, .*, t08, … \(13 in all\)$"):
+        read_table(path, table="zzz")
+
+
 def test_sqlalchemy_url_reads_and_writes(tmp_path):
     url = f"sqlite:///{tmp_path / 'url.db'}"
     write_table(_frame(), url, table="t")

@@ -1,7 +1,9 @@
 """PostgreSQL through its SQLAlchemy URL, against a real server.
 
 Runs when SYNTHERA_TEST_POSTGRES_URL names a database we may write to;
-`.ci/run` installs and starts a local server and sets it.
+`.ci/run` installs and starts a local server and sets it. The server may be
+shared and outlive a run, so each test works in a schema of its own, dropped
+afterwards: tables left by other runs can neither help nor hurt it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,22 @@ URL = os.environ.get("SYNTHERA_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="set SYNTHERA_TEST_POSTGRES_URL to test against PostgreSQL")
 
 
-def test_postgres_round_trip_keeps_types():
-    table = f"t_{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def schema():
+    from sqlalchemy import create_engine, text
+
+    name = f"s_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+    engine.dispose()
+
+
+def test_postgres_round_trip_keeps_types(schema):
+    table = f"{schema}.people"
     df = pd.DataFrame(
         {
             "n": pd.array([1, None, 3], dtype="Int64"),
@@ -40,11 +56,13 @@ def test_postgres_round_trip_keeps_types():
     assert [md[c].kind for c in df.columns] == ["numerical", "numerical", "categorical", "datetime", "boolean"]
 
 
-def test_postgres_unknown_table_lists_real_ones():
-    table = f"t_{uuid.uuid4().hex[:8]}"
-    write_table(pd.DataFrame({"a": [1]}), URL, table=table)
-    with pytest.raises(DataError, match=f"table 'nope' not found.*{table}"):
-        read_table(URL, table="nope")
+def test_postgres_unknown_table_lists_real_ones(schema):
+    for name in ("customers", "orders"):
+        write_table(pd.DataFrame({"a": [1]}), URL, table=f"{schema}.{name}")
+    with pytest.raises(DataError, match=f"table '{schema}.nope' not found.*available tables: customers, orders$"):
+        read_table(URL, table=f"{schema}.nope")
+    with pytest.raises(DataError, match=r"did you mean customers\? \(2 tables in all\)"):
+        read_table(URL, table=f"{schema}.custmers")
 
 
 def test_postgres_wrong_password_is_clear_and_hidden():
