@@ -172,7 +172,7 @@ def read_table(
     source: str | os.PathLike,
     *,
     table: str | None = None,
-    format: str | None = None,  # noqa: A002 - mirrors the CLI option
+    format: str | None = None,
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read a table from a file, a database or the bundled datasets.
@@ -492,7 +492,7 @@ def write_table(
     target: str | os.PathLike,
     *,
     table: str | None = None,
-    format: str | None = None,  # noqa: A002 - mirrors the CLI option
+    format: str | None = None,
     if_exists: str = "replace",
 ) -> str:
     """Write ``df`` to a file or database table, atomically.

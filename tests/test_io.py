@@ -184,10 +184,9 @@ def test_detect_format():
 def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
     target = tmp_path / "out.csv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half-writ")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
