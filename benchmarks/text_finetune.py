@@ -56,7 +56,7 @@ def parse_args():
                    help="SynthGen difficulty shares")
     p.add_argument("--rows", type=int, default=2000, help="synthetic rows per table")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--max-length", type=int, default=640)
+    p.add_argument("--max-length", type=int, default=896)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=2,
                    help="forward passes per optimizer step (batch 4 x 2 keeps peak memory near 10 GB)")

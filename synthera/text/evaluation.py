@@ -134,10 +134,9 @@ class _Databases:
 
     def ddl(self, spec: str) -> str:
         if spec not in self._ddl:
-            from synthera.text.sql import read_schema
+            from synthera.text.sql import read_schema, schema_prompt
 
-            self.connection(spec)
-            self._ddl[spec] = read_schema(self._file(spec)).ddl()
+            self._ddl[spec] = schema_prompt(self.connection(spec), read_schema(self._file(spec)))
         return self._ddl[spec]
 
     def close(self) -> None:

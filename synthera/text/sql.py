@@ -34,6 +34,7 @@ from synthera.errors import DataError, SyntheraError, UserInputError
 
 __all__ = [
     "Column",
+    "ColumnValues",
     "ForeignKey",
     "SQLExecutionError",
     "Schema",
@@ -41,8 +42,10 @@ __all__ = [
     "database_from_tables",
     "execute_sql",
     "quote_identifier",
+    "column_values",
     "read_schema",
     "results_match",
+    "schema_prompt",
     "sqlite_path",
 ]
 
@@ -130,9 +133,120 @@ class Schema:
                 return tbl
         raise KeyError(name)
 
-    def ddl(self) -> str:
-        """All ``CREATE TABLE`` statements, separated by blank lines, each ending in ``;``."""
-        return "\n\n".join(t.create_sql.rstrip().rstrip(";") + ";" for t in self.tables)
+    def ddl(self, values: Mapping[str, Mapping[str, ColumnValues]] | None = None) -> str:
+        """All ``CREATE TABLE`` statements, separated by blank lines, each ending in ``;``.
+
+        ``values`` (from :func:`column_values`) adds what a column holds as a
+        comment on its line, ``sex TEXT -- values: 'Female', 'Male'``, so a
+        model can write the stored spelling of a value the question words
+        differently ("women", "more than 50K").
+        """
+        values = values or {}
+        return "\n\n".join(_annotated(t, values.get(t.name, {})) for t in self.tables)
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    """The most common values of a column, and how many distinct values it has in all."""
+
+    top: tuple
+    distinct: int
+
+    def comment(self, width: int = 80) -> str:
+        """``values: 'a', 'b'`` when every value fits in about ``width`` characters, else ``e.g. 'a', …``."""
+        literals = [_sql_literal(v) for v in self.top]
+        shown = literals[:1]
+        for lit in literals[1:]:
+            if sum(len(x) + 2 for x in shown) + len(lit) > width:
+                break
+            shown.append(lit)
+        text = ", ".join(shown)
+        return f"values: {text}" if len(shown) >= self.distinct else f"e.g. {text}, …"
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def _annotated(table: Table, values: Mapping[str, ColumnValues]) -> str:
+    """A table's ``CREATE TABLE`` with value comments on the lines that declare the columns.
+
+    A column whose line cannot be found (a statement on one line) gets its
+    comment after the statement instead.
+    """
+    lines = table.create_sql.rstrip().rstrip(";").split("\n")
+    lines[-1] += ";"
+    leftover = []
+    for name, vals in values.items():
+        starts = (quote_identifier(name) + " ", name + " ", f'"{name}" ', f"`{name}` ", f"[{name}] ")
+        at = next((i for i, line in enumerate(lines[1:], 1) if line.lstrip().startswith(starts)), None)
+        if at is None:
+            leftover.append(f"-- {table.name}.{name} {vals.comment()}")
+            continue
+        line = lines[at]
+        end = ");" if at == len(lines) - 1 and line.endswith(");") else ""
+        lines[at] = f"{line[: len(line) - len(end)].rstrip()} -- {vals.comment()}" + (f"\n{end}" if end else "")
+    return "\n".join(lines + leftover)
+
+
+def column_values(
+    db: str | os.PathLike | sqlite3.Connection,
+    schema: Schema,
+    *,
+    max_distinct: int = 50,
+    shown: int = 8,
+    timeout_s: float = 10.0,
+) -> dict[str, dict[str, ColumnValues]]:
+    """The values worth showing a model next to each column, per table.
+
+    A text column qualifies when it holds at most ``max_distinct`` distinct
+    values and no more than half as many as the table has rows, so names,
+    identifiers, dates and free text are never shown; a numeric column when
+    it is a flag or code with at most three values. The ``shown`` most
+    common values come first (ties by value), so the result is the same on
+    every run.
+    """
+    out: dict[str, dict[str, ColumnValues]] = {}
+    for tbl in schema.tables:
+        qt = quote_identifier(tbl.name)
+        rows = execute_sql(db, f"SELECT COUNT(*) FROM {qt}", timeout_s=timeout_s)[0][0]
+        found = {}
+        for col in tbl.columns:
+            if col.primary_key:
+                continue
+            qc = quote_identifier(col.name)
+            distinct = execute_sql(db, f"SELECT COUNT(DISTINCT {qc}) FROM {qt}", timeout_s=timeout_s)[0][0]
+            limit = max_distinct if col.kind == "text" else 3
+            if not 2 <= distinct <= limit or 2 * distinct > rows:
+                continue
+            top = tuple(r[0] for r in execute_sql(
+                db, f"SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL GROUP BY {qc} ORDER BY COUNT(*) DESC, {qc} "
+                f"LIMIT {int(shown)}", timeout_s=timeout_s))
+            if col.kind == "text":
+                if not all(isinstance(v, str) for v in top):
+                    continue  # mixed storage: the stored spelling is not one thing
+                top = tuple(v for v in top if 0 < len(v) <= 60 and "\n" not in v)
+                distinct = distinct if len(top) == min(distinct, shown) else max(distinct, len(top) + 1)
+            if top:
+                found[col.name] = ColumnValues(top, int(distinct))
+        if found:
+            out[tbl.name] = found
+    return out
+
+
+def schema_prompt(db: str | os.PathLike | sqlite3.Connection, schema: Schema | None = None) -> str:
+    """The schema a Text-to-SQL prompt shows: ``CREATE TABLE`` statements with value comments.
+
+    SynthGen's training examples and ``synthera text evaluate`` both build
+    their prompts with it, so a model is tested on the prompt it learnt from.
+    """
+    if schema is None:
+        if isinstance(db, sqlite3.Connection):
+            raise TypeError("pass the schema along with an open connection")
+        schema = read_schema(db)
+    return schema.ddl(column_values(db, schema))
 
 
 def _sql_type(series: pd.Series) -> str:

@@ -163,7 +163,7 @@ class TextToSQLTask:
         self.llm = llm
         self.seed = seed
         self.db_label = db_label
-        self.ddl = self.sampler.schema.ddl()
+        self.ddl = self.sampler.schema_prompt()
         self._seen: set[str] = set()
         self.stats: Counter = Counter()
 

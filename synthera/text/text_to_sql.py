@@ -44,6 +44,7 @@ from synthera.text.sql import (
     quote_identifier,
     read_schema,
     results_match,
+    schema_prompt,
     sqlite_path,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "natural_name",
     "normalize_sql",
     "round_trip_ok",
+    "spoken_value",
     "spider_hardness",
     "sql_features",
     "synthetic_database",
@@ -218,10 +220,32 @@ def _squash(text: str) -> str:
     return " " + " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()) + " "
 
 
+_SPOKEN_OPERATORS = (("<=", "{} or less"), (">=", "at least {}"), ("<", "less than {}"), (">", "more than {}"))
+
+
+def spoken_value(value: str) -> str | None:
+    """A stored code as a person would say it, or ``None`` when there is no plain way.
+
+    ``'>50K'`` becomes ``'more than 50k'``, ``'Own-child'`` ``'own child'`` and
+    ``'car (new)'`` ``'car new'``. Questions sometimes use this form so a model
+    learns to write the stored spelling (shown in the schema) rather than
+    copy the question's words.
+    """
+    text = value.strip()
+    for op, form in _SPOKEN_OPERATORS:
+        rest = text[len(op):].strip()
+        if text.startswith(op) and rest[:1].isdigit():
+            text = form.format(rest)
+            break
+    text = " ".join(re.sub(r"[-_/:()\[\]]+", " ", text).lower().split())
+    return text if re.fullmatch(r"[a-z0-9 ]*[a-z][a-z0-9 ]*", text) else None
+
+
 def _mentions_value(question: str, value) -> bool:
     q = question.lower()
     if isinstance(value, str):
-        return value.lower() in q
+        spoken = spoken_value(value)
+        return value.lower() in q or (spoken is not None and _squash(spoken) in _squash(question))
     token = _format_number(value)
     return re.search(r"(?<![\d.])" + re.escape(token) + r"(?![\d])", q) is not None
 
@@ -493,6 +517,10 @@ class SQLSampler:
     def close(self) -> None:
         self._conn.close()
 
+    def schema_prompt(self) -> str:
+        """The schema as a prompt shows it, with the values each column holds (see :func:`schema_prompt`)."""
+        return schema_prompt(self._conn, self.schema)
+
     # ------------------------------------------------------------------ schema facts
 
     def _join_links(self) -> list[ForeignKey]:
@@ -568,11 +596,21 @@ class SQLSampler:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         sql = f"{alias}{quote_identifier(col.name)} = {_literal(value)}"
+        said = self._say(value)
         alone = None  # half the filters on a value only this column holds name the value alone
         if self._distinctive(table, col.name, value) and self.rng.random() < 0.5:
-            alone = value.lower() if self.rng.random() < 0.5 else value
+            alone = said.lower() if self.rng.random() < 0.5 else said
             self._implied[col.name] = value
-        return sql, (col.name, "=", value), col.name, value, alone
+        return sql, (col.name, "=", said), col.name, value, alone
+
+    def _say(self, value) -> str | int | float:
+        """How the question words a value: a third of the stored codes are said as a person would
+        ("more than 50k" for '>50K'), the rest as stored; numbers as they are."""
+        if isinstance(value, str):
+            spoken = spoken_value(value)
+            if spoken is not None and spoken != value.lower() and self.rng.random() < 1 / 3:
+                return spoken
+        return value
 
     def _num_filter(self, table: str, row: dict | None = None, exclude=(), alias: str = ""):
         cols = [c for c in self._measures(table) if c.name not in exclude]
@@ -816,8 +854,7 @@ class SQLSampler:
         v1, v2 = self.rng.sample(c.top[:10], 2)
         qc = quote_identifier(c.name)
         sql = f"SELECT COUNT(*) FROM {quote_identifier(t)} WHERE {qc} = {_literal(v1)} OR {qc} = {_literal(v2)}"
-        fv1 = v1 if isinstance(v1, str) else _format_number(v1)
-        fv2 = v2 if isinstance(v2, str) else _format_number(v2)
+        fv1, fv2 = (self._say(v) if isinstance(v, str) else _format_number(v) for v in (v1, v2))
         q = self.q.pick(f"how many {self.q.rows(t)} have {natural_name(c.name)} {fv1} or {fv2}",
                         f"count the {self.q.rows(t)} whose {natural_name(c.name)} is either {fv1} or {fv2}")
         return self._cand(sql, q, [t], [c.name], [v1, v2])

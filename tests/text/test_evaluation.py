@@ -104,10 +104,10 @@ def test_data_errors_name_the_line(tmp_path, people_db):
 
 def test_text_to_sql_prompts_match_synthgen_training_examples(people_db, tmp_path):
     from synthera.text.pipeline import GenerationConfig, generate
-    from synthera.text.sql import read_schema
+    from synthera.text.sql import schema_prompt
 
     result = generate(GenerationConfig(task="text-to-sql", n=3, model="template", db=str(people_db)))
-    ddl = read_schema(people_db).ddl()
+    ddl = schema_prompt(people_db)
     for record in result.records:
         meta = record["meta"]
         mine = text_to_sql_record(ddl, meta["question"], meta["sql"])

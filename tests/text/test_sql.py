@@ -74,3 +74,42 @@ def test_results_match_orders_and_floats():
     assert results_match([(1,), (2,)], [(2,), (1,)])
     assert not results_match([(1,), (2,)], [(2,), (1,)], ordered=True)
     assert not results_match([(1,), (1,)], [(1,)])
+
+
+def test_schema_prompt_shows_stored_values_but_never_identifiers(tmp_path):
+    from synthera.text.sql import column_values, schema_prompt
+
+    n = 120
+    frame = pd.DataFrame({
+        "person_id": range(n),
+        "name": [f"person {i}" for i in range(n)],  # unique: a name is never shown
+        "income": [">50K" if i % 3 == 0 else "<=50K" for i in range(n)],
+        "country": [f"land-{i % 12}" for i in range(n)],  # more values than are shown
+        "remote": [i % 2 for i in range(n)],  # a 0/1 flag
+        "hours": [20 + i % 40 for i in range(n)],  # a measure: no values
+        "note": ["x" * 70 if i % 2 else "short" for i in range(n)],  # a long value is left out
+    })
+    db = database_from_tables({"jobs": frame}, tmp_path / "jobs.db", primary_keys={"jobs": "person_id"})
+    values = column_values(db, read_schema(db))["jobs"]
+    assert set(values) == {"income", "country", "remote", "note"}
+    assert values["income"].top == ("<=50K", ">50K") and values["income"].distinct == 2
+    prompt = schema_prompt(db)
+    assert "  income TEXT, -- values: '<=50K', '>50K'\n" in prompt
+    assert "  remote INTEGER, -- values: 0, 1\n" in prompt
+    assert "country TEXT, -- e.g. 'land-0', 'land-1', " in prompt and "…" in prompt
+    assert "  note TEXT -- e.g. 'short', …\n);" in prompt
+    assert "person 1" not in prompt and "hours INTEGER,\n" in prompt
+    assert prompt.rstrip().endswith(");") and prompt.count(";") == 1
+    assert schema_prompt(db) == prompt  # the same on every run
+
+
+def test_schema_prompt_on_one_line_ddl_puts_values_after_the_statement(tmp_path):
+    from synthera.text.sql import schema_prompt
+
+    path = tmp_path / "flat.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE t (sex TEXT, "order" INTEGER)')
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [("F" if i % 2 else "M", i) for i in range(10)])
+    conn.commit()
+    conn.close()
+    assert schema_prompt(path) == 'CREATE TABLE t (sex TEXT, "order" INTEGER);\n-- t.sex values: \'F\', \'M\''

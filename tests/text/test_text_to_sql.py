@@ -10,10 +10,12 @@ from synthera.text.text_to_sql import (
     LEVELS,
     SQLCandidate,
     SQLSampler,
+    _literal,
     natural_name,
     normalize_sql,
     round_trip_ok,
     spider_hardness,
+    spoken_value,
     sql_features,
 )
 
@@ -74,7 +76,7 @@ def test_some_questions_name_a_distinctive_value_without_its_column(people_db):
         for col, value in cand.implied.items():
             assert col in cand.columns and value in cand.values
             assert natural_name(col) not in cand.question.lower()
-            assert value.lower() in cand.question.lower()
+            assert value.lower() in cand.question.lower() or spoken_value(value) in cand.question.lower()
             # only values one column holds: "Female" (sex) yes, never a number
             assert isinstance(value, str) and any(ch.isalpha() for ch in value)
             value_only.append((col, value))
@@ -82,6 +84,32 @@ def test_some_questions_name_a_distinctive_value_without_its_column(people_db):
     sampler.close()
     assert len(value_only) >= 10
     assert {col for col, _ in value_only} >= {"sex", "education"}
+
+
+def test_spoken_values_read_as_people_say_them():
+    assert spoken_value(">50K") == "more than 50k" and spoken_value("<=50K") == "50k or less"
+    assert spoken_value("Own-child") == "own child" and spoken_value("car (new)") == "car new"
+    assert spoken_value("male : single") == "male single"
+    assert spoken_value("... < 100 DM") is None and spoken_value("(M1)") == "m1" and spoken_value("42") is None
+
+
+def test_some_questions_say_a_code_as_people_do_and_still_round_trip(people_db):
+    """ "earn more than 50k" must train the model to write income = '>50K', shown in the schema."""
+    sampler = SQLSampler(people_db, seed=0)
+    spoken = 0
+    for i in range(300):
+        cand = sampler.sample(LEVELS[i % 2])
+        if cand is None:
+            continue
+        for value in cand.values:
+            if isinstance(value, str) and value.lower() not in cand.question.lower():
+                assert spoken_value(value) in cand.question.lower(), (value, cand.question)
+                assert _literal(value) in cand.sql  # the SQL keeps the stored spelling
+                spoken += 1
+        assert round_trip_ok(cand.question, cand.columns, cand.values, cand.implied)[0], cand.question
+    sampler.close()
+    assert 10 <= spoken <= 150
+    assert not round_trip_ok("How many earn 50k?", ["income"], [">50K"])[0]
 
 
 def test_sampler_emits_verified_queries_at_every_level(shop_db):
