@@ -39,10 +39,10 @@ __all__ = [
     "SQLExecutionError",
     "Schema",
     "Table",
+    "column_values",
     "database_from_tables",
     "execute_sql",
     "quote_identifier",
-    "column_values",
     "read_schema",
     "results_match",
     "schema_prompt",
@@ -227,8 +227,7 @@ def column_values(
             if col.kind == "text":
                 if not all(isinstance(v, str) for v in top):
                     continue  # mixed storage: the stored spelling is not one thing
-                top = tuple(v for v in top if 0 < len(v) <= 60 and "\n" not in v)
-                distinct = distinct if len(top) == min(distinct, shown) else max(distinct, len(top) + 1)
+                top = tuple(v for v in top if 0 < len(v) <= 60 and "\n" not in v)  # dropped ones make it "e.g."
             if top:
                 found[col.name] = ColumnValues(top, int(distinct))
         if found:
