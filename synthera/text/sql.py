@@ -154,7 +154,7 @@ class ColumnValues:
 
     def comment(self, width: int = 80) -> str:
         """``values: 'a', 'b'`` when every value fits in about ``width`` characters, else ``e.g. 'a', …``."""
-        literals = [_sql_literal(v) for v in self.top]
+        literals = [_literal(v) for v in self.top]
         shown = literals[:1]
         for lit in literals[1:]:
             if sum(len(x) + 2 for x in shown) + len(lit) > width:
@@ -164,10 +164,19 @@ class ColumnValues:
         return f"values: {text}" if len(shown) >= self.distinct else f"e.g. {text}, …"
 
 
-def _sql_literal(value) -> str:
+def _format_number(value) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _literal(value) -> str:
+    """A value as a SQL literal: strings quoted with inner quotes doubled, numbers plainly."""
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return repr(value)
+    return _format_number(value)
 
 
 def _annotated(table: Table, values: Mapping[str, ColumnValues]) -> str:

@@ -40,6 +40,8 @@ from synthera.text.sql import (
     Schema,
     SQLExecutionError,
     _connect_sqlite,
+    _format_number,
+    _literal,
     execute_sql,
     quote_identifier,
     read_schema,
@@ -275,20 +277,6 @@ def round_trip_ok(question: str, columns, values, implied: dict | None = None) -
 def _a(noun_phrase: str) -> str:
     """``"a"`` or ``"an"`` before a phrase."""
     return ("an " if noun_phrase[:1].lower() in "aeiou" else "a ") + noun_phrase
-
-
-def _format_number(value) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _literal(value) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return _format_number(value)
 
 
 # --------------------------------------------------------------------------- profile
