@@ -464,7 +464,8 @@ def _table_hint(name: str, available: list[str], shown: int = 10) -> str:
         return "the database holds no tables"
     near = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
     if near:
-        return f"did you mean {', '.join(near)}? ({len(available)} tables in all)"
+        total = "the only table" if len(available) == 1 else f"{len(available)} tables in all"
+        return f"did you mean {', '.join(near)}? ({total})"
     listing = ", ".join(sorted(available)[:shown])
     more = f", … ({len(available)} in all)" if len(available) > shown else ""
     return f"available tables: {listing}{more}"

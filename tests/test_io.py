@@ -76,6 +76,10 @@ def test_unknown_table_suggests_near_names_and_counts_the_rest(tmp_path):
         read_table(path, table="custmers")
     with pytest.raises(DataError, match=r"available tables: customers, t00, .*, t08, … \(13 in all\)$"):
         read_table(path, table="zzz")
+    single = tmp_path / "single.db"
+    write_table(pd.DataFrame({"a": [1]}), single, table="subscriptions")
+    with pytest.raises(DataError, match=r"did you mean subscriptions\? \(the only table\)$"):
+        read_table(single, table="subscription")
 
 
 def test_sqlalchemy_url_reads_and_writes(tmp_path):
