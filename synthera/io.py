@@ -12,7 +12,11 @@ accept the same things:
 
 Every write is atomic: files are written beside the target under a temporary
 name and renamed into place, and SQL tables are written inside one
-transaction, so an interrupted run never leaves a half-written result.
+transaction, so an interrupted run never leaves a half-written result. An
+existing SQL table is replaced only when asked (``replace=True``). New files
+never get a looser mode than the strictest local source read in this process,
+and every message passes through :func:`synthera._secrets.redact`, so a
+database password never reaches the screen.
 
 Examples
 --------
@@ -23,22 +27,33 @@ Examples
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import re
 import sqlite3
+import stat
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
 
-from synthera.errors import DataError, ModelFileError, UserInputError
+from synthera._secrets import redact, secrets_in
+from synthera.errors import DataError, ModelFileError, SyntheraError, SyntheraWarning, UserInputError
 
 __all__ = [
     "READ_FORMATS",
+    "STALE_TEMP_SECONDS",
     "WRITE_FORMATS",
     "atomic_path",
+    "check_writable",
+    "default_file_mode",
     "detect_format",
+    "note_source_mode",
     "read_table",
     "write_table",
     "write_text",
@@ -63,6 +78,11 @@ _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
 _DATASET_PREFIX = "dataset:"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PARQUET_MAGIC = b"PAR1"
+#: A temporary file left beside a target is removed by a later write once it is this old (seconds);
+#: a younger one may belong to a writer still at work.
+STALE_TEMP_SECONDS = 3600
+#: Permission bits every new file is limited to: the AND of the modes of the local sources read so far.
+_source_mode_mask = 0o777
 
 
 # --------------------------------------------------------------------------- helpers
@@ -73,13 +93,47 @@ def _is_url(source: str) -> bool:
 
 
 def _redact(url: str) -> str:
-    """Render a database URL without its password, for messages."""
+    """Render a database URL without its password (in the authority or the query), for messages."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        from urllib.parse import unquote
+
+        # decoded, so that a password inside an encoded parameter (odbc_connect=...%3BPWD%3D...) is seen too
+        return redact(unquote(make_url(url).render_as_string(hide_password=True)), known=secrets_in(url))
     except Exception:  # noqa: BLE001 - a malformed URL must still be shown safely
         return url.split("://", 1)[0] + "://…"
+
+
+def _redacted_errors(func):
+    """Pass the message of every Synthera error ``func`` raises through :func:`redact`.
+
+    Messages name sources and targets, which may be database URLs or libpq
+    strings with a password; the driver's own error (kept as ``__cause__``)
+    may quote the connection string too, so it is dropped when it holds one.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SyntheraError as exc:
+            known = [s for a in (*args, *kwargs.values()) if isinstance(a, (str, os.PathLike))
+                     for s in secrets_in(os.fspath(a))]
+            message = str(exc)
+            cause = exc.__cause__
+            leaky_cause = cause is not None and redact(str(cause), known=known) != str(cause)
+            if redact(message, known=known) == message and not leaky_cause:
+                raise
+            try:
+                clean = type(exc)(redact(message, known=known))
+            except TypeError:  # a subclass with another signature
+                clean = UserInputError(redact(message, known=known))
+            clean.__cause__ = None if leaky_cause else cause
+            clean.__suppress_context__ = True
+            raise clean.with_traceback(exc.__traceback__) from clean.__cause__
+
+    return wrapper
 
 
 def detect_format(path: str | os.PathLike) -> str | None:
@@ -126,37 +180,131 @@ def _check_columns(df: pd.DataFrame, where: str) -> pd.DataFrame:
 
 
 def default_file_mode() -> int:
-    """The mode a plain ``open(..., "w")`` would give a new file under the current umask."""
+    """The mode for a new file: what ``open(..., "w")`` gives under the umask, never looser than a source.
+
+    The umask's mode is AND-ed with the permission bits of every local source
+    file read in this process (see :func:`note_source_mode`), so a table kept
+    ``0600`` yields ``0600`` synthetic data, metadata and models.
+    """
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~umask & _source_mode_mask
+
+
+def note_source_mode(path: str | os.PathLike) -> None:
+    """Remember the permission bits of a local file that was read, so outputs keep the stricter mode.
+
+    :func:`read_table` calls it for every local file; other readers (model
+    folders, metadata files) call it for the files they read. A path that
+    cannot be stat'ed is ignored.
+    """
+    global _source_mode_mask
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if stat.S_ISREG(mode):
+        _source_mode_mask &= stat.S_IMODE(mode) & 0o777
+
+
+def _cannot_write(target: os.PathLike | str, reason: str) -> UserInputError:
+    return UserInputError(f"cannot write to {target}: {reason}; pick another output path")
+
+
+def _os_reason(exc: OSError) -> str:
+    return {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "read-only file system",
+        errno.EISDIR: "it is a folder",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENAMETOOLONG: "the name is too long",
+    }.get(exc.errno, "").strip()
+
+
+def check_writable(target: str | os.PathLike, *, folder: bool = False) -> None:
+    """Raise a one-line :class:`UserInputError` unless a file (or, with ``folder``, a folder) can go at ``target``.
+
+    Missing parent folders are fine when the nearest existing one is a
+    writable folder (they are created on write). Database URLs are not
+    checked here: the database answers for itself.
+    """
+    text = os.fspath(target)
+    if _is_url(text):
+        return
+    path = Path(text).expanduser()
+    if path.is_dir() and not folder:
+        raise _cannot_write(text, "it is a folder")
+    if path.exists() and not path.is_dir() and folder:
+        raise _cannot_write(text, "it is a file, not a folder")
+    ancestor = path.parent if not path.is_dir() else path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise _cannot_write(text, f"{ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        with suppress(OSError, AttributeError):
+            if os.statvfs(ancestor).f_flag & os.ST_RDONLY:
+                raise _cannot_write(text, "read-only file system")
+        raise _cannot_write(text, "permission denied")
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Delete temporary files an interrupted write left beside ``target`` (only those past the age guard)."""
+    pattern = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp(?:-journal|-wal|-shm)?")
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name):
+            with suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
 
 
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it into place on success.
 
-    The parent folder is created if needed. If the block raises (or the
-    process is interrupted), the temporary file is removed and ``target`` is
-    left as it was.
+    The parent folder is created if needed, and temporary files that an
+    interrupted earlier write left for the same target are removed once they
+    are :data:`STALE_TEMP_SECONDS` old. If the block raises (or the process is
+    interrupted), the temporary file is removed and ``target`` is left as it
+    was. A target that cannot be written (permission, read-only file system,
+    a folder in the way, a full disk) is a one-line :class:`UserInputError`.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    check_writable(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(target)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _cannot_write(target, _os_reason(exc) or "permission denied") from None
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, target)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; give the usual (or the source's) mode
+            os.replace(tmp, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise _cannot_write(target, _os_reason(exc)) from None
     except BaseException:
         with suppress(FileNotFoundError):
             tmp.unlink()
         raise
 
 
+@_redacted_errors
 def write_text(text: str, target: str | os.PathLike) -> Path:
     """Write ``text`` (UTF-8) to ``target`` atomically and return the path."""
     target = Path(target)
@@ -168,6 +316,7 @@ def write_text(text: str, target: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- reading
 
 
+@_redacted_errors
 def read_table(
     source: str | os.PathLike,
     *,
@@ -203,12 +352,21 @@ def read_table(
     ------
     DataError
         The file is missing, empty, malformed, or the table is unknown.
+
+    Notes
+    -----
+    Nested values (Parquet lists, structs and maps, JSON arrays and objects)
+    come back as JSON text, with a :class:`~synthera.errors.SyntheraWarning`
+    naming the columns: they are modelled as text. The permission bits of a
+    local source are remembered (:func:`note_source_mode`) so that outputs
+    are never more readable than it.
     """
     source_str = os.fspath(source)
     if source_str.startswith(_DATASET_PREFIX):
         return _read_dataset(source_str[len(_DATASET_PREFIX) :])
     if _is_url(source_str):
-        return _check_columns(_read_sql(source_str, table), f"table '{table}'")
+        df = _check_columns(_read_sql(source_str, table), f"table '{table}' in {_redact(source_str)}")
+        return _nested_to_json(df, _redact(source_str))
 
     path = Path(source_str).expanduser()
     if not path.exists():
@@ -237,7 +395,58 @@ def read_table(
             if not fh.read(16).startswith(_SQLITE_MAGIC):
                 raise DataError(f"{source_str} is not a SQLite database; check the file or pass --format")
         df = _read_sql(f"sqlite:///{path.resolve()}", table, shown=source_str)
-    return _check_columns(df, source_str)
+    note_source_mode(path)
+    return _nested_to_json(_check_columns(df, source_str), source_str)
+
+
+def _nested_cell(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, (list, tuple, dict, np.ndarray))
+
+
+def _to_json_text(value):
+    """One nested cell as JSON text (arrays become lists, maps' key/value pairs become objects)."""
+    import json
+
+    import numpy as np
+
+    def plain(v):
+        if isinstance(v, np.ndarray):
+            return [plain(x) for x in v.tolist()]
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            if v and all(isinstance(x, tuple) and len(x) == 2 for x in v):  # an Arrow map
+                return {str(k): plain(x) for k, x in v}
+            return [plain(x) for x in v]
+        if isinstance(v, np.generic):
+            return v.item()
+        return v
+
+    return json.dumps(plain(value), ensure_ascii=False, default=str)
+
+
+def _nested_to_json(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Turn cells holding lists, records or maps into JSON text, and say which columns (with counts)."""
+    converted = []
+    for name in df.columns:
+        col = df[name]
+        if col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty", "bytes"):
+            continue
+        nested = col.map(_nested_cell)
+        count = int(nested.sum())
+        if count:
+            df[name] = col.where(~nested, col[nested].map(_to_json_text))
+            converted.append(f"'{name}' ({count:,} cells)")
+    if converted:
+        warnings.warn(
+            f"{where}: column{'s' if len(converted) > 1 else ''} {', '.join(converted)} hold nested values "
+            "(lists, records or maps); they are read as JSON text and modelled as text",
+            SyntheraWarning,
+            stacklevel=4,
+        )
+    return df
 
 
 def _read_dataset(spec: str) -> pd.DataFrame:
@@ -392,20 +601,41 @@ def _engine(url: str, shown: str):
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        return create_engine(url)
+        engine = create_engine(url)
     except NoSuchModuleError as exc:
         raise UserInputError(
             f"no database driver for {shown}; check the URL scheme (e.g. postgresql://, sqlite:///)"
         ) from exc
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise UserInputError(
             f"malformed database URL {shown}; expected dialect://user:password@host:port/database"
-        ) from exc
+        ) from None
     except ModuleNotFoundError as exc:
         raise UserInputError(
             f"the Python driver '{exc.name}' for {shown} is not installed; pip install it "
             "(the PostgreSQL driver psycopg ships with synthera)"
         ) from exc
+    if engine.dialect.name == "sqlite":
+        _transactional_sqlite(engine)
+    return engine
+
+
+def _transactional_sqlite(engine) -> None:
+    """Make SQLite run DDL inside the transaction too, so a failed replace keeps the old table.
+
+    Python's sqlite3 module opens a transaction only before INSERT/UPDATE/
+    DELETE, so ``DROP TABLE``/``CREATE TABLE`` would commit on their own; the
+    driver is told to leave transactions alone and SQLAlchemy emits BEGIN.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -428,6 +658,8 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
         db_file = _sqlite_file(url)
     if db_file and not Path(db_file).exists():
         raise DataError(f"database file not found: {db_file}; check the path in the URL")
+    if db_file:
+        note_source_mode(db_file)
     engine = _engine(url, shown)
     try:
         with engine.connect() as conn:
@@ -446,14 +678,26 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
             df = pd.read_sql_table(name, conn, schema=schema or None)
             _restore_sql_types(df, insp.get_columns(name, schema=schema or None))
     except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:160]
+        reason, cause = _db_reason(exc, url)
         raise DataError(
             f"cannot read from database {shown} ({reason}); check the URL, the credentials and "
             "that the server is running"
-        ) from exc
+        ) from cause
     finally:
         engine.dispose()
     return df
+
+
+def _db_reason(exc: BaseException, url: str) -> tuple[str, BaseException | None]:
+    """The driver's first line, redacted, and the error to chain (none when its text holds a secret).
+
+    Drivers quote parts of the connection string (psycopg names the host it
+    could not resolve, which may hold the tail of a password with an "@").
+    """
+    known = secrets_in(url)
+    full = str(exc)
+    first = (str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__])[0]
+    return redact(first, known=known)[:160], (exc if redact(full, known=known) == full else None)
 
 
 def _table_hint(name: str, available: list[str], shown: int = 10) -> str:
@@ -488,13 +732,14 @@ def _restore_sql_types(df: pd.DataFrame, columns: list[dict]) -> None:
 # --------------------------------------------------------------------------- writing
 
 
+@_redacted_errors
 def write_table(
     df: pd.DataFrame,
     target: str | os.PathLike,
     *,
     table: str | None = None,
     format: str | None = None,
-    if_exists: str = "replace",
+    replace: bool = False,
 ) -> str:
     """Write ``df`` to a file or database table, atomically.
 
@@ -510,21 +755,22 @@ def write_table(
         for SQLite files and is required for URLs.
     format
         Force a format instead of guessing it from the suffix.
-    if_exists
-        For SQL tables: ``"replace"`` (default) or ``"fail"``.
+    replace
+        Replace an existing SQL table (in a SQLite file or a database). Without
+        it such a table is left alone and a :class:`UserInputError` says so: it
+        may hold real rows. Files (CSV, Parquet, JSON Lines) are always
+        replaced, atomically.
 
     Returns
     -------
     str
         Where the table was written (a URL is returned without its password).
     """
-    if if_exists not in ("replace", "fail"):
-        raise UserInputError(f"if_exists must be 'replace' or 'fail'; got {if_exists!r}")
     target_str = os.fspath(target)
     if _is_url(target_str):
         if not table:
             raise UserInputError("writing to a database URL needs a table name; pass --table NAME")
-        _write_sql(df, target_str, table, if_exists)
+        _write_sql(df, target_str, table, replace)
         return _redact(target_str)
 
     path = Path(target_str).expanduser()
@@ -536,8 +782,9 @@ def write_table(
         )
     if path.is_dir():
         raise UserInputError(f"{target_str} is a folder; pass a file name inside it")
+    check_writable(path)
     if fmt == "sqlite":
-        _write_sqlite_file(df, path, table or path.stem, if_exists)
+        _write_sqlite_file(df, path, table or path.stem, replace)
         return str(path)
     with atomic_path(path) as tmp:
         if fmt in ("csv", "tsv"):
@@ -555,32 +802,34 @@ def write_table(
     return str(path)
 
 
-def _write_sqlite_file(df: pd.DataFrame, path: Path, table: str, if_exists: str) -> None:
+def _write_sqlite_file(df: pd.DataFrame, path: Path, table: str, replace: bool) -> None:
     if path.exists():
         # An existing database may hold other tables: one transaction keeps it whole.
-        _write_sql(df, f"sqlite:///{path.resolve()}", table, if_exists, shown=str(path))
+        _write_sql(df, f"sqlite:///{path.resolve()}", table, replace, shown=str(path))
         return
     with atomic_path(path) as tmp:
         tmp.unlink()  # let SQLite create a fresh database file
-        _write_sql(df, f"sqlite:///{tmp.resolve()}", table, if_exists, shown=str(path))
+        _write_sql(df, f"sqlite:///{tmp.resolve()}", table, replace, shown=str(path))
 
 
-def _write_sql(df: pd.DataFrame, url: str, table: str, if_exists: str, *, shown: str | None = None) -> None:
+def _write_sql(df: pd.DataFrame, url: str, table: str, replace: bool, *, shown: str | None = None) -> None:
+    from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
     shown = shown or _redact(url)
     schema, _, name = table.rpartition(".")
     engine = _engine(url, shown)
     try:
-        with engine.begin() as conn:  # one transaction: all rows or none
-            df.to_sql(name, conn, schema=schema or None, if_exists=if_exists, index=False, chunksize=10_000)
-    except ValueError as exc:
-        if "already exists" in str(exc):
-            raise UserInputError(f"table '{table}' already exists in {shown}; pick another name or allow replacing it") from exc
-        raise
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:160]
-        raise DataError(f"cannot write table '{table}' to {shown} ({reason}); check the URL and permissions") from exc
+        with engine.begin() as conn:  # one transaction: all rows or none, the old table kept on failure
+            if not replace and inspect(conn).has_table(name, schema=schema or None):
+                raise UserInputError(
+                    f"table '{table}' already exists in {shown}; pass replace=True (on the command line "
+                    "--replace) to overwrite it, or pick another table name"
+                )
+            df.to_sql(name, conn, schema=schema or None, if_exists="replace", index=False, chunksize=10_000)
+    except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+        reason, cause = _db_reason(exc, url)
+        raise DataError(f"cannot write table '{table}' to {shown} ({reason}); check the URL and permissions") from cause
     finally:
         engine.dispose()
 
@@ -604,7 +853,11 @@ def model_folder(path: str | os.PathLike) -> Path:
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise UserInputError(f"{folder} is a file; pass a folder to save the model in")
-    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(folder, folder=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(folder, _os_reason(exc) or "permission denied") from None
     return folder
 
 
@@ -622,6 +875,7 @@ def read_manifest(folder: Path, name: str, *, max_bytes: int, how_to_make: str) 
         raise ModelFileError(f"{folder} has no {name}; it is not a Synthera model folder")
     if path.stat().st_size > max_bytes:
         raise ModelFileError(f"{path} is too large to be a Synthera manifest")
+    note_source_mode(path)  # a model fitted on a private table keeps its samples private
     try:
         import json
 

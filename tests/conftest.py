@@ -25,3 +25,18 @@ def mixed_frame() -> pd.DataFrame:
             "comment": [f"customer number {i} wrote a short note about delivery" for i in range(n)],
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_source_mode():
+    """Each test starts as a fresh process would: no restrictive source file read yet.
+
+    ``synthera.io`` keeps the strictest mode of the files a process has read, so that outputs
+    never get looser permissions than their source. A test that reads a 0600 file must not
+    make every later test's outputs 0600.
+    """
+    import synthera.io as io_module
+
+    io_module._source_mode_mask = 0o777
+    yield
+    io_module._source_mode_mask = 0o777

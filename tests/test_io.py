@@ -91,11 +91,11 @@ def test_sqlalchemy_url_reads_and_writes(tmp_path):
 
 
 def test_sql_write_is_one_transaction(tmp_path):
-    """A failing write leaves the existing table untouched."""
+    """A refused write leaves the existing table untouched."""
     path = tmp_path / "keep.db"
     write_table(_frame(), path, table="t")
     with pytest.raises(UserInputError, match="already exists"):
-        write_table(_frame().head(1), path, table="t", if_exists="fail")
+        write_table(_frame().head(1), path, table="t")
     assert len(read_table(path, table="t")) == 4
 
 
@@ -222,7 +222,10 @@ def test_new_sqlite_file_is_written_atomically(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_written_files_get_the_usual_permissions(tmp_path):
+def test_written_files_get_the_usual_permissions(tmp_path, monkeypatch):
+    import synthera.io
+
+    monkeypatch.setattr(synthera.io, "_source_mode_mask", 0o777)  # as if no private source was read before
     target = tmp_path / "perm.csv"
     write_table(_frame(), target)
     umask = os.umask(0)

@@ -28,6 +28,18 @@ app.add_typer(flock_app, name="flock", help="FLock.io training node: tasks, trai
 _BASE_URL_HELP = "FLock API root (default $FLOCK_API_BASE_URL or https://fed-ledger-prod.flock.io/api/v1)."
 
 
+class _Scrubbed:
+    """A console whose every line passes through :func:`synthera.flock.client.scrub` (servers echo secrets)."""
+
+    def __init__(self, stderr: bool = False):
+        self._console = _console(stderr=stderr)
+
+    def print(self, text: object = "") -> None:
+        from synthera.flock.client import scrub
+
+        self._console.print(scrub(text))
+
+
 def _client(base_url: str | None, retries: int):
     from synthera.flock.client import FlockClient
 
@@ -48,7 +60,7 @@ def task_command(
     """Show a task: status, limits (max_params, context_length) and where its training data is."""
     task = _client(base_url, retries).get_task(task_id)
     summary = task.summary()
-    console = _console()
+    console = _Scrubbed()
     if as_json:
         console.print(json.dumps(summary, indent=2))
         return
@@ -91,7 +103,7 @@ def submit_command(
         gpu_type=gpu_type or detect_gpu(),
         revision=revision,
     )
-    console = _console()
+    console = _Scrubbed()
     console.print(f"submitted {repo_id}@{revision} to task {task_id}")
     if response:
         console.print(json.dumps(response, indent=2, default=str))
@@ -154,7 +166,7 @@ def run_command(
 ) -> None:
     """Fetch a task and its data, (augment,) train LoRA, validate locally, upload the adapter, submit."""
     from synthera.flock.workflow import Candidate, count_parameters, dumps_report, run_task
-    from synthera.io import write_text
+    from synthera.io import check_writable, write_text
     from synthera.text.prompts import SUPPORTED_BASE_MODELS, get_template
 
     candidates = None
@@ -173,8 +185,11 @@ def run_command(
         candidates = [Candidate(base_model_id, name, count_parameters(model), str(model))]
     elif base_model_id is not None or template is not None:
         raise UserInputError("--base-model-id and --template go with --model")
-    console = _console()
-    err = _console(stderr=True)
+    check_writable(work_dir, folder=True)  # before hours of training, not after
+    if report_out is not None:
+        check_writable(report_out)
+    console = _Scrubbed()
+    err = _Scrubbed(stderr=True)
     with library_warnings():
         report = run_task(
             task_id,

@@ -13,6 +13,10 @@ one-line :class:`FlockAPIError` with the server's ``detail``.
 The API key is read from ``FLOCK_API_KEY`` at the moment a request needs it.
 It is never stored on the client, never part of a repr, a log line or an
 error message (a server that echoes it back gets it replaced by ``***``).
+Everything the client hands back for display (answers, task summaries,
+errors) passes through :func:`scrub`, which also masks tokens, passwords and
+signed-URL signatures the server may echo. Data is downloaded only from
+``http(s)`` URLs, so a task cannot make the client read local files.
 
 >>> from synthera.flock import FlockClient
 >>> task = FlockClient().get_task(7)                 # doctest: +SKIP
@@ -32,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthera._secrets import redact
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -45,8 +50,10 @@ __all__ = [
     "FlockClient",
     "Task",
     "download",
+    "check_download_url",
     "redact_url",
     "scrub",
+    "scrub_payload",
     "submission_body",
 ]
 
@@ -71,13 +78,45 @@ class FlockAPIError(UserInputError):
 
 
 def scrub(text: str) -> str:
-    """``text`` with the values of ``FLOCK_API_KEY`` and ``HF_TOKEN`` replaced by ``***``."""
+    """``text`` with ``FLOCK_API_KEY``, ``HF_TOKEN`` and anything :func:`~synthera._secrets.redact` finds masked."""
     text = str(text)
     for name in _SECRET_ENVS:
         value = os.environ.get(name)
         if value and len(value) >= 4:
             text = text.replace(value, "***")
-    return text
+    return redact(text)
+
+
+def scrub_payload(payload):
+    """A server's JSON answer with every string (keys too) passed through :func:`scrub`.
+
+    A value under a secret-looking key (``token``, ``api_key``, ``signature``...)
+    is masked even when it is not a string.
+    """
+    if isinstance(payload, dict):
+        out = {}
+        for key, value in payload.items():
+            clean_key = scrub(key)
+            masked = redact(f"{key}=x") != f"{key}=x" and value is not None
+            out[clean_key] = "***" if masked and not isinstance(value, (dict, list)) else scrub_payload(value)
+        return out
+    if isinstance(payload, (list, tuple)):
+        return [scrub_payload(v) for v in payload]
+    if isinstance(payload, str):
+        return scrub(payload)
+    return payload
+
+
+def check_download_url(url: str) -> str:
+    """``url`` when it is http(s); otherwise a one-line refusal (a task must not make us read local files)."""
+    try:
+        scheme = urllib.parse.urlsplit(str(url)).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise UserInputError(f"refusing to download {redact_url(str(url))}: only http:// and https:// URLs are "
+                             "accepted for a task's data; download it yourself and pass --data FILE.jsonl")
+    return url
 
 
 def redact_url(url: str) -> str:
@@ -178,14 +217,14 @@ class Task:
     def summary(self) -> dict:
         """What ``synthera flock task`` shows (URLs without their signatures)."""
         url = self.training_data_url
-        return {
+        return scrub_payload({
             "id": self.id, "title": self.title, "task_type": self.task_type or None, "status": self.status or None,
             "max_params": self.max_params, "context_length": self.context_length,
             "training_data": redact_url(url) if url else self.hf_dataset,
             "duration_in_seconds": self.raw.get("duration_in_seconds"),
-            "other_data_keys": sorted(k for k in self.data if k not in
+            "other_data_keys": sorted(str(k) for k in self.data if k not in
                                       (*TRAINING_DATA_KEYS, *HF_DATASET_KEYS, "max_params", "context_length")),
-        }
+        })
 
 
 def submission_body(task_id: int, *, hg_repo_id: str, base_model: str, gpu_type: str, revision: str) -> dict:
@@ -246,7 +285,7 @@ class FlockClient:
         body = submission_body(task_id, hg_repo_id=hg_repo_id, base_model=base_model, gpu_type=gpu_type,
                                revision=revision)
         payload = self._request("POST", "/tasks/submit-result", body=body, auth=True)
-        return payload if isinstance(payload, dict) else {"response": payload}
+        return scrub_payload(payload if isinstance(payload, dict) else {"response": payload})
 
     # ------------------------------------------------------------------ transport
 
@@ -314,28 +353,38 @@ def _detail(exc: urllib.error.HTTPError) -> str:
     return (raw[:300] + "…") if len(raw) > 300 else (raw or exc.reason or "no detail")
 
 
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s) (urllib would also follow one to ftp), refusing others in one line."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            check_download_url(urllib.parse.urljoin(req.full_url, location))
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
 def download(url: str, dest: str | os.PathLike, *, timeout: float = 120.0, retries: int = 3, backoff: float = 2.0,
              sleep: Callable[[float], None] = time.sleep) -> Path:
-    """Stream ``url`` (http, https or file) to ``dest`` atomically, retrying 5xx and dropped connections.
+    """Stream an http(s) ``url`` to ``dest`` atomically, retrying 5xx and dropped connections.
 
-    Error messages show the URL without its query string, so a presigned
-    URL's signature never reaches a log.
+    Any other scheme (``file://`` above all: the URL comes from a server) is
+    refused, redirects included. Error messages show the URL without its
+    query string, so a presigned URL's signature never reaches a log.
     """
     from synthera.io import atomic_path
 
-    scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https", "file"):
-        raise UserInputError(f"cannot download {redact_url(url)}: only http(s) and file URLs are supported")
+    check_download_url(url)
     dest = Path(dest)
-    if scheme == "file":
-        retries = 0  # a missing local file does not come back
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
     last = ""
     for attempt in range(retries + 1):
         if attempt:
             sleep(backoff * 2 ** (attempt - 1))
         try:
             request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-            with urllib.request.urlopen(request, timeout=timeout) as response, atomic_path(dest) as tmp, \
+            with opener.open(request, timeout=timeout) as response, atomic_path(dest) as tmp, \
                     open(tmp, "wb") as fh:
                 while chunk := response.read(1 << 20):
                     fh.write(chunk)

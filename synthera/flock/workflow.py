@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -123,26 +124,34 @@ def _read_jsonl_records(path: Path) -> list[dict]:
             if not names:
                 raise UserInputError(f"the task's zip archive {path.name} holds no .jsonl file")
             extracted = path.with_suffix(".jsonl")
-            with archive.open(names[0]) as src, open(extracted, "wb") as dst:
-                dst.write(src.read())
+            from synthera.io import atomic_path
+
+            with archive.open(names[0]) as src, atomic_path(extracted) as tmp, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
         path = extracted
     return read_conversations(path)
 
 
 def prepare_training_data(task, work_dir: Path, *, data: str | os.PathLike | None = None,
                           download_fn: Callable | None = None) -> list[dict]:
-    """The task's conversations: from ``data`` if given, else downloaded from the task's URL."""
-    from synthera.flock.client import download
+    """The task's conversations: from ``data`` if given, else downloaded from the task's http(s) URL.
+
+    The URL comes from the server, so any other scheme (``file://``...) is
+    refused before anything is read.
+    """
+    from synthera.flock.client import check_download_url, download, scrub
 
     if data is not None:
         return _read_jsonl_records(Path(data))
     url = task.training_data_url
     if url is None:
         if task.hf_dataset:
-            raise UserInputError(f"task {task.id} names its training data as the Hugging Face dataset "
-                                 f"{task.hf_dataset}; download it and pass --data FILE.jsonl")
-        keys = ", ".join(sorted(task.data)) or "none"
-        raise UserInputError(f"task {task.id} gives no training data URL (data keys: {keys}); pass --data FILE.jsonl")
+            raise UserInputError(scrub(f"task {task.id} names its training data as the Hugging Face dataset "
+                                       f"{task.hf_dataset}; download it and pass --data FILE.jsonl"))
+        keys = ", ".join(sorted(map(str, task.data))) or "none"
+        raise UserInputError(scrub(f"task {task.id} gives no training data URL (data keys: {keys}); "
+                                   "pass --data FILE.jsonl"))
+    check_download_url(url)
     target = work_dir / "training_set.jsonl"
     (download_fn or download)(url, target)
     return _read_jsonl_records(target)
@@ -223,6 +232,12 @@ def _resolve_local(candidate: Candidate) -> str:
 # --------------------------------------------------------------------------- the loop
 
 
+def _scrubbed(log: Callable[[str], None]) -> Callable[[str], None]:
+    from synthera.flock.client import scrub
+
+    return lambda message: log(scrub(message))
+
+
 def run_task(
     task_id,
     *,
@@ -281,7 +296,7 @@ def run_task(
     log
         Receives one line per step.
     """
-    from synthera.flock.client import API_KEY_ENV, FlockClient, submission_body
+    from synthera.flock.client import API_KEY_ENV, FlockClient, scrub, scrub_payload, submission_body
     from synthera.io import model_folder
     from synthera.text.evaluation import validator_loss
     from synthera.text.finetune import LoraFinetuner, load_base_model
@@ -296,14 +311,15 @@ def run_task(
         raise UserInputError(f"{API_KEY_ENV} is not set; export your FLock API key, or use --dry-run")
     client = client or FlockClient()
     work = model_folder(work_dir)
+    log = _scrubbed(log)  # task titles and phases come from the server
 
     task = client.get_task(task_id)
     log(f"task {task.id}: {task.title or '(untitled)'}; status {task.status or 'unknown'}; "
         f"max_params {task.max_params if task.max_params is not None else 'unstated'}; "
         f"context_length {task.context_length if task.context_length is not None else 'unstated'}")
     if task.accepts_submissions is False and not dry_run:
-        raise UserInputError(f"task {task.id} is in phase '{task.status}'; submissions are accepted only in "
-                             "submission_phase (use --dry-run to train and validate anyway)")
+        raise UserInputError(scrub(f"task {task.id} is in phase '{task.status}'; submissions are accepted only in "
+                                   "submission_phase (use --dry-run to train and validate anyway)"))
 
     records = prepare_training_data(task, work, data=data, download_fn=download_fn)
     rng = random.Random(seed)
@@ -382,11 +398,13 @@ def run_task(
     report.revision = revision
     log(f"uploaded the adapter to {repo} at revision {revision}")
     report.submission = submission_body(task.id, revision=revision, **fields)
-    report.response = client.submit_result(task.id, revision=revision, **fields)
+    report.response = scrub_payload(client.submit_result(task.id, revision=revision, **fields))
     log(f"submitted to task {task.id}")
     return report
 
 
 def dumps_report(report: RunReport) -> str:
-    """The report as indented JSON (it holds no secrets)."""
-    return json.dumps(report.to_dict(), indent=2, default=str)
+    """The report as indented JSON, scrubbed of anything that looks like a secret."""
+    from synthera.flock.client import scrub
+
+    return scrub(json.dumps(report.to_dict(), indent=2, default=str))

@@ -31,6 +31,7 @@ class FakeFlock:
         self.requests: list[dict] = []
         self.key = API_KEY
         self.echo_key = False
+        self.redirects: dict[str, str] = {}  # path -> Location of a 302 answer
 
     def answer(self, handler, method: str):
         parts = urllib.parse.urlsplit(handler.path)
@@ -64,6 +65,14 @@ def flock_server():
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, method):
+            location = fake.redirects.get(urllib.parse.urlsplit(self.path).path)
+            if location is not None:
+                fake.requests.append({"method": method, "path": urllib.parse.urlsplit(self.path).path})
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             status, body = fake.answer(self, method)
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
