@@ -144,7 +144,8 @@ def evaluate(args) -> dict:
 def per_group(results, test_lines, seen_sql: set[str]) -> tuple[dict, dict]:
     """Execution accuracy per test database, and split by whether the gold SQL also occurs in training."""
     from synthera.text.evaluation import _Databases
-    from synthera.text.metrics import execution_match, normalize_sql
+    from synthera.text.metrics import execution_match
+    from synthera.text.sql import sql_key
 
     dbs = _Databases()
     try:
@@ -155,7 +156,7 @@ def per_group(results, test_lines, seen_sql: set[str]) -> tuple[dict, dict]:
             for line, pred in zip(test_lines, result.predictions):
                 hit = execution_match(pred, line["sql"], dbs.connection(line["db"]))
                 hits[line["db"]].append(hit)
-                key = "gold SQL also in training" if normalize_sql(line["sql"]) in seen_sql else "gold SQL unseen"
+                key = "gold SQL also in training" if sql_key(line["sql"]) in seen_sql else "gold SQL unseen"
                 seen_hits[key].append(hit)
             for table, source in ((by_db, hits), (by_seen, seen_hits)):
                 for group, values in source.items():
@@ -167,23 +168,23 @@ def per_group(results, test_lines, seen_sql: set[str]) -> tuple[dict, dict]:
 
 
 def training_sql(train_path: Path) -> set[str]:
-    from synthera.text.metrics import normalize_sql
+    from synthera.text.sql import sql_key
 
-    return {normalize_sql(json.loads(line)["conversations"][-1]["content"])
+    return {sql_key(json.loads(line)["conversations"][-1]["content"])
             for line in train_path.read_text().splitlines() if line.strip()}
 
 
 def overlap(train_path: Path, test_lines) -> dict:
     """How many test gold queries appear verbatim (normalised) among the training answers."""
-    from synthera.text.metrics import normalize_sql
+    from synthera.text.sql import sql_key
 
     answers = set()
     questions = set()
     for line in train_path.read_text().splitlines():
         record = json.loads(line)
-        answers.add(normalize_sql(record["conversations"][-1]["content"]))
+        answers.add(sql_key(record["conversations"][-1]["content"]))
         questions.add(record["meta"]["question"].strip().lower())
-    same_sql = sum(normalize_sql(t["sql"]) in answers for t in test_lines)
+    same_sql = sum(sql_key(t["sql"]) in answers for t in test_lines)
     same_question = sum(t["question"].strip().lower() in questions for t in test_lines)
     return {"test_gold_sql_also_in_training": same_sql, "test_questions_also_in_training": same_question,
             "test_examples": len(test_lines)}

@@ -52,8 +52,7 @@ def _threads() -> int:
 
 def template_run(dataset: str, n: int, seed: int, workdir: Path) -> dict:
     from synthera.text.pipeline import GenerationConfig, generate, write_outputs
-    from synthera.text.sql import SQLExecutionError, execute_sql
-    from synthera.text.text_to_sql import _dedup_key, normalize_sql, spider_hardness, synthetic_database_path
+    from synthera.text.sql import SQLExecutionError, execute_sql, spider_hardness, sql_key, synthetic_database_path
 
     out = workdir / f"sql_{dataset}.jsonl"
     cached = synthetic_database_path(dataset, rows=2000, seed=seed)
@@ -75,7 +74,7 @@ def template_run(dataset: str, n: int, seed: int, workdir: Path) -> dict:
             nonempty += bool(rows) and not all(all(v is None for v in r) for r in rows)
         except SQLExecutionError:
             pass
-        keys.add(_dedup_key(normalize_sql(meta["sql"])))
+        keys.add(sql_key(meta["sql"]))
         questions.add(meta["question"].strip().lower())
         level = spider_hardness(meta["sql"])
         levels[level] = levels.get(level, 0) + 1

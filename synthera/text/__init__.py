@@ -4,8 +4,8 @@
 - :mod:`synthera.text.llm` is the backend protocol: local Hugging Face models,
   OpenAI-compatible endpoints, and a deterministic fake; generations are cached
   on disk by a hash of the prompt so an interrupted run resumes.
-- :mod:`synthera.text.sql` builds SQLite databases from tables and runs SQL with a timeout.
-- :mod:`synthera.text.text_to_sql` samples SQL from a schema and verifies it by execution.
+- :mod:`synthera.text.sql` builds SQLite databases, runs SQL with a timeout, compares results by
+  Spider's rules, and samples SQL from a schema, verified by execution.
 - :mod:`synthera.text.tasks` holds the seed pipelines for summarization, QA and character dialogue.
 - :mod:`synthera.text.filters` drops duplicates and near-duplicates, counting every reason.
 - :mod:`synthera.text.pipeline` ties it together and writes JSONL, Parquet, a
@@ -27,9 +27,9 @@ _LAZY = {
     "OpenAICompatibleLLM": "synthera.text.llm",
     "CachedLLM": "synthera.text.llm",
     "get_llm": "synthera.text.llm",
-    "database_from_tables": "synthera.text.sql",
-    "execute_sql": "synthera.text.sql",
-    "SQLSampler": "synthera.text.text_to_sql",
+    "database_from_tables": "synthera.text.sql.databases",
+    "execute_sql": "synthera.text.sql.execute",
+    "SQLSampler": "synthera.text.sql.grammar",
     "generate": "synthera.text.pipeline",
     "GenerationConfig": "synthera.text.pipeline",
     "available_tasks": "synthera.text.pipeline",

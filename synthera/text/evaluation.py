@@ -119,17 +119,17 @@ class _Databases:
 
         file = sqlite_path(spec)
         if file is None:
-            raise UserInputError(f"--db {spec} is not a SQLite database; pass a .db file, a sqlite:/// URL "
+            raise UserInputError(f"db {spec} is not a SQLite database; pass a .db file, a sqlite:/// URL "
                                  "or a bundled dataset such as dataset:adult")
         if not file.is_file():
-            raise UserInputError(f"database not found: {file}; check --db")
+            raise UserInputError(f"database not found: {file}; check db")
         return file
 
     def connection(self, spec: str) -> sqlite3.Connection:
         if spec not in self._conns:
-            file = self._file(spec)
-            uri = "file:" + str(file.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
-            self._conns[spec] = sqlite3.connect(uri, uri=True)
+            from synthera.text.sql.execute import connect_readonly
+
+            self._conns[spec] = connect_readonly(self._file(spec))
         return self._conns[spec]
 
     def ddl(self, spec: str) -> str:
@@ -154,10 +154,10 @@ def load_eval_data(path, *, task: str, db: str | None = None, limit: int | None 
     from synthera.text.prompts import split_conversation, text_to_sql_record
 
     if task not in TASKS:
-        raise UserInputError(f"unknown --task {task!r}; use one of {', '.join(TASKS)}")
+        raise UserInputError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserInputError(f"test data not found: {path}; check --data")
+        raise UserInputError(f"test data not found: {path}; check data")
     examples: list[EvalExample] = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -176,7 +176,7 @@ def load_eval_data(path, *, task: str, db: str | None = None, limit: int | None 
                 examples.append(EvalExample(raw, pairs[-1][1], spec))
             elif task == "text-to-sql" and isinstance(raw.get("question"), str) and isinstance(raw.get("sql"), str):
                 if spec is None:
-                    raise UserInputError(f"{where} has no 'db' and no --db was given; name the database to query")
+                    raise UserInputError(f"{where} has no 'db' and no db was given; name the database to query")
                 if databases is None:
                     raise UserInputError(f"{where} needs its database to build the prompt")
                 record = text_to_sql_record(databases.ddl(spec), raw["question"], raw["sql"])
@@ -393,6 +393,20 @@ def _attach(lm, adapter):
 # --------------------------------------------------------------------------- evaluation
 
 
+def _valid_sql(predictions, conns, timeout_s: float) -> float:
+    """Share of predictions that run without error (read-only, within the timeout)."""
+    from synthera.text.sql.execute import SQLExecutionError, execute_sql
+
+    ok = []
+    for p, conn in zip(predictions, conns):
+        try:
+            execute_sql(conn, p, timeout_s=timeout_s, max_rows=100_000, truncate=False)
+            ok.append(1.0)
+        except SQLExecutionError:
+            ok.append(0.0)
+    return sum(ok) / len(ok)
+
+
 def _score(task: str, predictions, references, examples, databases: _Databases | None, timeout_s: float):
     from synthera.text import metrics as M
 
@@ -402,20 +416,13 @@ def _score(task: str, predictions, references, examples, databases: _Databases |
         try:
             if name in ("execution_accuracy", "valid_sql"):
                 if any(e.db is None for e in examples) or databases is None:
-                    errors[name] = "skipped: no database (pass --db or give each example a 'db')"
+                    errors[name] = "skipped: no database (pass db or give each example a 'db')"
                     continue
                 conns = [databases.connection(e.db) for e in examples]
                 if name == "execution_accuracy":
                     values[name] = M.execution_accuracy(predictions, references, conns, timeout_s=timeout_s)
                 else:
-                    ok = []
-                    for p, conn in zip(predictions, conns):
-                        try:
-                            M.run_sql(conn, p, timeout_s=timeout_s)
-                            ok.append(1.0)
-                        except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
-                            ok.append(0.0)
-                    values[name] = sum(ok) / len(ok)
+                    values[name] = _valid_sql(predictions, conns, timeout_s)
             elif name == "exact_match" and task == "text-to-sql":
                 values[name] = M.sql_exact_match(predictions, references)
             else:
@@ -453,7 +460,7 @@ def _run_one(label, lm, tokenizer, examples, *, task, template, databases, batch
 
 def _prepare(data, task, db, limit):
     if task not in TASKS:
-        raise UserInputError(f"unknown --task {task!r}; use one of {', '.join(TASKS)}")
+        raise UserInputError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
     databases = _Databases()
     try:
         examples = load_eval_data(data, task=task, db=db, limit=limit, databases=databases)
@@ -510,7 +517,7 @@ def compare_models(model=None, *, adapter, data, task: str, db: str | None = Non
     from synthera.text.finetune import load_base_model
 
     if adapter is None:
-        raise UserInputError("--compare needs --adapter: the baseline is the model without it")
+        raise UserInputError("compare needs adapter: the baseline is the model without it")
     examples, databases = _prepare(data, task, db, limit)
     kwargs = {"task": task, "template": template, "databases": databases, "batch_size": batch_size,
               "max_new_tokens": max_new_tokens, "context_length": context_length, "timeout_s": timeout_s,

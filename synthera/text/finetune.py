@@ -129,7 +129,7 @@ def load_base_model(model=None, *, quantize: str = "none", for_training: bool = 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if quantize not in QUANTIZE_CHOICES:
-        raise UserInputError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)}; got {quantize!r}")
+        raise UserInputError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}; got {quantize!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     folder = _model_dir(model)
@@ -139,8 +139,8 @@ def load_base_model(model=None, *, quantize: str = "none", for_training: bool = 
             import bitsandbytes  # noqa: F401
             from transformers import BitsAndBytesConfig
         except ImportError:
-            raise UserInputError(f"--quantize {quantize} needs bitsandbytes >= 0.48; run "
-                                 "`pip install bitsandbytes`, or use --quantize none") from None
+            raise UserInputError(f"quantize {quantize!r} needs bitsandbytes >= 0.48; run "
+                                 "`pip install bitsandbytes`, or use quantize='none'") from None
         if quantize == "4bit":
             config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                         bnb_4bit_compute_dtype=torch.float32, bnb_4bit_use_double_quant=False)
@@ -260,13 +260,13 @@ class LoraFinetuner:
         if self.max_steps is not None:
             positive("max_steps", self.max_steps)
         if self.quantize not in QUANTIZE_CHOICES:
-            raise UserInputError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)}; got {self.quantize!r}")
+            raise UserInputError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}; got {self.quantize!r}")
         if not 0 <= self.lora_dropout < 1:
-            raise UserInputError(f"--lora-dropout must be in [0, 1); got {self.lora_dropout}")
+            raise UserInputError(f"lora_dropout must be in [0, 1); got {self.lora_dropout}")
         if not self.learning_rate > 0:
-            raise UserInputError(f"--learning-rate must be > 0; got {self.learning_rate}")
+            raise UserInputError(f"learning_rate must be > 0; got {self.learning_rate}")
         if isinstance(self.target_modules, str) or not self.target_modules:
-            raise UserInputError("--target-modules needs at least one layer name, e.g. q_proj,v_proj")
+            raise UserInputError("target_modules needs at least one layer name, e.g. q_proj,v_proj")
         if self.template is not None:
             from synthera.text.prompts import get_template
 
@@ -310,15 +310,55 @@ class LoraFinetuner:
 
         from synthera._progress import progress_bar
         from synthera.io import model_folder
-        from synthera.text.prompts import encode_conversation
 
         self._validate()
         records = read_conversations(data, limit=limit)
         out = model_folder(out)
         start_time = time.perf_counter()
-
         torch.manual_seed(self.seed)
         lm, tokenizer = load_base_model(model, quantize=self.quantize, for_training=True)
+        encoded, skipped, truncated = self._encode(records, tokenizer)
+        lm = self._wrap(lm)
+        device = next(p for p in lm.parameters() if p.requires_grad).device
+        steps_per_epoch, total_steps = self._schedule(len(encoded))
+        trainable = [p for p in lm.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=self.learning_rate, weight_decay=self.weight_decay)
+        fingerprint = {"params": self.get_params(), "data": _data_digest(records),
+                       "model": str(_model_dir(model)), "limit": limit}
+        checkpoint = out / _CHECKPOINT
+        resumed = self._resume(checkpoint, fingerprint, lm, optimizer, trainable) if resume else None
+        step, losses = resumed if resumed is not None else (0, [])
+        self.resumed_from_ = step if resumed is not None else None
+        batch = {"lm": lm, "optimizer": optimizer, "trainable": trainable, "encoded": encoded, "device": device,
+                 "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id}
+
+        with progress_bar(total_steps, "training LoRA", enabled=progress) as advance:
+            advance(step)
+            first = True
+            while step < total_steps:
+                epoch, within = divmod(step, steps_per_epoch)
+                micro = self._batches(encoded, epoch)[within * self.grad_accum: (within + 1) * self.grad_accum]
+                losses.append(self._train_step(micro, lr=self.learning_rate * self._lr_factor(step, total_steps),
+                                               check_gradients=first, **batch))
+                first = False
+                step += 1
+                advance(1)
+                end_of_epoch = step % steps_per_epoch == 0
+                if step < total_steps and ((self.save_every and step % self.save_every == 0) or end_of_epoch):
+                    self._save_checkpoint(checkpoint, lm, optimizer, trainable, step, losses, fingerprint)
+        self._save_adapter(lm, out, base_model_id or str(_model_dir(model)))
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        self.losses_, self.steps_, self.adapter_dir_ = losses, step, out
+        self.examples_, self.skipped_, self.truncated_ = len(encoded), skipped, truncated
+        self.target_tokens_ = sum(sum(e.target_mask) for e in encoded)
+        self.seconds_ = time.perf_counter() - start_time
+        self._write_summary(out, fingerprint)
+        return self
+
+    def _encode(self, records, tokenizer) -> tuple[list, int, int]:
+        """Tokenised conversations cut to ``max_length``; those left without an assistant token are skipped."""
+        from synthera.text.prompts import encode_conversation
+
         encoded, skipped, truncated = [], 0, 0
         for i, record in enumerate(records):
             full = encode_conversation(record, tokenizer, template=self.template, where=f"conversation {i}")
@@ -332,84 +372,60 @@ class LoraFinetuner:
                 continue
             encoded.append(enc)
         if not encoded:
-            raise UserInputError(f"no conversation keeps an assistant token within --max-length {self.max_length}; "
-                                 "raise --max-length")
-        lm = self._wrap(lm)
-        device = next(p for p in lm.parameters() if p.requires_grad).device
+            raise UserInputError(f"no conversation keeps an assistant token within max_length {self.max_length}; "
+                                 "raise max_length")
+        return encoded, skipped, truncated
 
-        batches_per_epoch = math.ceil(len(encoded) / self.batch_size)
+    def _schedule(self, examples: int) -> tuple[int, int]:
+        """Optimizer steps per epoch and in all (``max_steps`` caps the total)."""
+        batches_per_epoch = math.ceil(examples / self.batch_size)
         steps_per_epoch = math.ceil(batches_per_epoch / self.grad_accum)
         total_steps = steps_per_epoch * self.epochs
         if self.max_steps is not None:
             total_steps = min(total_steps, self.max_steps)
+        return steps_per_epoch, total_steps
+
+    def _lr_factor(self, step: int, total_steps: int) -> float:
+        """Linear warm-up over ``warmup_ratio`` of the steps, then linear decay to zero."""
         warmup = round(self.warmup_ratio * total_steps)
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-        def lr_factor(step: int) -> float:
-            if warmup and step < warmup:
-                return (step + 1) / warmup
-            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+    def _resume(self, checkpoint: Path, fingerprint: dict, lm, optimizer, trainable) -> tuple[int, list] | None:
+        """The step and losses of a checkpoint written with the same settings and data, else ``None``."""
+        if not (checkpoint / _STATE).is_file():
+            return None
+        state = json.loads((checkpoint / _STATE).read_text(encoding="utf-8"))
+        if state.get("fingerprint") != json.loads(json.dumps(fingerprint)):
+            return None
+        return self._load_checkpoint(checkpoint, state, lm, optimizer, trainable)
 
-        trainable = [p for p in lm.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=self.learning_rate, weight_decay=self.weight_decay)
-        fingerprint = {"params": self.get_params(), "data": _data_digest(records),
-                       "model": str(_model_dir(model)), "limit": limit}
-        step, losses = 0, []
-        self.resumed_from_ = None
-        checkpoint = out / _CHECKPOINT
-        if resume and (checkpoint / _STATE).is_file():
-            state = json.loads((checkpoint / _STATE).read_text(encoding="utf-8"))
-            if state.get("fingerprint") == json.loads(json.dumps(fingerprint)):
-                step, losses = self._load_checkpoint(checkpoint, state, lm, optimizer, trainable)
-                self.resumed_from_ = step
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        checked_gradients = False
+    def _train_step(self, micro, *, lm, optimizer, trainable, encoded, pad_id, device, lr: float,
+                    check_gradients: bool) -> float:
+        """One optimizer step over ``micro`` (a list of batches); returns the mean loss per target token."""
+        import torch
 
-        with progress_bar(total_steps, "training LoRA", enabled=progress) as advance:
-            advance(step)
-            while step < total_steps:
-                epoch, within = divmod(step, steps_per_epoch)
-                order = self._batches(encoded, epoch)
-                micro = order[within * self.grad_accum: (within + 1) * self.grad_accum]
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate * lr_factor(step)
-                optimizer.zero_grad(set_to_none=True)
-                n_target = sum(sum(encoded[i].target_mask[1:]) for batch in micro for i in batch)
-                step_loss = 0.0
-                for batch in micro:
-                    input_ids, attention, labels = _collate([encoded[i] for i in batch], pad_id, device)
-                    logits, targets = target_logits(lm, input_ids, attention, labels)
-                    token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
-                    (token_loss / n_target).backward()
-                    step_loss += float(token_loss.detach())
-                if not checked_gradients:
-                    if all(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in trainable):
-                        raise RuntimeError(
-                            "the adapter's gradients are all zero; with a quantized base on CPU this happens after "
-                            "a forward pass under torch.no_grad(). Load a fresh model for training"
-                        )
-                    checked_gradients = True
-                if self.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(trainable, self.max_grad_norm)
-                optimizer.step()
-                step += 1
-                losses.append(step_loss / n_target)
-                advance(1)
-                end_of_epoch = step % steps_per_epoch == 0
-                if step < total_steps and ((self.save_every and step % self.save_every == 0) or end_of_epoch):
-                    self._save_checkpoint(checkpoint, lm, optimizer, trainable, step, losses, fingerprint)
-
-        self._save_adapter(lm, out, base_model_id or str(_model_dir(model)))
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        self.losses_ = losses
-        self.steps_ = step
-        self.examples_ = len(encoded)
-        self.skipped_ = skipped
-        self.truncated_ = truncated
-        self.target_tokens_ = sum(sum(e.target_mask) for e in encoded)
-        self.seconds_ = time.perf_counter() - start_time
-        self.adapter_dir_ = out
-        self._write_summary(out, fingerprint)
-        return self
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        n_target = sum(sum(encoded[i].target_mask[1:]) for batch in micro for i in batch)
+        step_loss = 0.0
+        for batch in micro:
+            input_ids, attention, labels = _collate([encoded[i] for i in batch], pad_id, device)
+            logits, targets = target_logits(lm, input_ids, attention, labels)
+            token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+            (token_loss / n_target).backward()
+            step_loss += float(token_loss.detach())
+        if check_gradients and all(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in trainable):
+            raise RuntimeError(
+                "the adapter's gradients are all zero; with a quantized base on CPU this happens after "
+                "a forward pass under torch.no_grad(). Load a fresh model for training"
+            )
+        if self.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(trainable, self.max_grad_norm)
+        optimizer.step()
+        return step_loss / n_target
 
     def _wrap(self, lm):
         from peft import LoraConfig, get_peft_model
@@ -423,7 +439,7 @@ class LoraFinetuner:
         if missing:
             linear = sorted({n.rsplit(".", 1)[-1] for n, mod in lm.named_modules()
                              if type(mod).__name__.startswith("Linear") and "." in n})
-            raise UserInputError(f"--target-modules {','.join(missing)} not found in the model; "
+            raise UserInputError(f"target_modules {','.join(missing)} not found in the model; "
                                  f"its linear layers are {','.join(linear)}")
         config = LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
                             target_modules=list(self.target_modules), task_type="CAUSAL_LM", bias="none")

@@ -267,7 +267,7 @@ class OpenAICompatibleLLM:
                         f"${self.api_key_env or DEFAULT_API_KEY_ENV}"
                     ) from None
                 if exc.code not in (408, 409, 429) and exc.code < 500:
-                    raise LLMError(f"{_host(self.base_url)} answered {last}; check --model-name and the URL") from None
+                    raise LLMError(f"{_host(self.base_url)} answered {last}; check model_name and the URL") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = type(reason).__name__ if not isinstance(reason, str) else reason
@@ -510,7 +510,7 @@ def get_llm(
         name = model_name or os.environ.get("SYNTHERA_LLM_MODEL")
         if not name:
             raise UserInputError(
-                f"--model {_host(spec)} is an HTTP endpoint; also pass --model-name with the model the server serves"
+                f"model {_host(spec)} is an HTTP endpoint; also pass model_name with the model the server serves"
             )
         return OpenAICompatibleLLM(spec, name, api_key_env=api_key_env, timeout_s=timeout_s)
     path = Path(spec).expanduser()

@@ -11,10 +11,11 @@ one as an error instead of crashing.
   (labels, yes/no answers).
 - :func:`bleu` is corpus BLEU from ``sacrebleu`` (tokenizer 13a), 0-100.
 - :func:`rouge_l` is the mean ROUGE-L F-measure (longest common subsequence of
-  lower-cased word tokens), 0-1.
+  lower-cased word tokens, :func:`synthera.text.filters.rouge_l`), 0-1.
 - :func:`execution_accuracy` runs predicted and gold SQL on a SQLite database
-  and compares the results as multisets of rows (as ordered lists when the
-  gold query sorts with ``ORDER BY``).
+  with :func:`synthera.text.sql.execute_sql` and compares the results with
+  :func:`synthera.text.sql.results_match` (Spider's rules by default: a bag of
+  rows, ordered when the gold query sorts with ``ORDER BY``, columns in any order).
 - :func:`bits_per_byte` is the score FLock's validator sends for a submission:
   ``loss * target_tokens / ln 2 / target_bytes``; lower is better.
 
@@ -37,6 +38,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from synthera.errors import UserInputError
+from synthera.text.filters import rouge_l as _rouge_l_tokens
+from synthera.text.sql.analysis import sql_key
+from synthera.text.sql.execute import SQLExecutionError, execute_sql, has_order_by, results_match
 
 __all__ = [
     "METRICS",
@@ -47,10 +51,8 @@ __all__ = [
     "execution_accuracy",
     "execution_match",
     "normalize_answer",
-    "normalize_sql",
     "register_metric",
     "rouge_l",
-    "run_sql",
     "sql_exact_match",
     "token_f1",
 ]
@@ -93,23 +95,6 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def normalize_sql(sql: str) -> str:
-    """Whitespace collapsed, keywords and names lower-cased (string literals kept), no trailing ``;``."""
-    parts = re.split(r"('(?:[^']|'')*')", str(sql).strip())
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0:  # outside string literals
-            part = " ".join(part.lower().split())
-            part = re.sub(r"\s*\(\s*", "(", part)
-            part = re.sub(r"\s*\)", ")", part)
-            part = re.sub(r"\s*,\s*", ", ", part)
-        out.append(part)
-    text = "".join(out).strip()
-    while text.endswith(";"):
-        text = text[:-1].rstrip()
-    return text
-
-
 # --------------------------------------------------------------------------- string metrics
 
 
@@ -125,8 +110,12 @@ def accuracy(predictions: Sequence[str], references: Sequence[Reference]) -> flo
 
 
 def sql_exact_match(predictions: Sequence[str], references: Sequence[Reference]) -> float:
-    """Share of predicted queries equal to the gold one after :func:`normalize_sql` (0-1)."""
-    return _mean([float(any(normalize_sql(p) == normalize_sql(g) for g in golds))
+    """Share of predicted queries equal to the gold one after :func:`synthera.text.sql.sql_key` (0-1).
+
+    Both are spelled canonically by ``sqlglot``; keywords and names are compared without case,
+    string literals exactly.
+    """
+    return _mean([float(any(sql_key(p) == sql_key(g) for g in golds))
                   for p, golds in _pairs(predictions, references)])
 
 
@@ -168,24 +157,12 @@ def bleu(predictions: Sequence[str], references: Sequence[Reference]) -> float:
     return float(sacrebleu.corpus_bleu([p for p, _ in pairs], streams).score)
 
 
-def _lcs_length(a: list[str], b: list[str]) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
-
-
 def _rouge_l_pair(prediction: str, gold: str) -> float:
     pred = _WORD.findall(prediction.lower())
     ref = _WORD.findall(gold.lower())
     if not pred or not ref:
         return float(pred == ref)
-    return _f_measure(_lcs_length(pred, ref), len(pred), len(ref))
+    return _rouge_l_tokens(pred, ref)
 
 
 def rouge_l(predictions: Sequence[str], references: Sequence[Reference]) -> float:
@@ -199,89 +176,30 @@ def rouge_l(predictions: Sequence[str], references: Sequence[Reference]) -> floa
 
 # --------------------------------------------------------------------------- SQL execution
 
-_READ_ACTIONS = {
-    sqlite3.SQLITE_SELECT,
-    sqlite3.SQLITE_READ,
-    sqlite3.SQLITE_FUNCTION,
-    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
-}
+def execution_match(
+    prediction: str,
+    gold: str,
+    connection: sqlite3.Connection,
+    *,
+    timeout_s: float = 5.0,
+    mode: str = "spider",
+) -> bool:
+    """Whether ``prediction`` returns the same answer as ``gold`` on ``connection``.
 
-
-def _read_only(action, *_args) -> int:
-    return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
-
-
-def run_sql(connection: sqlite3.Connection, sql: str, *, timeout_s: float = 5.0,
-            max_rows: int = 100_000) -> list[tuple]:
-    """Run one read-only query and return its rows.
-
-    Writes, schema changes, ``ATTACH`` and ``PRAGMA`` are refused by an
-    authorizer, so a model's answer can never change the database. A query
-    that runs longer than ``timeout_s`` or returns more than ``max_rows`` rows
-    raises :class:`sqlite3.OperationalError`.
-    """
-    import time
-
-    if not isinstance(sql, str) or not sql.strip():
-        raise sqlite3.OperationalError("empty query")
-    deadline = time.monotonic() + timeout_s
-    connection.set_authorizer(_read_only)
-    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        cursor = connection.execute(sql.strip().rstrip(";"))
-        rows = cursor.fetchmany(max_rows + 1)
-        if len(rows) > max_rows:
-            raise sqlite3.OperationalError(f"more than {max_rows} rows")
-        return rows
-    finally:
-        connection.set_progress_handler(None, 0)
-        connection.set_authorizer(None)
-
-
-def _cell(value):
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        rounded = round(value, 4)
-        return int(rounded) if rounded.is_integer() else rounded
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def _canonical(rows: list[tuple]) -> list[tuple]:
-    return [tuple(_cell(v) for v in row) for row in rows]
-
-
-def _sorted_by_gold(sql: str) -> bool:
-    return re.search(r"\border\s+by\b", re.sub(r"'(?:[^']|'')*'", "''", sql), re.IGNORECASE) is not None
-
-
-def execution_match(prediction: str, gold: str, connection: sqlite3.Connection, *, timeout_s: float = 5.0) -> bool:
-    """Whether ``prediction`` returns the same rows as ``gold`` on ``connection``.
-
-    Rows are compared as multisets (order ignored, duplicates counted),
-    except when the gold query has ``ORDER BY``, where the order must match
-    too. Floats are compared at 4 decimal places, and integral floats equal
-    integers (``2.0 == 2``). Column names are ignored. A prediction that
+    Both run through :func:`synthera.text.sql.execute_sql` (read-only, at most 100,000 rows) and
+    are compared by :func:`synthera.text.sql.results_match` in ``mode`` (``spider``, ``bird`` or
+    ``strict``); the order of rows counts when the gold query has ``ORDER BY``. A prediction that
     fails to run is a mismatch; a gold query that fails is a user error.
     """
     try:
-        gold_rows = _canonical(run_sql(connection, gold, timeout_s=timeout_s))
-    except sqlite3.Error as exc:
+        gold_rows = execute_sql(connection, gold, timeout_s=timeout_s, max_rows=100_000, truncate=False)
+    except SQLExecutionError as exc:
         raise UserInputError(f"the gold query fails on the database ({exc}): {gold}; fix the test set") from None
     try:
-        pred_rows = _canonical(run_sql(connection, prediction, timeout_s=timeout_s))
-    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
+        pred_rows = execute_sql(connection, prediction, timeout_s=timeout_s, max_rows=100_000, truncate=False)
+    except SQLExecutionError:
         return False
-    if _sorted_by_gold(gold):
-        return pred_rows == gold_rows
-    return sorted(pred_rows, key=_row_key) == sorted(gold_rows, key=_row_key)
-
-
-def _row_key(row: tuple) -> tuple:
-    """A total order on rows of mixed types (None, numbers, text), for comparing multisets."""
-    return tuple((type(v).__name__ != "str", repr(v)) for v in row)
+    return results_match(gold_rows, pred_rows, ordered=has_order_by(gold), mode=mode)
 
 
 def execution_accuracy(
@@ -290,8 +208,9 @@ def execution_accuracy(
     connections: sqlite3.Connection | Sequence[sqlite3.Connection],
     *,
     timeout_s: float = 5.0,
+    mode: str = "spider",
 ) -> float:
-    """Share of predicted queries whose results match the gold query's (0-1).
+    """Share of predicted queries whose results match the gold query's (0-1); see :func:`execution_match`.
 
     ``connections`` is one SQLite connection for every example, or one per
     example (test sets that span several databases).
@@ -301,7 +220,7 @@ def execution_accuracy(
         connections = [connections] * len(pairs)
     if len(connections) != len(pairs):
         raise UserInputError(f"got {len(connections)} database connections for {len(pairs)} examples")
-    return _mean([float(execution_match(p, golds[0], conn, timeout_s=timeout_s))
+    return _mean([float(execution_match(p, golds[0], conn, timeout_s=timeout_s, mode=mode))
                   for (p, golds), conn in zip(pairs, connections)])
 
 

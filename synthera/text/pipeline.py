@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,20 +29,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from synthera.errors import UserInputError
-from synthera.text.filters import Balancer, DropCounter, NoveltyFilter, distribution
+from synthera.text.filters import Balancer, DropCounter, NoveltyFilter
 
-__all__ = ["TASKS", "GenerationConfig", "GenerationResult", "available_tasks", "generate", "write_outputs"]
+__all__ = ["GenerationConfig", "GenerationResult", "available_tasks", "generate", "write_outputs"]
 
-TASKS = ("text-to-sql", "summarization", "qa", "character")
-_ALIASES = {"text2sql": "text-to-sql", "text_to_sql": "text-to-sql", "sql": "text-to-sql",
-            "summarisation": "summarization", "summary": "summarization", "roleplay": "character",
-            "role-play": "character", "dialogue": "character"}
 _TEMPLATE = "template"
 
 
 def available_tasks() -> list[str]:
-    """The task names ``generate`` accepts."""
-    return list(TASKS)
+    """The task names ``generate`` accepts (the registry of :mod:`synthera.text.tasks`)."""
+    from synthera.text.tasks import available_tasks as registered
+
+    return registered()
 
 
 @dataclass
@@ -75,6 +72,8 @@ class GenerationConfig:
     max_candidates
         Stop after this many candidates (default ``max(50, 20·n)`` for
         Text-to-SQL, ``max(20, 6·n)`` with a model).
+    options
+        Set by :meth:`validated`: the task's own validated options.
     """
 
     task: str
@@ -92,60 +91,44 @@ class GenerationConfig:
     minhash_threshold: float | None = 0.9
     max_candidates: int | None = None
     timeout_s: float = 60.0
+    options: object = field(default=None, repr=False, compare=False)
 
     def validated(self) -> GenerationConfig:
-        """Check every field and return a normalised copy; raises :class:`UserInputError`."""
-        from synthera.text.text_to_sql import DEFAULT_SHARES, LEVELS
+        """Check every field and return a normalised copy; raises :class:`UserInputError`.
 
-        task = _ALIASES.get(str(self.task).strip().lower(), str(self.task).strip().lower())
-        if task not in TASKS:
-            raise UserInputError(f"unknown task '{self.task}'; use one of: {', '.join(TASKS)}")
+        The task's own options (e.g. :class:`~synthera.text.tasks.TextToSQLOptions`) are validated by the
+        task and kept in :attr:`options`.
+        """
+        from synthera.text.tasks import available_tasks, get_task_options, resolve_task
+
+        task = resolve_task(self.task)
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise UserInputError(f"--n must be a whole number of at least 1; got {self.n}")
+            raise UserInputError(f"n must be a whole number of at least 1; got {self.n}")
         if self.n > 1_000_000:
-            raise UserInputError(f"--n {self.n} is too large; generate at most 1,000,000 examples per run")
+            raise UserInputError(f"n {self.n} is too large; generate at most 1,000,000 examples per run")
         if self.seed < 0:
-            raise UserInputError(f"--seed must be >= 0; got {self.seed}")
+            raise UserInputError(f"seed must be >= 0; got {self.seed}")
         if self.batch_size < 1:
-            raise UserInputError(f"--batch-size must be at least 1; got {self.batch_size}")
+            raise UserInputError(f"batch_size must be at least 1; got {self.batch_size}")
         for name in ("novelty_threshold", "minhash_threshold"):
             value = getattr(self, name)
             if value is not None and not 0 < value <= 1:
-                raise UserInputError(f"{name.replace('_', ' ')} must lie in (0, 1]; got {value}")
+                raise UserInputError(f"{name} must lie in (0, 1]; got {value}")
         model = self.model.strip() if isinstance(self.model, str) else self.model
-        shares = None
-        if task == "text-to-sql":
-            if self.db and self.from_synthetic:
-                raise UserInputError("pass either --db or --from-synthetic, not both")
-            if not self.db and not self.from_synthetic:
-                raise UserInputError(
-                    "text-to-sql needs a database: --db FILE.db (or a SQLAlchemy URL) or --from-synthetic adult")
-            if self.db:
-                from synthera.text.sql import sqlite_path
+        kind = get_task_options(task)
+        if isinstance(model, str) and model.lower() == _TEMPLATE and not kind.template_ok:
+            able = ", ".join(t for t in available_tasks() if get_task_options(t).template_ok)
+            raise UserInputError(f"model 'template' only works for {able}; {task} needs a language model")
+        options = kind.from_config(self)
+        fields = {**asdict(self), "task": task, "model": model, **options.config_fields()}
+        fields.pop("options")
+        return GenerationConfig(**fields, options=options)
 
-                file = sqlite_path(self.db)
-                if file is not None and not file.is_file():
-                    raise UserInputError(f"database not found: {self.db}; check the path")
-            if self.from_synthetic and self.synthetic_rows < 10:
-                raise UserInputError(f"--rows must be at least 10; got {self.synthetic_rows}")
-            raw = self.difficulty or DEFAULT_SHARES
-            unknown = sorted(set(raw) - set(LEVELS))
-            if unknown:
-                raise UserInputError(f"unknown difficulty level {unknown[0]!r}; use {', '.join(LEVELS)}")
-            if any((not isinstance(v, (int, float))) or math.isnan(v) or v < 0 for v in raw.values()):
-                raise UserInputError("difficulty shares must be numbers >= 0")
-            total = sum(raw.values())
-            if total <= 0:
-                raise UserInputError("difficulty shares must not all be zero")
-            shares = {k: raw.get(k, 0.0) / total for k in LEVELS}
-        else:
-            if self.db or self.from_synthetic:
-                raise UserInputError(f"--db and --from-synthetic only apply to text-to-sql, not {task}")
-            if isinstance(model, str) and model.lower() == _TEMPLATE:
-                raise UserInputError(f"--model template only works for text-to-sql; {task} needs a language model")
-            if self.difficulty:
-                raise UserInputError(f"--difficulty only applies to text-to-sql, not {task}")
-        return GenerationConfig(**{**asdict(self), "task": task, "model": model, "difficulty": shares})
+    def as_dict(self) -> dict:
+        """The config as plain data for the manifest (the task options are in it already)."""
+        out = asdict(self)
+        out.pop("options")
+        return out
 
     @property
     def uses_model(self) -> bool:
@@ -211,44 +194,6 @@ def _build_llm(config: GenerationConfig, out: Path | None, llm):
     return CachedLLM(llm, _cache_path(out, config))
 
 
-def _build_task(config: GenerationConfig, llm, out: Path | None, progress: bool):
-    from synthera.text import tasks
-
-    if config.task != "text-to-sql":
-        cls = {"summarization": tasks.SummarizationTask, "qa": tasks.QATask, "character": tasks.CharacterTask}
-        return cls[config.task](llm=llm, seed=config.seed), None, {}
-    from synthera.text.text_to_sql import synthetic_database
-
-    if config.from_synthetic:
-        start = time.perf_counter()
-        db = synthetic_database(config.from_synthetic, rows=config.synthetic_rows, seed=config.seed,
-                                progress=progress)
-        built = time.perf_counter() - start
-        label = (out.name[: -len(out.suffix)] + ".db") if out is not None else db.name
-        source = {"kind": "synthetic", "datasets": config.from_synthetic, "rows_per_table": config.synthetic_rows,
-                  "synthesizer": "cascade", "seed": config.seed, "build_seconds": round(built, 2)}
-    else:
-        from synthera.io import _redact
-        from synthera.text.sql import sqlite_path
-
-        file = sqlite_path(config.db)
-        if file is not None:
-            db, label, copy = file, str(file.resolve()), None
-            source = {"kind": "given", "db": label}
-        else:
-            from synthera.text.text_to_sql import mirror_database
-
-            start = time.perf_counter()
-            target = (out.with_name(out.name[: -len(out.suffix)] + ".db") if out is not None
-                      else Path(tempfile.mkdtemp()) / "mirror.db")
-            db = copy = mirror_database(config.db, target)
-            label = (out.name[: -len(out.suffix)] + ".db") if out is not None else db.name
-            source = {"kind": "mirrored", "db": _redact(config.db), "dialect": "sqlite",
-                      "build_seconds": round(time.perf_counter() - start, 2)}
-    task = tasks.TextToSQLTask(db, shares=config.difficulty, llm=llm, seed=config.seed, db_label=label)
-    return task, Path(db) if config.from_synthetic else copy, source
-
-
 # --------------------------------------------------------------------------- the loop
 
 
@@ -287,7 +232,8 @@ def generate(
     out = Path(out) if out is not None else None
     t0 = time.perf_counter()
     llm = _build_llm(config, out, llm)
-    task, database, source = _build_task(config, llm, out, progress)
+    built = config.options.build(llm=llm, seed=config.seed, out=out, progress=progress)
+    task, database, source = built.task, built.database, built.source
     setup_seconds = time.perf_counter() - t0
     rng = random.Random(config.seed)
     values = task.attribute_values()
@@ -297,8 +243,7 @@ def generate(
     drops = DropCounter()
     kept: list = []
     candidates = 0
-    budget = config.max_candidates or (max(50, 20 * config.n) if config.task == "text-to-sql" and llm is None
-                                       else max(20, 6 * config.n))
+    budget = config.max_candidates or config.options.budget(config.n, llm is not None)
     batch = config.batch_size if llm is not None else max(config.batch_size, 64)
     judge_notes: Counter = Counter()
     start = time.perf_counter()
@@ -315,17 +260,8 @@ def generate(
                 rate = (len(kept) + 1) / (candidates + 2) if llm is not None else 1.0
                 size = min(batch, math.ceil(remaining / max(rate, 0.25)), budget - candidates)
                 want = balancer.next_values(size, rng)
-                proposals = task.propose(want, rng)
                 before = len(kept)
-                for item in proposals:
-                    candidates += 1
-                    reason, detail = _check(item, task, balancer, dedup)
-                    if reason is not None:
-                        drops.drop(reason, detail)
-                        if reason == "judge_rejection":
-                            judge_notes[detail.split(":", 1)[0]] += 1
-                        continue
-                    kept.append(item)
+                candidates += _take(task.propose(want, rng), task, balancer, dedup, kept, drops, judge_notes)
                 update(len(kept), drops.total, len(kept) - before)
                 if on_batch is not None:
                     on_batch({"kept": len(kept), "dropped": drops.total, "candidates": candidates})
@@ -337,6 +273,20 @@ def generate(
                    stopped, budget, novelty)
     manifest = _manifest(config, task, llm, stats, source, novelty)
     return GenerationResult(records, stats, manifest, database)
+
+
+def _take(proposals, task, balancer: Balancer, dedup: NoveltyFilter, kept: list, drops: DropCounter,
+          judge_notes: Counter) -> int:
+    """Filter one batch of proposals into ``kept`` (or ``drops``); returns how many candidates it held."""
+    for item in proposals:
+        reason, detail = _check(item, task, balancer, dedup)
+        if reason is None:
+            kept.append(item)
+            continue
+        drops.drop(reason, detail)
+        if reason == "judge_rejection":
+            judge_notes[detail.split(":", 1)[0]] += 1
+    return len(proposals)
 
 
 def _check(item, task, balancer: Balancer, dedup: NoveltyFilter):
@@ -388,24 +338,12 @@ def _stats(config, task, llm, kept, drops, candidates, seconds, setup_seconds, b
         "stopped": stopped,
         "candidate_budget": budget,
         "balance": {task.attribute: balancer.report()},
-        "distribution": {},
+        "distribution": task.distribution(meta),
         "task_stats": dict(task.stats),
         "judge_rejections": dict(judge_notes.most_common()),
         "novelty_threshold": novelty,
         "notes": [],
     }
-    if config.task == "text-to-sql":
-        stats["distribution"] = {
-            "difficulty": distribution(m["difficulty"] for m in meta),
-            "features": distribution(m["features"] for m in meta),
-            "family": distribution(m["family"] for m in meta),
-            "question_source": distribution(m["question_source"] for m in meta),
-            "tables": distribution(m["tables"] for m in meta),
-        }
-    elif config.task == "character":
-        stats["distribution"] = {k: distribution(m[k] for m in meta) for k in ("character", "scenario", "topic")}
-    else:
-        stats["distribution"] = {k: distribution(m[k] for m in meta) for k in ("topic", "persona")}
     if llm is not None:
         stats["model"] = {"id": llm.model_id, "calls": llm.misses, "cache_hits": llm.hits,
                           "model_seconds": round(llm.seconds, 2)}
@@ -417,22 +355,15 @@ def _stats(config, task, llm, kept, drops, candidates, seconds, setup_seconds, b
         )
     if llm is not None and candidates:
         rate = stats["quality_acceptance_rate"]
-        if rate < 0.5 and config.task != "text-to-sql":
+        if rate < 0.5 and task.weak_model_note:
             top = ", ".join(f"{k} {v}" for k, v in drops.counts.most_common(4) if k != "over_quota")
             notes.append(
                 f"{llm.model_id} is weak for {config.task}: only {rate:.0%} of its generations passed the filters "
                 f"(most dropped: {top}); a larger model or endpoint gives more usable data"
             )
-    ts = task.stats
-    tried = ts.get("llm_question_accepted", 0) + ts.get("llm_question_rejected_round_trip", 0) + ts.get(
-        "llm_question_unparsed", 0)
-    if config.task == "text-to-sql" and tried:
-        share = ts.get("llm_question_accepted", 0) / tried
-        stats["llm_question_acceptance"] = round(share, 4)
-        notes.append(
-            f"{share:.0%} of model-rewritten questions passed the round-trip check; the others fell back to "
-            "grammar questions"
-        )
+    extra, task_notes = task.report()
+    stats.update(extra)
+    notes.extend(task_notes)
     return stats
 
 
@@ -441,7 +372,7 @@ def _manifest(config, task, llm, stats, source, novelty) -> dict:
 
     from synthera import __version__
 
-    config_dict = asdict(config)
+    config_dict = config.as_dict()
     return {
         "format_version": 1,
         "synthera_version": __version__,

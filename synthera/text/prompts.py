@@ -221,7 +221,7 @@ def _render(tokenizer, messages, *, generation: bool) -> str:
 
 def _chat_segments(tokenizer, system, pairs) -> list[tuple[str, bool]]:
     if not getattr(tokenizer, "chat_template", None):
-        raise UserInputError("the tokenizer has no chat template; pass --template with one of "
+        raise UserInputError("the tokenizer has no chat template; pass template with one of "
                              f"{', '.join(sorted(TEMPLATES))}")
     messages = _messages(system, pairs)
     segments: list[tuple[str, bool]] = []
@@ -233,7 +233,7 @@ def _chat_segments(tokenizer, system, pairs) -> list[tuple[str, bool]]:
         full = _render(tokenizer, messages[: k + 1], generation=False)
         if not (prompt.startswith(done) and full.startswith(prompt)):
             raise UserInputError("the tokenizer's chat template does not render conversations incrementally; "
-                                 "pass --template with a fixed template instead")
+                                 "pass template with a fixed template instead")
         segments.append((prompt[len(done):], False))
         segments.append((full[len(prompt):], True))
         done = full
@@ -289,7 +289,7 @@ def generation_prompt(
     *history, (question, reference) = pairs
     if template is None:
         if not getattr(tokenizer, "chat_template", None):
-            raise UserInputError("the tokenizer has no chat template; pass --template with one of "
+            raise UserInputError("the tokenizer has no chat template; pass template with one of "
                                  f"{', '.join(sorted(TEMPLATES))}")
         messages = _messages(system, history) + [{"role": "user", "content": question}]
         return _render(tokenizer, messages, generation=True), reference

@@ -7,7 +7,7 @@ failed. The pipeline then applies the shared filters (length, duplicates,
 near-duplicates, ROUGE-L novelty, the task's judge, quotas).
 
 * :class:`TextToSQLTask` samples and verifies SQL (see
-  :mod:`synthera.text.text_to_sql`); with a model, it rewrites each grammar
+  :mod:`synthera.text.sql`); with a model, it rewrites each grammar
   question by back-translation and keeps the rewrite only if the round trip
   holds.
 * :class:`SummarizationTask`, :class:`QATask` and :class:`CharacterTask`
@@ -26,19 +26,30 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Protocol
 
+from synthera.errors import UserInputError
 from synthera.text import seeds as S
-from synthera.text.filters import repetition_ratio, rouge_l, tokens
+from synthera.text.filters import distribution, repetition_ratio, rouge_l, tokens
 
 __all__ = [
+    "BuiltTask",
     "CharacterTask",
     "Drop",
     "Example",
     "QATask",
+    "SeedTaskOptions",
     "SummarizationTask",
+    "Task",
+    "TaskOptions",
+    "TextToSQLOptions",
     "TextToSQLTask",
+    "available_tasks",
+    "get_task_options",
     "parse_fields",
+    "register_task",
+    "resolve_task",
 ]
 
 _STOP = frozenset(
@@ -156,7 +167,7 @@ class TextToSQLTask:
 
     def __init__(self, db, *, shares: Mapping[str, float], llm=None, seed: int = 0, db_label: str = "",
                  timeout_s: float = 2.0):
-        from synthera.text.text_to_sql import SQLSampler
+        from synthera.text.sql.grammar import SQLSampler
 
         self.sampler = SQLSampler(db, seed=seed, timeout_s=timeout_s)
         self.shares = dict(shares)
@@ -167,17 +178,43 @@ class TextToSQLTask:
         self._seen: set[str] = set()
         self.stats: Counter = Counter()
 
+    weak_model_note = False  # a weak model only loses rewrites here; the grammar question stays
+
     def attribute_values(self) -> Mapping[str, float]:
         return self.shares
 
     def describe(self) -> dict:
         return self.sampler.describe_database()
 
+    def distribution(self, meta: Sequence[dict]) -> dict:
+        """How the kept examples spread over difficulty, SQL features, families, question sources and tables."""
+        keys = ("difficulty", "features", "family", "question_source", "tables")
+        return {k: distribution(m[k] for m in meta) for k in keys}
+
+    def report(self) -> tuple[dict, list[str]]:
+        """Extra statistics (the grammar's misses and errors per family, the rewrite acceptance) and notes."""
+        grammar = self.sampler.family_report()
+        extra: dict = {"grammar": grammar}
+        notes = []
+        if grammar["errors"]:
+            listed = ", ".join(f"{k} {v} ({grammar['error_examples'][k]})" for k, v in grammar["errors"].items())
+            notes.append(f"query families raised errors, a bug in the grammar: {listed}")
+        ts = self.stats
+        tried = sum(ts.get(k, 0) for k in ("llm_question_accepted", "llm_question_rejected_round_trip",
+                                           "llm_question_unparsed"))
+        if tried:
+            share = ts.get("llm_question_accepted", 0) / tried
+            extra["llm_question_acceptance"] = round(share, 4)
+            notes.append(f"{share:.0%} of model-rewritten questions passed the round-trip check; the others fell "
+                         "back to grammar questions")
+        return extra, notes
+
     def close(self) -> None:
         self.sampler.close()
 
     def propose(self, wanted: Sequence[str], rng: random.Random) -> list[Example | Drop]:
-        from synthera.text.text_to_sql import _dedup_key, preview_json
+        from synthera.text.sql.analysis import dedup_key
+        from synthera.text.sql.grammar import preview_json
 
         out: list[Example | Drop] = []
         ready = []
@@ -195,7 +232,7 @@ class TextToSQLTask:
             except ValueError as exc:
                 out.append(Drop("parse_failure", {"difficulty": level}, f"{cand.sql} ({exc})"))
                 continue
-            key = _dedup_key(cand.sql)
+            key = dedup_key(cand.sql)
             self.sampler.note_duplicate(cand, key in self._seen)
             if key in self._seen:
                 out.append(Drop("duplicate", {"difficulty": cand.difficulty}, cand.sql))
@@ -219,7 +256,7 @@ class TextToSQLTask:
         return out
 
     def _questions(self, cands) -> list[tuple[str, str]]:
-        from synthera.text.text_to_sql import round_trip_ok
+        from synthera.text.sql.wording import round_trip_ok
 
         if not cands:
             return []
@@ -325,11 +362,22 @@ class _SeedTask:
         self._secondary: dict[str, Counter] = {}
         self._calls = 0
 
+    distribution_keys: tuple[str, ...] = ("topic", "persona")
+    weak_model_note = True  # every field comes from the model: a weak one shows in the acceptance rate
+
     def attribute_values(self) -> Sequence[str]:
         return S.TOPICS
 
     def describe(self) -> dict:
         return {"stages": [s.field for s in self.stages]}
+
+    def distribution(self, meta: Sequence[dict]) -> dict:
+        """How the kept examples spread over the task's balanced attributes."""
+        return {k: distribution(m[k] for m in meta) for k in self.distribution_keys}
+
+    def report(self) -> tuple[dict, list[str]]:
+        """Extra statistics and notes for the run's stats (none for the seed tasks)."""
+        return {}, []
 
     def close(self) -> None:
         pass
@@ -528,6 +576,7 @@ class CharacterTask(_SeedTask):
     attribute = "character"
     stages = (_Stage("user", 50, 0.9, ("\n\n",)), _Stage("reply", 120, 0.8, ("\nUser:", "\n\n\n")))
     lengths: ClassVar[dict] = {"user": (10, 1_500), "assistant": (20, 1_500)}
+    distribution_keys = ("character", "scenario", "topic")
 
     def attribute_values(self):
         return [c["name"] for c in S.CHARACTERS]
@@ -579,3 +628,226 @@ class CharacterTask(_SeedTask):
         if self._looping(reply):
             return "repetitive text"
         return None
+
+
+# --------------------------------------------------------------------------- the task protocol and registry
+
+
+class Task(Protocol):
+    """What the generation loop needs from a task (see :func:`synthera.text.pipeline.generate`)."""
+
+    name: str
+    attribute: str  # the attribute the balancer spreads examples over
+    lengths: Mapping[str, tuple[int, int]]  # character bounds of the user and assistant turns
+    default_novelty: float | None  # ROUGE-L threshold unless the config sets one
+    weak_model_note: bool  # whether a low acceptance rate says the model is too weak
+    stats: Counter
+
+    def attribute_values(self) -> Mapping[str, float] | Sequence[str]: ...
+
+    def propose(self, wanted: Sequence[str], rng: random.Random) -> list[Example | Drop]: ...
+
+    def judge(self, ex: Example) -> str | None: ...
+
+    def describe(self) -> dict: ...
+
+    def distribution(self, meta: Sequence[dict]) -> dict: ...
+
+    def report(self) -> tuple[dict, list[str]]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class BuiltTask:
+    """A ready task, the database file to copy beside the output (if any), and where its data came from."""
+
+    task: Task
+    database: Path | None = None
+    source: dict = field(default_factory=dict)
+
+
+class TaskOptions(Protocol):
+    """A task's own options, validated from a :class:`~synthera.text.pipeline.GenerationConfig`."""
+
+    template_ok: ClassVar[bool]  # runs without a language model (``model="template"``)
+
+    @classmethod
+    def from_config(cls, config) -> TaskOptions: ...
+
+    def config_fields(self) -> dict: ...
+
+    def budget(self, n: int, has_model: bool) -> int: ...
+
+    def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask: ...
+
+
+_TASKS: dict[str, type] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_task(name: str, options: type, *, aliases: Sequence[str] = ()) -> None:
+    """Register a task under ``name`` (and ``aliases``) with its options class; refuses to overwrite."""
+    for key in (name, *aliases):
+        if key in _TASKS or key in _ALIASES:
+            raise ValueError(f"a text task named {key!r} is already registered; pick another name")
+    _TASKS[name] = options
+    _ALIASES.update({alias: name for alias in aliases})
+
+
+def available_tasks() -> list[str]:
+    """The registered task names, in registration order."""
+    return list(_TASKS)
+
+
+def resolve_task(name: str) -> str:
+    """The registered name for ``name`` or one of its aliases; raises :class:`UserInputError`."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in _TASKS:
+        raise UserInputError(f"unknown task '{name}'; use one of: {', '.join(_TASKS)}")
+    return key
+
+
+def get_task_options(name: str) -> type:
+    """The options class of a registered task (``name`` may be an alias)."""
+    return _TASKS[resolve_task(name)]
+
+
+@dataclass(frozen=True)
+class TextToSQLOptions:
+    """Text-to-SQL's options: a database (a file or URL, or bundled datasets to synthesise) and difficulty shares.
+
+    ``difficulty`` holds the normalised shares after :meth:`from_config`.
+    """
+
+    db: str | None = None
+    from_synthetic: str | None = None
+    rows: int = 2000
+    difficulty: dict | None = None
+    template_ok: ClassVar[bool] = True
+
+    @classmethod
+    def from_config(cls, config) -> TextToSQLOptions:
+        from synthera.text.sql.execute import sqlite_path
+
+        if config.db and config.from_synthetic:
+            raise UserInputError("pass either db or from_synthetic, not both")
+        if not config.db and not config.from_synthetic:
+            raise UserInputError(
+                "text-to-sql needs a database: db (a SQLite file or a SQLAlchemy URL) or from_synthetic (e.g. adult)")
+        if config.db:
+            file = sqlite_path(config.db)
+            if file is not None and not file.is_file():
+                raise UserInputError(f"database not found: {config.db}; check the path")
+        if config.from_synthetic and config.synthetic_rows < 10:
+            raise UserInputError(f"rows must be at least 10; got {config.synthetic_rows}")
+        return cls(config.db, config.from_synthetic, config.synthetic_rows, _shares(config.difficulty))
+
+    def config_fields(self) -> dict:
+        return {"difficulty": self.difficulty}
+
+    def budget(self, n: int, has_model: bool) -> int:
+        return max(20, 6 * n) if has_model else max(50, 20 * n)
+
+    def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
+        db, label, copy, source = self._synthetic(seed, out, progress) if self.from_synthetic else self._given(out)
+        task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label)
+        return BuiltTask(task, copy, source)
+
+    def _synthetic(self, seed: int, out: Path | None, progress: bool):
+        """Build (or reuse) the synthetic database: ``(file, label, file to copy, source)``."""
+        import time
+
+        from synthera.text.sql import databases
+
+        start = time.perf_counter()
+        db = Path(databases.synthetic_database(self.from_synthetic, rows=self.rows, seed=seed, progress=progress))
+        label = (out.name[: -len(out.suffix)] + ".db") if out is not None else db.name
+        source = {"kind": "synthetic", "datasets": self.from_synthetic, "rows_per_table": self.rows,
+                  "synthesizer": "cascade", "seed": seed, "build_seconds": round(time.perf_counter() - start, 2)}
+        return db, label, db, source
+
+    def _given(self, out: Path | None):
+        """A SQLite file as it is, or another database mirrored to SQLite: ``(file, label, copy, source)``."""
+        import tempfile
+        import time
+
+        from synthera._secrets import redact
+        from synthera.text.sql import databases
+        from synthera.text.sql.execute import sqlite_path
+
+        file = sqlite_path(self.db)
+        if file is not None:
+            label = str(file.resolve())
+            return file, label, None, {"kind": "given", "db": label}
+        start = time.perf_counter()
+        target = (out.with_name(out.name[: -len(out.suffix)] + ".db") if out is not None
+                  else Path(tempfile.mkdtemp()) / "mirror.db")
+        db = databases.mirror_database(self.db, target)
+        label = (out.name[: -len(out.suffix)] + ".db") if out is not None else db.name
+        source = {"kind": "mirrored", "db": redact(self.db), "dialect": "sqlite",
+                  "build_seconds": round(time.perf_counter() - start, 2)}
+        return db, label, db, source
+
+
+def _shares(raw: Mapping[str, float] | None) -> dict[str, float]:
+    """Requested difficulty shares, checked and scaled to sum to 1 over every level."""
+    import math
+
+    from synthera.text.sql.grammar import DEFAULT_SHARES, LEVELS
+
+    raw = raw or DEFAULT_SHARES
+    unknown = sorted(set(raw) - set(LEVELS))
+    if unknown:
+        raise UserInputError(f"unknown difficulty level {unknown[0]!r}; use {', '.join(LEVELS)}")
+    if any((not isinstance(v, (int, float))) or math.isnan(v) or v < 0 for v in raw.values()):
+        raise UserInputError("difficulty shares must be numbers >= 0")
+    total = sum(raw.values())
+    if total <= 0:
+        raise UserInputError("difficulty shares must not all be zero")
+    return {k: raw.get(k, 0.0) / total for k in LEVELS}
+
+
+@dataclass(frozen=True)
+class SeedTaskOptions:
+    """The seed tasks take no options of their own; the database and difficulty options are refused."""
+
+    task_class: ClassVar[type] = _SeedTask
+    template_ok: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, config) -> SeedTaskOptions:
+        name = cls.task_class.name
+        if config.db or config.from_synthetic:
+            raise UserInputError(f"db and from_synthetic only apply to text-to-sql, not {name}")
+        if config.difficulty:
+            raise UserInputError(f"difficulty only applies to text-to-sql, not {name}")
+        return cls()
+
+    def config_fields(self) -> dict:
+        return {"difficulty": None}
+
+    def budget(self, n: int, has_model: bool) -> int:
+        return max(20, 6 * n)
+
+    def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
+        return BuiltTask(self.task_class(llm=llm, seed=seed))
+
+
+class SummarizationOptions(SeedTaskOptions):
+    task_class = SummarizationTask
+
+
+class QAOptions(SeedTaskOptions):
+    task_class = QATask
+
+
+class CharacterOptions(SeedTaskOptions):
+    task_class = CharacterTask
+
+
+register_task("text-to-sql", TextToSQLOptions, aliases=("text2sql", "text_to_sql", "sql"))
+register_task("summarization", SummarizationOptions, aliases=("summarisation", "summary"))
+register_task("qa", QAOptions)
+register_task("character", CharacterOptions, aliases=("roleplay", "role-play", "dialogue"))

@@ -16,8 +16,8 @@ from synthera.cli import app
 from synthera.errors import UserInputError
 from synthera.text import evaluation as E
 from synthera.text.finetune import LoraFinetuner, load_base_model
-from synthera.text.metrics import run_sql
 from synthera.text.prompts import encode_conversation, text_to_sql_record
+from synthera.text.sql import execute_sql
 from tests.flock.tiny_lm import build_tiny_model, sql_conversations
 from tests.helpers import one_line_error as _one_line_error
 
@@ -93,12 +93,12 @@ def test_both_data_layouts(tmp_path, people_db):
 def test_data_errors_name_the_line(tmp_path, people_db):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "sql": "SELECT 1"}\n')
-    with pytest.raises(UserInputError, match="line 1 has no 'db' and no --db"):
+    with pytest.raises(UserInputError, match="line 1 has no 'db' and no db"):
         E.load_eval_data(bad, task="text-to-sql", databases=E._Databases())
     bad.write_text('{"question": "q"}\n')
     with pytest.raises(UserInputError, match="line 1 has no 'conversations'"):
         E.load_eval_data(bad, task="qa")
-    with pytest.raises(UserInputError, match="unknown --task"):
+    with pytest.raises(UserInputError, match="unknown task"):
         E.load_eval_data(bad, task="poetry")
 
 
@@ -210,7 +210,7 @@ def test_the_hand_written_test_set_is_sound():
         examples = E.load_eval_data(TEST_SET, task="text-to-sql", databases=dbs)
         assert len(examples) == len(lines)
         for r in lines:
-            rows = run_sql(dbs.connection(r["db"]), r["sql"])
+            rows = execute_sql(dbs.connection(r["db"]), r["sql"])
             assert rows and any(v is not None for row in rows for v in row), r
     finally:
         dbs.close()

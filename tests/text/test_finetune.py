@@ -162,7 +162,7 @@ def test_conversations_cut_to_nothing_are_skipped(tiny, tmp_path):
     short = encode_conversation(sql_conversations(1)[0], tok)
     prompt_len = short.target_mask.index(1)
     same = [sql_conversations(1)[0]] * 4
-    with pytest.raises(UserInputError, match="raise --max-length"):
+    with pytest.raises(UserInputError, match="raise max_length"):
         LoraFinetuner(max_length=prompt_len, **FAST).fit(same, model=model, out=tmp_path / "a")
     tuner = LoraFinetuner(max_length=prompt_len + 3, **FAST).fit(same, model=model, out=tmp_path / "b")
     assert (tuner.truncated_, tuner.skipped_, tuner.examples_, tuner.target_tokens_) == (4, 0, 4, 12)

@@ -18,13 +18,12 @@ from synthera.text.metrics import (
     execution_accuracy,
     execution_match,
     normalize_answer,
-    normalize_sql,
     register_metric,
     rouge_l,
-    run_sql,
     sql_exact_match,
     token_f1,
 )
+from synthera.text.sql import SQLExecutionError, execute_sql, sql_key
 
 
 @pytest.fixture
@@ -83,7 +82,9 @@ def test_length_mismatch_and_single_strings_are_user_errors():
 
 
 def test_sql_exact_match_ignores_case_space_and_semicolon_but_not_literals():
-    assert normalize_sql("select  COUNT( * ) from t ;") == "select count(*) from t"
+    assert sql_key("select  COUNT( * ) from t ;") == "select count(*) from t"
+    assert sql_key("SELECT a FROM t WHERE x=1") == sql_key("select A from T where x = 1")
+    assert sql_key("not sql (") == "not sql ("  # broken text keeps its own spelling
     assert sql_exact_match(["SELECT name FROM t WHERE c = 'Oslo';"], ["select name  from t where c = 'Oslo'"]) == 1.0
     assert sql_exact_match(["SELECT name FROM t WHERE c = 'oslo'"], ["SELECT name FROM t WHERE c = 'Oslo'"]) == 0.0
 
@@ -112,8 +113,20 @@ def test_order_matters_when_the_gold_sorts(db):
 def test_numbers_compare_with_tolerance_and_column_names_are_ignored(db):
     assert execution_match("SELECT AVG(salary) AS mean FROM people", "SELECT SUM(salary) / 4.0 FROM people", db)
     assert execution_match("SELECT 2.0", "SELECT 2", db)
-    assert execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db)
+    assert not execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db)  # Spider: 9 significant digits
+    assert execution_match("SELECT 1.0 / 3", "SELECT 0.333333333", db)
+    assert execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db, mode="strict")  # the former 4 decimals
     assert not execution_match("SELECT 0.334", "SELECT 1.0 / 3", db)
+
+
+def test_column_order_is_free_under_spider_rules_only(db):
+    gold = "SELECT name, age FROM people WHERE age = 40"
+    assert execution_match("SELECT age, name FROM people WHERE age = 40", gold, db)
+    assert not execution_match("SELECT age, name FROM people WHERE age = 40", gold, db, mode="strict")
+    assert not execution_match("SELECT age, name FROM people WHERE age = 40", gold, db, mode="bird")
+    # BIRD compares sets: a duplicated row is the same answer
+    assert execution_match("SELECT name, age FROM people WHERE age = 40 UNION ALL SELECT name, age FROM people "
+                           "WHERE age = 40", gold, db, mode="bird")
 
 
 def test_execution_accuracy_with_one_or_many_connections(db):
@@ -126,18 +139,18 @@ def test_execution_accuracy_with_one_or_many_connections(db):
 
 
 def test_queries_cannot_write_or_run_forever(db):
-    with pytest.raises(sqlite3.DatabaseError):
-        run_sql(db, "DELETE FROM people")
-    with pytest.raises(sqlite3.DatabaseError):
-        run_sql(db, "DROP TABLE people")
-    with pytest.raises(sqlite3.Error):
-        run_sql(db, "SELECT 1; DELETE FROM people")
+    with pytest.raises(SQLExecutionError):
+        execute_sql(db, "DELETE FROM people")
+    with pytest.raises(SQLExecutionError):
+        execute_sql(db, "DROP TABLE people")
+    with pytest.raises(SQLExecutionError):
+        execute_sql(db, "SELECT 1; DELETE FROM people")
     assert not execution_match("DELETE FROM people", "SELECT name FROM people", db)
     assert db.execute("SELECT COUNT(*) FROM people").fetchone() == (4,)
     forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c"
-    with pytest.raises(sqlite3.OperationalError):
-        run_sql(db, forever, timeout_s=0.2)
-    assert run_sql(db, "SELECT COUNT(*) FROM people") == [(4,)]  # the connection is still usable
+    with pytest.raises(SQLExecutionError, match="timeout"):
+        execute_sql(db, forever, timeout_s=0.2)
+    assert execute_sql(db, "SELECT COUNT(*) FROM people") == [(4,)]  # the connection is still usable
 
 
 def test_bits_per_byte_is_the_validator_formula():

@@ -176,7 +176,7 @@ def test_outputs_are_flock_jsonl_parquet_hf_and_manifest(people_db, tmp_path):
 def test_synthetic_database_output_copies_the_db(tmp_path, monkeypatch):
     import pandas as pd
 
-    import synthera.text.text_to_sql as t2s
+    import synthera.text.sql.databases as t2s
     from synthera.text.sql import database_from_tables
 
     def fake_synthetic(names, *, rows, seed, progress=False, cache=None):
@@ -195,7 +195,7 @@ def test_synthetic_database_output_copies_the_db(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kwargs, needle", [
     ({"task": "poetry", "n": 5}, "unknown task"),
-    ({"task": "qa", "n": 0}, "--n"),
+    ({"task": "qa", "n": 0}, "n must be a whole number"),
     ({"task": "text-to-sql", "n": 5}, "needs a database"),
     ({"task": "text-to-sql", "n": 5, "db": "missing.db"}, "not found"),
     ({"task": "text-to-sql", "n": 5, "db": "a.db", "from_synthetic": "adult"}, "either"),
@@ -227,3 +227,101 @@ def test_a_sqlalchemy_url_is_mirrored_to_sqlite(shop_db, tmp_path):
     assert result.manifest["database"]["foreign_keys"] == ["sales.store_id -> stores.store_id"]
     for rec in result.records:
         assert execute_sql(copy, rec["meta"]["sql"])
+
+
+def test_grammar_errors_reach_the_generation_stats(people_db, monkeypatch):
+    from synthera.text.sql.grammar import SQLSampler
+
+    def _f_count_where(self, table):
+        raise IndexError("a bug in the family")
+
+    monkeypatch.setattr(SQLSampler, "_f_count_where", _f_count_where)
+    result = generate(GenerationConfig(task="text-to-sql", n=10, db=str(people_db), model="template", seed=2,
+                                       difficulty={"easy": 1}))
+    grammar = result.stats["grammar"]
+    assert grammar["errors"]["f_count_where"] > 0
+    assert "IndexError: a bug in the family" in grammar["error_examples"]["f_count_where"]
+    assert any("f_count_where" in note and "bug" in note for note in result.stats["notes"])
+    assert result.manifest["stats"]["grammar"] == grammar
+
+
+def test_task_registry_refuses_overwrites_and_the_pipeline_runs_any_registered_task(monkeypatch):
+    from collections import Counter
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from synthera.text import tasks
+    from synthera.text.filters import distribution
+
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register_task("qa", tasks.QAOptions)
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register_task("new-name", tasks.QAOptions, aliases=("sql",))
+
+    class EchoTask:
+        name, attribute, default_novelty, weak_model_note = "echo", "topic", None, False
+        lengths: ClassVar[dict] = {"user": (1, 100), "assistant": (1, 100)}
+
+        def __init__(self):
+            self.stats = Counter()
+
+        def attribute_values(self):
+            return ["a", "b"]
+
+        def propose(self, wanted, rng):
+            out = []
+            for v in wanted:
+                text = f"say {v} {rng.random():.6f}"
+                out.append(tasks.Example("sys", text, f"{v}!", {"topic": v}, {"topic": v}, text, text))
+            return out
+
+        def judge(self, ex):
+            return None
+
+        def describe(self):
+            return {}
+
+        def distribution(self, meta):
+            return {"topic": distribution(m["topic"] for m in meta)}
+
+        def report(self):
+            return {"echoed": True}, []
+
+        def close(self):
+            pass
+
+    @dataclass(frozen=True)
+    class EchoOptions:
+        template_ok: ClassVar[bool] = True
+
+        @classmethod
+        def from_config(cls, config):
+            return cls()
+
+        def config_fields(self):
+            return {"difficulty": None}
+
+        def budget(self, n, has_model):
+            return 10 * n
+
+        def build(self, *, llm, seed, out, progress):
+            return tasks.BuiltTask(EchoTask())
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
+    tasks.register_task("echo", EchoOptions)
+    result = generate(GenerationConfig(task="echo", n=4, model="template"))
+    assert result.stats["kept"] == 4 and result.stats["echoed"] is True
+    assert result.stats["distribution"] == {"topic": {"a": 2, "b": 2}}
+
+
+def test_config_errors_name_parameters_not_command_line_flags(tmp_path):
+    bad = [{"task": "qa", "n": 0}, {"task": "qa", "n": 5, "seed": -1}, {"task": "qa", "n": 5, "batch_size": 0},
+           {"task": "text-to-sql", "n": 5, "from_synthetic": "adult", "synthetic_rows": 3},
+           {"task": "text-to-sql", "n": 5, "db": "a.db", "from_synthetic": "adult"},
+           {"task": "qa", "n": 5, "model": "template"}, {"task": "qa", "n": 5, "difficulty": {"easy": 1}}]
+    for kwargs in bad:
+        with pytest.raises(UserInputError) as info:
+            GenerationConfig(**kwargs).validated()
+        assert "--" not in str(info.value), str(info.value)
+    with pytest.raises(UserInputError, match="rows must be at least 10"):
+        GenerationConfig(task="text-to-sql", n=5, from_synthetic="adult", synthetic_rows=3).validated()

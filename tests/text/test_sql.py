@@ -54,7 +54,7 @@ def test_execute_sql_errors_timeout_and_read_only(shop_db):
     with pytest.raises(SQLExecutionError, match="timeout"):
         execute_sql(shop_db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                              "SELECT COUNT(*) FROM c", timeout_s=0.2)
-    with pytest.raises(SQLExecutionError, match="readonly"):
+    with pytest.raises(SQLExecutionError, match="read-only"):
         execute_sql(shop_db, "DELETE FROM sales")
     assert execute_sql(shop_db, "SELECT COUNT(*) FROM sales") == [(300,)]
     with pytest.raises(DataError, match="not found"):
@@ -69,11 +69,39 @@ def test_database_from_tables_refuses_bad_input(tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_results_match_orders_and_floats():
-    assert results_match([(1, 2.0000001)], [(1, 2.0)])
-    assert results_match([(1,), (2,)], [(2,), (1,)])
-    assert not results_match([(1,), (2,)], [(2,), (1,)], ordered=True)
-    assert not results_match([(1,), (1,)], [(1,)])
+def test_results_match_follows_spider_rules():
+    assert results_match([(1,), (2,)], [(2,), (1,)])  # a bag of rows: order free
+    assert not results_match([(1,), (2,)], [(2,), (1,)], ordered=True)  # unless the gold sorts
+    assert not results_match([(1,), (1,)], [(1,)])  # duplicates count
+    assert results_match([(1, "a"), (2, "b")], [("a", 1), ("b", 2)])  # column order free
+    assert not results_match([(1, "a"), (2, "b")], [("a", 2), ("b", 1)])  # one permutation must fit every row
+    assert results_match([(2,)], [(2.0,)]) and not results_match([("2",)], [(2,)])
+    assert results_match([(1, 2.0000000001)], [(1, 2.0)])  # floats: 9 significant digits
+    assert not results_match([(1, 2.0000001)], [(1, 2.0)])
+    assert results_match([], []) and not results_match([(None,)], [])
+    with pytest.raises(ValueError, match="mode"):
+        results_match([], [], mode="fuzzy")
+
+
+def test_results_match_modes_for_bird_and_the_former_rule():
+    assert results_match([(1,), (1,)], [(1,)], mode="bird")  # sets
+    assert not results_match([(1, "a")], [("a", 1)], mode="bird")  # columns in order
+    assert results_match([(0.33331,)], [(0.3333,)], mode="strict")  # 4 decimals
+    assert not results_match([(1, "a")], [("a", 1)], mode="strict")
+
+
+def test_generation_and_scoring_use_one_rule(tmp_path):
+    """The generator verifies and the evaluation scores with the same comparison (6 vs 4 decimals before)."""
+    from synthera.text.metrics import execution_match
+    from synthera.text.sql import has_order_by
+
+    conn = sqlite3.connect(":memory:")
+    pairs = [("SELECT 1.0 / 3", "SELECT 0.3333"), ("SELECT 1.0 / 3", "SELECT 0.333333333"),
+             ("SELECT 1, 'a'", "SELECT 'a', 1"), ("SELECT 2", "SELECT 2.0")]
+    for gold, pred in pairs:
+        same = results_match(execute_sql(conn, gold), execute_sql(conn, pred), ordered=has_order_by(gold))
+        assert execution_match(pred, gold, conn) == same, (gold, pred)
+    assert not execution_match("SELECT 0.3333", "SELECT 1.0 / 3", conn)
 
 
 def test_schema_prompt_shows_stored_values_but_never_identifiers(tmp_path):

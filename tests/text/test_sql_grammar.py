@@ -1,4 +1,4 @@
-"""Text-to-SQL sampling: Spider hardness, verification by execution, round trip."""
+"""The Text-to-SQL grammar (synthera.text.sql): Spider hardness, sampling, verification by execution, round trip."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ from collections import Counter
 
 import pytest
 
-from synthera.text.text_to_sql import (
-    LEVELS,
-    SQLCandidate,
-    SQLSampler,
-    _literal,
-    natural_name,
-    normalize_sql,
-    round_trip_ok,
-    spider_hardness,
-    spoken_value,
-    sql_features,
-)
+from synthera.text.sql.analysis import normalize_sql, spider_hardness, sql_features
+from synthera.text.sql.grammar import LEVELS, SQLCandidate, SQLSampler
+from synthera.text.sql.schema import quote_identifier, sql_literal
+from synthera.text.sql.wording import natural_name, round_trip_ok, spoken_value
 
 
 @pytest.mark.parametrize("sql, level", [
@@ -104,7 +96,7 @@ def test_some_questions_say_a_code_as_people_do_and_still_round_trip(people_db):
         for value in cand.values:
             if isinstance(value, str) and value.lower() not in cand.question.lower():
                 assert spoken_value(value) in cand.question.lower(), (value, cand.question)
-                assert _literal(value) in cand.sql  # the SQL keeps the stored spelling
+                assert sql_literal(value) in cand.sql  # the SQL keeps the stored spelling
                 spoken += 1
         assert round_trip_ok(cand.question, cand.columns, cand.values, cand.implied)[0], cand.question
     sampler.close()
@@ -150,4 +142,43 @@ def test_verify_rejects_errors_empty_results_and_limit_ties(shop_db):
     assert check("SELECT city FROM stores ORDER BY region LIMIT 1") == "nondeterministic"
     assert check("SELECT city FROM stores ORDER BY city LIMIT 1") == ""
     assert check('SELECT SUM("unit-price") FROM sales WHERE "order" = \'phone\'') == ""
+    sampler.close()
+
+
+def test_a_family_that_raises_is_counted_as_an_error_not_a_quiet_miss(people_db):
+    """Before, any IndexError/ValueError in a family looked like "no query fits"."""
+    sampler = SQLSampler(people_db, seed=0)
+
+    def _f_distinct(table):
+        raise ValueError("boom")
+
+    sampler._f_distinct = _f_distinct
+    for _ in range(60):
+        sampler.sample("easy")
+    report = sampler.family_report()
+    sampler.close()
+    assert report["errors"]["f_distinct"] > 0
+    assert report["error_examples"]["f_distinct"] == "ValueError: boom"
+    assert "f_distinct" not in report["misses"]
+
+
+def test_families_that_do_not_fit_are_counted_as_misses(people_db):
+    sampler = SQLSampler(people_db, seed=0)
+    for i in range(400):
+        sampler.sample(LEVELS[i % 4])
+    report = sampler.family_report()
+    sampler.close()
+    assert report["errors"] == {}
+    assert sum(report["misses"].values()) > 0  # one table, few text labels: some families find no column
+
+
+def test_filters_are_records_with_named_fields(shop_db):
+    from synthera.text.sql.grammar import Filter
+
+    sampler = SQLSampler(shop_db, seed=1)
+    for _ in range(20):
+        f = sampler._any_filter("sales")
+        assert isinstance(f, Filter)
+        assert f.sql.startswith(quote_identifier(f.column) + " " + f.op + " ")
+        assert f.sql.endswith(sql_literal(f.value))
     sampler.close()
