@@ -39,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import DataError, UserInputError
+from synthera.evaluate._data import MAX_GROUPS, check_group_column
 from synthera.evaluate.report import Report
 from synthera.metadata import Metadata, infer_metadata
 
 __all__ = ["MAX_GROUPS", "MAX_ROWS", "BiasReport", "analyze_bias"]
 
-MAX_GROUPS = 50
 MAX_ROWS = 100_000
 _BINS = 10
 _FOLDS = 5
@@ -140,13 +140,7 @@ def _check(data, target, sensitive, metadata, holdout):
         raise UserInputError(f"the target '{target}' is {md[target].kind}; bias analysis needs a categorical target "
                              "(bin a numerical one first, e.g. income > 50K)")
     for col in sensitive:
-        if md[col].kind not in ("categorical", "boolean"):
-            raise UserInputError(f"sensitive column '{col}' is {md[col].kind}; it needs groups: "
-                                 "bin it into a categorical column first (e.g. age bands)")
-        n = data[col].nunique(dropna=False)
-        if n > MAX_GROUPS:
-            raise UserInputError(f"sensitive column '{col}' has {n} groups; at most {MAX_GROUPS} are compared: "
-                                 "merge rare groups first")
+        check_group_column(data, md, col)
     data = data[data[target].notna()].reset_index(drop=True)
     if data[target].nunique() < 2:
         raise DataError(f"the target '{target}' has fewer than two classes; pick another target")

@@ -81,7 +81,9 @@ def evaluate(
     synthera.errors.DataError
         Empty tables, mismatched columns, values of the wrong type.
     synthera.errors.UserInputError
-        Unknown target/sensitive columns, unknown metric names.
+        Unknown target/sensitive columns, unknown metric names, a sensitive
+        column without groups (numbers, dates) or with too many, a target with
+        fewer than two classes, a numerical target when fairness would run.
     """
     if metrics is not None:
         unknown = [m for m in metrics if m not in METRICS]
@@ -92,6 +94,14 @@ def evaluate(
     data = EvalData.build(
         real, synthetic, holdout=holdout, target=target, sensitive=sensitive, metadata=metadata, seed=seed
     )
+    fairness_runs = data.sensitive and data.holdout is not None and (metrics is None or "fairness" in metrics)
+    if fairness_runs and data.target is not None and data.is_continuous(data.target):
+        from synthera.errors import UserInputError
+
+        raise UserInputError(
+            f"fairness needs a categorical target; '{data.target}' is {data.kind(data.target)}: "
+            "pick a categorical --target, or leave out --sensitive"
+        )
     return run_metrics(data, metrics)
 
 

@@ -17,6 +17,7 @@ comparing (synthesizers make them up on purpose) and are listed as skipped.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -27,12 +28,66 @@ import pandas as pd
 from synthera.errors import DataError, UserInputError
 from synthera.metadata import ColumnMetadata, Metadata, infer_metadata
 
-__all__ = ["CONTINUOUS", "DISCRETE", "TOP_CATEGORIES", "EvalData"]
+__all__ = [
+    "CONTINUOUS",
+    "DISCRETE",
+    "MAX_GROUPS",
+    "MIN_ROWS",
+    "TOP_CATEGORIES",
+    "EvalData",
+    "check_group_column",
+    "parse_datetimes",
+]
 
 CONTINUOUS = ("numerical", "datetime")
 DISCRETE = ("categorical", "boolean")
 TOP_CATEGORIES = 30  # one-hot width per categorical column; the rest share an "other" slot
 FRAMES = ("real", "synthetic", "holdout")
+MAX_GROUPS = 50  # groups a sensitive column may have (evaluate's fairness and bias alike)
+# Below these row counts a metric is noise: it is skipped with the reason, and the headline says so.
+MIN_ROWS = {"real": 50, "synthetic": 50, "holdout": 50}
+
+
+def check_group_column(frame: pd.DataFrame, metadata: Metadata, column: str) -> None:
+    """Refuse a sensitive column that has no groups (a number, a date, free text) or too many groups.
+
+    One check for ``evaluate`` and ``bias``, so both refuse the same columns with the same line.
+    """
+    kind = metadata[column].kind
+    if kind not in DISCRETE:
+        raise UserInputError(
+            f"sensitive column '{column}' is {kind}; it needs groups: "
+            "bin it into a categorical column first (e.g. age bands)"
+        )
+    n = int(frame[column].nunique(dropna=False))
+    if n > MAX_GROUPS:
+        raise UserInputError(
+            f"sensitive column '{column}' has {n} groups; at most {MAX_GROUPS} are compared: merge rare groups first"
+        )
+
+
+def parse_datetimes(series: pd.Series, fmt: str | None, *, column: str, frame: str, wall: bool = False) -> pd.Series:
+    """Parse a datetime column; mixed UTC offsets become UTC, or with ``wall`` each value's own wall-clock time."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = series
+    else:
+        with warnings.catch_warnings():  # pandas warns about mixed offsets; they are handled just below
+            warnings.simplefilter("ignore", FutureWarning)
+            parsed = pd.to_datetime(series, format=fmt, errors="coerce")
+        if parsed.dtype == object:  # mixed UTC offsets: one Timestamp per offset
+            if wall:
+                parsed = pd.to_datetime(parsed.map(lambda v: v.tz_localize(None) if isinstance(v, pd.Timestamp) else None))
+            else:
+                parsed = pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
+        bad = parsed.isna() & series.notna()
+        if bad.any():
+            raise DataError(
+                f"column '{column}' in the {frame} table has {int(bad.sum())} values that are not dates "
+                f"in the format {fmt!r}; fix them or the metadata's datetime_format"
+            )
+    if wall and getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)  # the wall clock the data was written in
+    return parsed
 
 
 def _preview(items: list, limit: int = 6) -> str:
@@ -84,6 +139,21 @@ def _infer(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | 
             guess.nullable, guess.null_fraction = True, 1.0
             columns[name] = guess
     return Metadata(columns=columns, primary_key=inferred.primary_key if full else None, n_rows=len(real))
+
+
+def _check_target(real: pd.DataFrame, metadata: Metadata, target: str) -> None:
+    """Refuse a target nothing can be learned about: personal data, ids, text, no values or one class."""
+    kind = metadata[target].kind
+    if kind not in CONTINUOUS + DISCRETE:
+        raise UserInputError(
+            f"column '{target}' is a {kind} column and cannot be a target column; "
+            "mark it categorical or numerical in the metadata"
+        )
+    values = real[target].dropna()
+    if values.empty:
+        raise DataError(f"target column '{target}' is empty in the real table; pick another --target")
+    if kind in DISCRETE and values.astype("string").nunique() < 2:
+        raise DataError(f"target column '{target}' has fewer than two classes in the real table; pick another --target")
 
 
 @dataclass
@@ -151,12 +221,10 @@ class EvalData:
                 skipped[name] = "null in every row of every table: nothing to compare"
             else:
                 skipped[name] = f"{kind} column: made up by synthesizers, not compared"
-        for col in (target, *sensitive):
-            if col is not None and col not in columns:
-                raise UserInputError(
-                    f"column '{col}' is a {metadata[col].kind} column and cannot be a target or sensitive column; "
-                    "mark it categorical or numerical in the metadata"
-                )
+        for col in sensitive:
+            check_group_column(real, metadata, col)
+        if target is not None:
+            _check_target(real, metadata, target)
         if not columns:
             raise DataError(
                 "no column can be evaluated: every column is an id, free text or personal data; "
@@ -203,16 +271,7 @@ class EvalData:
         series = self.frame(frame)[column]
         col = self.metadata[column]
         if col.kind == "datetime":
-            if pd.api.types.is_datetime64_any_dtype(series):
-                parsed = series
-            else:
-                parsed = pd.to_datetime(series, format=col.datetime_format, errors="coerce")
-                bad = parsed.isna() & series.notna()
-                if bad.any():
-                    raise DataError(
-                        f"column '{column}' in the {frame} table has {int(bad.sum())} values that are not dates "
-                        f"in the format {col.datetime_format!r}; fix them or the metadata's datetime_format"
-                    )
+            parsed = parse_datetimes(series, col.datetime_format, column=column, frame=frame)
             if getattr(parsed.dt, "tz", None) is not None:
                 parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
             out = parsed.astype("datetime64[ns]").to_numpy().astype("int64").astype("float64")

@@ -210,6 +210,66 @@ figcaption{font-weight:600;margin-bottom:.3rem} .muted{color:#666;font-size:.9re
 """
 
 
+def _fidelity_section(fid: dict, plots: dict) -> list[str]:
+    """The fidelity scores, per-column table, date steps and plots."""
+    parts = ["<h2>Fidelity</h2>"]
+    parts.append(_table(["metric", "value", "ideal"], [
+        ["column_shapes", fid.get("column_shapes"), "1"],
+        ["column_pair_trends (all pairs)", fid.get("column_pair_trends"), "1"],
+        ["column_pair_trends_strong (SDMetrics QualityReport pairs)", fid.get("column_pair_trends_strong"), "1"],
+        ["detection_auc", fid.get("detection_auc"), "0.5"],
+    ]))
+    if fid.get("per_column"):
+        parts.append(_table(["column", "kind", "metric", "score", "nulls real", "nulls synthetic"], [
+            [c, v["kind"], v["metric"], v["score"], v["null_share_real"], v["null_share_synthetic"]]
+            for c, v in fid["per_column"].items()
+        ]))
+    if "column_shapes" in plots:
+        parts.append(_plot_block("distributions", "Real and synthetic distributions per column",
+                                 _distributions(plots["column_shapes"])))
+    if fid.get("datetime_step_match"):
+        steps = fid["datetime_step_match"].items()
+        parts.append(_table(["datetime column", "real step", "synthetic values on it"],
+                            [[c, v["step"] or "finer than a second", v["share"]] for c, v in steps]))
+    if "column_pair_trends" in plots:
+        heat = plots["column_pair_trends"]
+        title = "Pair trend differences (darker: further apart)"
+        if heat.get("all_columns", 0) > len(heat["columns"]):
+            title += f"; the first {len(heat['columns'])} of {heat['all_columns']} columns"
+        parts.append(_plot_block("correlation_difference", title, _heatmap(heat)))
+    summary = fid.get("column_pairs_summary") or {}
+    if summary.get("pairs_listed", 0) < summary.get("pairs_total", 0) or summary.get("sampled"):
+        sampled = " (a random sample)" if summary["sampled"] else ""
+        parts.append(f'<p class="muted">{summary["pairs_scored"]:,} of {summary["pairs_total"]:,} column pairs scored'
+                     f'{sampled}; results.json lists {escape(summary["listed"])}, '
+                     "column_pairs.parquet holds every scored pair</p>")
+    return parts
+
+
+def _privacy_section(priv: dict, plots: dict) -> list[str]:
+    """The privacy scores, the replayed-values table and the distance plot."""
+    if not priv:
+        return []
+    parts = ["<h2>Privacy</h2>"]
+    keys = [("exact_copy_rate", "0"), ("dcr_share", "0.5"), ("dcr_median_synthetic", "≈ holdout"),
+            ("dcr_median_holdout", "–"), ("nndr", "≈ holdout-like, not near 0"), ("mia_auc", "0.5"),
+            ("singling_out_risk", "0"), ("linkability_risk", "0"), ("inference_risk", "0")]
+    parts.append(_table(["metric", "value", "ideal"], [[k, priv.get(k), ideal] for k, ideal in keys if k in priv]))
+    replayed = priv.get("replayed_values") or {}
+    shown = sorted(replayed.items(), key=lambda kv: (not kv[1]["flagged"], -kv[1]["rare_replayed_share"]))[:40]
+    if shown:
+        parts.append(_table(
+            ["column", "kind", "synthetic cells on a real value", "on a rare real value (< 5 rows)", "chance",
+             "flagged"],
+            [[c, e["kind"], e["replayed_share"], e["rare_replayed_share"], e["chance_share"],
+              e["reason"] or ("yes" if e["flagged"] else "")] for c, e in shown],
+        ))
+    if "distance_to_closest_record" in plots:
+        parts.append(_plot_block("dcr", "Distance to the closest training record",
+                                 _dcr(plots["distance_to_closest_record"])))
+    return parts
+
+
 def render(report: Report) -> str:
     res, plots = report.results, report.plots
     rows = res["rows"]
@@ -225,23 +285,7 @@ def render(report: Report) -> str:
         '<section class="headline" id="headline"><ul>' + "".join(f"<li>{escape(line)}</li>" for line in res["headline"]) + "</ul></section>",
     ]
 
-    fid = res["fidelity"]
-    parts.append("<h2>Fidelity</h2>")
-    parts.append(_table(["metric", "value", "ideal"], [
-        ["column_shapes", fid.get("column_shapes"), "1"],
-        ["column_pair_trends (all pairs)", fid.get("column_pair_trends"), "1"],
-        ["column_pair_trends_strong (SDMetrics QualityReport pairs)", fid.get("column_pair_trends_strong"), "1"],
-        ["detection_auc", fid.get("detection_auc"), "0.5"],
-    ]))
-    if fid.get("per_column"):
-        parts.append(_table(["column", "kind", "metric", "score", "nulls real", "nulls synthetic"], [
-            [c, v["kind"], v["metric"], v["score"], v["null_share_real"], v["null_share_synthetic"]]
-            for c, v in fid["per_column"].items()
-        ]))
-    if "column_shapes" in plots:
-        parts.append(_plot_block("distributions", "Real and synthetic distributions per column", _distributions(plots["column_shapes"])))
-    if "column_pair_trends" in plots:
-        parts.append(_plot_block("correlation_difference", "Pair trend differences (darker: further apart)", _heatmap(plots["column_pair_trends"])))
+    parts += _fidelity_section(res["fidelity"], plots)
 
     util = res["utility"]
     if util.get("models"):
@@ -260,15 +304,7 @@ def render(report: Report) -> str:
         if "utility" in plots:
             parts.append(_plot_block("utility", "Train on synthetic (TSTR) against train on real (TRTR)", _utility(plots["utility"])))
 
-    priv = res["privacy"]
-    if priv:
-        parts.append("<h2>Privacy</h2>")
-        keys = [("exact_copy_rate", "0"), ("dcr_share", "0.5"), ("dcr_median_synthetic", "≈ holdout"),
-                ("dcr_median_holdout", "–"), ("nndr", "≈ holdout-like, not near 0"), ("mia_auc", "0.5"),
-                ("singling_out_risk", "0"), ("linkability_risk", "0"), ("inference_risk", "0")]
-        parts.append(_table(["metric", "value", "ideal"], [[k, priv.get(k), ideal] for k, ideal in keys if k in priv]))
-        if "distance_to_closest_record" in plots:
-            parts.append(_plot_block("dcr", "Distance to the closest training record", _dcr(plots["distance_to_closest_record"])))
+    parts += _privacy_section(res["privacy"], plots)
 
     fair = res["fairness"]
     if fair.get("groups"):

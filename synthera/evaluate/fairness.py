@@ -27,13 +27,12 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import UserInputError
-from synthera.evaluate._data import EvalData
+from synthera.evaluate._data import MAX_GROUPS, EvalData, check_group_column
 from synthera.evaluate.registry import register_metric
 from synthera.evaluate.utility import fitted_models, task
 
-__all__ = ["FAIRNESS_MODEL", "MAX_GROUPS", "fairness", "group_labels"]
+__all__ = ["FAIRNESS_MODEL", "MAX_GROUPS", "check_group_column", "fairness", "group_labels"]
 
-MAX_GROUPS = 50
 FAIRNESS_MODEL = "lightgbm"
 
 
@@ -60,7 +59,10 @@ def _group_sets(data: EvalData) -> list[tuple[str, ...]]:
     return sets
 
 
-@register_metric("fairness", section="fairness", keys=("positive_label", "groups"), needs=("holdout", "target", "sensitive"))
+@register_metric(
+    "fairness", section="fairness", keys=("positive_label", "groups"), needs=("holdout", "target", "sensitive"),
+    min_rows=("real", "synthetic", "holdout"),
+)
 def fairness(data: EvalData) -> dict:
     """Demographic parity, equalized odds, selection rates and representation per group."""
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate

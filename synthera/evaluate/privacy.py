@@ -18,6 +18,13 @@ at most :data:`MAX_SYNTHETIC_ROWS` synthetic rows are used.
 ``nndr``
     Median ratio of a synthetic row's closest to second-closest training row;
     values near 0 mean synthetic rows sit on top of single training rows.
+``replayed_values``
+    Per column (ids, personal data, text, numbers, dates, categories): how many
+    synthetic cells hold exactly a real value, and how many a *rare* real value
+    (held by fewer than :data:`RARE_K` real rows), against the share chance
+    gives (holdout rows, else the share of the value grid the rare values
+    occupy). A column is ``flagged`` when it replays personal data or ids, or,
+    being high-cardinality, replays rare values far beyond chance.
 ``mia_auc``
     A membership-inference attack: score each training and holdout row by how
     near its closest synthetic row is, and measure the ROC AUC of telling the
@@ -62,6 +69,7 @@ __all__ = [
     "exact_copy_rate",
     "inference_risk",
     "linkability_risk",
+    "replayed_values",
     "singling_out_risk",
 ]
 
@@ -165,6 +173,7 @@ def exact_copy_rate(data: EvalData) -> dict:
     section="privacy",
     keys=("dcr_share", "dcr_median_synthetic", "dcr_median_holdout", "nndr", "mia_auc", "n_reference"),
     needs=("holdout",),
+    min_rows=("real", "synthetic", "holdout"),
 )
 def distance_to_closest_record(data: EvalData) -> dict:
     """DCR share, DCR medians, NNDR and a distance-based membership attack."""
@@ -236,7 +245,8 @@ def _count_in(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return np.where(uniq[pos] == queries, counts[pos], 0) if len(uniq) else np.zeros(len(queries), int)
 
 
-@register_metric("singling_out_risk", section="privacy", keys=("singling_out_risk", "singling_out"), needs=("holdout",))
+@register_metric("singling_out_risk", section="privacy", keys=("singling_out_risk", "singling_out"), needs=("holdout",),
+                 min_rows=("real", "synthetic", "holdout"))
 def singling_out_risk(data: EvalData) -> dict:
     """Risk that queries built from synthetic rows single out one training row."""
     rng = data.rng(21)
@@ -272,7 +282,8 @@ def _targets(data: EvalData, salt: int) -> dict:
     return {f: np.sort(rng.choice(idx[f], n, replace=False)) for f in ("real", "holdout")}
 
 
-@register_metric("linkability_risk", section="privacy", keys=("linkability_risk", "linkability"), needs=("holdout",))
+@register_metric("linkability_risk", section="privacy", keys=("linkability_risk", "linkability"), needs=("holdout",),
+                 min_rows=("real", "synthetic", "holdout"))
 def linkability_risk(data: EvalData) -> dict:
     """Risk that two halves of a training row are linked through one synthetic row."""
     if len(data.columns) < 2:
@@ -309,7 +320,8 @@ def _secrets(data: EvalData) -> list[str]:
     return [c for c in data.columns if not data.is_continuous(c)][-3:] or data.columns[-1:]
 
 
-@register_metric("inference_risk", section="privacy", keys=("inference_risk", "inference"), needs=("holdout",))
+@register_metric("inference_risk", section="privacy", keys=("inference_risk", "inference"), needs=("holdout",),
+                 min_rows=("real", "synthetic", "holdout"))
 def inference_risk(data: EvalData) -> dict:
     """Risk that a training row's secret column is inferred from its nearest synthetic row."""
     if len(data.columns) < 2:
@@ -341,3 +353,130 @@ def inference_risk(data: EvalData) -> dict:
         "inference_risk": max(d["risk"] for d in detail.values()),
         "inference": {"attacks": len(targets["real"]), "secrets": detail},
     }
+
+
+# --------------------------------------------------------------------------- real values replayed
+
+RARE_K = 5  # a real value held by fewer than this many real rows is rare: replaying it points at a person
+_HIGH_CARDINALITY = 0.5  # distinct values per non-null real cell from which a column is high-cardinality
+_MIN_DISTINCT = 20
+_REPLAY_MARGIN = 0.01
+
+
+def _cell_keys(data: EvalData, frame: str, column: str) -> np.ndarray:
+    """Each non-null cell as one comparable key: the shared codes or numbers of an evaluated column, else text."""
+    if column in data.columns:  # categories share codes across tables; numbers (1 and 1.0) and dates are floats
+        values = data.values(frame, column)
+        return values[~np.isnan(values)] if data.is_continuous(column) else values[values >= 0]
+    series = data.frame(frame)[column].dropna()
+    if pd.api.types.is_float_dtype(series):
+        text = series.astype(str)
+        whole = (series % 1 == 0) & (series.abs() < 2.0**63)
+        series = text.mask(whole, series[whole].astype("int64").astype(str))
+    return series.astype(str).str.strip().to_numpy(dtype=object)
+
+
+def _grid_chance(data: EvalData, column: str, rare: np.ndarray) -> float:
+    """Share of a number column's value grid that rare real values occupy: the replay rate of chance."""
+    if not data.is_continuous(column) or rare.size == 0:
+        return 0.0
+    real = data.values("real", column)
+    real = real[np.isfinite(real)]
+    span = float(real.max() - real.min()) if real.size else 0.0
+    if span == 0:
+        return 1.0
+    step = None
+    for decimals in range(7):
+        scaled = real * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            step = 10.0**-decimals
+            break
+    if data.kind(column) == "datetime":
+        step = {"year": 3.15e16, "month": 2.6e15, "day": 8.64e13, "hour": 3.6e12, "minute": 6e10, "second": 1e9}.get(
+            getattr(data.metadata[column], "datetime_step", None), step)
+    if step is None:  # free floats: a fresh value meets a real one only by copying
+        return 0.0
+    return float(min(1.0, rare.size / (span / step + 1)))
+
+
+def _replay_counts(real: np.ndarray, other: np.ndarray) -> dict:
+    uniq, counts = np.unique(real, return_counts=True)
+    rare = uniq[counts < RARE_K]
+    rare_hit = np.isin(other, rare)
+    return {
+        "cells": len(other),
+        "replayed_cells": int(np.isin(other, uniq).sum()),
+        "rare_replayed_cells": int(rare_hit.sum()),
+        "rare_values_replayed": int(np.unique(other[rare_hit]).size),
+        "rare": rare,
+        "distinct": len(uniq),
+    }
+
+
+def _replay_entry(data: EvalData, column: str) -> dict:
+    meta = data.metadata[column]
+    real = _cell_keys(data, "real", column)
+    got = _replay_counts(real, _cell_keys(data, "synthetic", column))
+    cells = got["cells"]
+    entry = {
+        "kind": meta.kind,
+        "synthetic_cells": cells,
+        "replayed_cells": got["replayed_cells"],
+        "replayed_share": got["replayed_cells"] / cells if cells else 0.0,
+        "rare_real_values": int(got["rare"].size),
+        "rare_replayed_cells": got["rare_replayed_cells"],
+        "rare_replayed_share": got["rare_replayed_cells"] / cells if cells else 0.0,
+        "rare_values_replayed": got["rare_values_replayed"],
+        "high_cardinality": bool(got["distinct"] >= max(_MIN_DISTINCT, _HIGH_CARDINALITY * len(real))),
+    }
+    if meta.pii_type:
+        entry["pii_type"] = meta.pii_type
+    if data.holdout is not None:
+        control = _replay_counts(real, _cell_keys(data, "holdout", column))
+        entry["chance_share"] = control["rare_replayed_cells"] / control["cells"] if control["cells"] else 0.0
+        entry["chance_from"] = "holdout"
+    else:
+        entry["chance_share"] = _grid_chance(data, column, got["rare"])
+        entry["chance_from"] = "value grid"
+    entry["flagged"], entry["reason"] = _replay_verdict(data, column, real, entry)
+    return entry
+
+
+def _sequential_key(real: np.ndarray) -> bool:
+    numbers = pd.to_numeric(pd.Series(real), errors="coerce")
+    if numbers.isna().any() or numbers.empty or not (numbers % 1 == 0).all():
+        return False
+    return int(numbers.max() - numbers.min()) + 1 == numbers.nunique()
+
+
+def _replay_verdict(data: EvalData, column: str, real: np.ndarray, entry: dict) -> tuple[bool, str | None]:
+    kind = entry["kind"]
+    beyond_chance = entry["rare_replayed_share"] > 2 * entry["chance_share"] + _REPLAY_MARGIN
+    if kind == "id":
+        if _sequential_key(real):
+            return False, None  # row numbers 1..n identify no one
+        if entry["rare_replayed_cells"]:
+            return True, "real identifiers reappear in the synthetic rows"
+        return False, None
+    if kind == "pii":
+        if entry.get("pii_type") == "person_name":
+            hit = beyond_chance and entry["rare_replayed_cells"] > 0
+        else:
+            hit = entry["replayed_cells"] > 0
+        return (True, "real personal data reappears in the synthetic rows") if hit else (False, None)
+    if entry["high_cardinality"] and entry["rare_replayed_cells"] and beyond_chance:
+        return True, f"values held by fewer than {RARE_K} real rows reappear far more often than chance"
+    return False, None
+
+
+@register_metric("replayed_values", section="privacy")
+def replayed_values(data: EvalData) -> dict:
+    """Per column: synthetic cells that replay real values, above all rare ones (held by fewer than 5 real rows)."""
+    out = {}
+    for column in data.real.columns:
+        if data.metadata[column].kind == "boolean":
+            continue
+        if data.real[column].isna().all():
+            continue
+        out[column] = _replay_entry(data, column)
+    return {"replayed_values": out}

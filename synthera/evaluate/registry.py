@@ -27,6 +27,9 @@ class Metric:
 
     ``needs`` names what must be given for it to run: ``"holdout"``,
     ``"target"`` and/or ``"sensitive"``; without them it is listed as skipped.
+    ``min_rows`` names the tables (``real``, ``synthetic``, ``holdout``) that
+    must hold at least :data:`synthera.evaluate._data.MIN_ROWS` rows for the
+    number to mean anything; below, the metric is skipped with the reason.
     """
 
     name: str
@@ -35,6 +38,7 @@ class Metric:
     keys: tuple[str, ...]
     needs: tuple[str, ...] = ()
     description: str = ""
+    min_rows: tuple[str, ...] = ()
 
 
 METRICS: dict[str, Metric] = {}
@@ -46,6 +50,7 @@ def register_metric(
     section: str,
     keys: tuple[str, ...] | None = None,
     needs: tuple[str, ...] = (),
+    min_rows: tuple[str, ...] = (),
     replace: bool = False,
 ):
     """Decorator that registers ``fn`` as metric ``name`` in ``section``.
@@ -61,6 +66,8 @@ def register_metric(
         each is set to ``None`` and the error is recorded once.
     needs
         Inputs the metric requires: ``holdout``, ``target``, ``sensitive``.
+    min_rows
+        Tables that need a minimum row count: ``real``, ``synthetic``, ``holdout``.
     replace
         Set to ``True`` to replace a metric of the same name on purpose.
     """
@@ -69,12 +76,16 @@ def register_metric(
     unknown = set(needs) - {"holdout", "target", "sensitive"}
     if unknown:
         raise ValueError(f"unknown need {min(unknown)!r}; use holdout, target or sensitive")
+    if set(min_rows) - {"real", "synthetic", "holdout"}:
+        raise ValueError(f"min_rows names tables: real, synthetic or holdout; got {min_rows!r}")
 
     def decorate(fn: Callable) -> Callable:
         if name in METRICS and not replace:
             raise ValueError(f"metric '{name}' is already registered; pass replace=True to replace it")
         doc = (fn.__doc__ or "").strip().splitlines()
-        METRICS[name] = Metric(name, section, fn, tuple(keys or (name,)), tuple(needs), doc[0] if doc else "")
+        METRICS[name] = Metric(
+            name, section, fn, tuple(keys or (name,)), tuple(needs), doc[0] if doc else "", tuple(min_rows)
+        )
         return fn
 
     return decorate

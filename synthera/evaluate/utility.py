@@ -9,6 +9,9 @@ Classification reports ``accuracy``, ``f1`` and ``roc_auc``; regression ``r2``.
 For two classes F1 and ROC AUC are about the *positive label*, the real table's
 rarer class (or a boolean's ``true_value``); for more classes they are macro
 averages (ROC AUC one-vs-rest). ``ratio`` is TSTR / TRTR per score.
+``trtr_interval`` / ``tstr_interval`` give 95% bootstrap intervals of
+accuracy, two-class ROC AUC and R² (:data:`N_BOOTSTRAP` resamples of the
+holdout predictions, the same resamples for both; no model is refitted).
 
 Features are every evaluated column but the target, encoded as in
 :class:`synthera.evaluate._data.EvalData` (numbers standardised, the 30 most
@@ -27,6 +30,8 @@ from synthera.evaluate.registry import register_metric
 __all__ = ["MAX_TRAIN_ROWS", "MODELS", "fitted_models", "task", "utility"]
 
 MAX_TRAIN_ROWS = 50_000
+N_BOOTSTRAP = 200
+_BOOTSTRAP_CHUNK = 25
 MODELS = ("logistic_regression", "random_forest", "lightgbm")
 
 
@@ -138,7 +143,56 @@ def _scores(spec: dict, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | Non
     return out
 
 
-@register_metric("utility", section="utility", keys=("task", "models"), needs=("holdout", "target"))
+def _resample_weights(n: int, rng: np.random.Generator):
+    """Chunks of bootstrap weights: how often each holdout row is drawn, per resample."""
+    for start in range(0, N_BOOTSTRAP, _BOOTSTRAP_CHUNK):
+        b = min(_BOOTSTRAP_CHUNK, N_BOOTSTRAP - start)
+        draws = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        yield np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def _weighted_auc(weights: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC per row of ``weights`` (ties count half), from one sort of the scores."""
+    order = np.argsort(score, kind="stable")
+    s = score[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    w = weights[:, order]
+    pos = np.add.reduceat(w * positive[order], starts, axis=1)
+    neg = np.add.reduceat(w * ~positive[order], starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _bootstrap(spec: dict, y: np.ndarray, got: dict, seed: int) -> dict:
+    """95% intervals of accuracy and two-class ROC AUC (or R²) over resamples of the holdout predictions."""
+    rng = np.random.default_rng([seed, 71])  # the same resamples for every model and source
+    n = len(y)
+    draws: dict[str, list] = {}
+    for w in _resample_weights(n, rng):
+        if spec["kind"] == "regression":
+            pred = got["pred"].astype(float)
+            mean = (w @ y) / n
+            total = w @ (y * y) - n * mean**2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws.setdefault("r2", []).append(1.0 - (w @ (y - pred) ** 2) / total)
+            continue
+        draws.setdefault("accuracy", []).append((w @ (got["pred"].astype(int) == y)) / n)
+        if spec["binary"] and got["proba"] is not None:
+            positive = y == spec["positive"]
+            draws.setdefault("roc_auc", []).append(_weighted_auc(w, positive, got["proba"][:, spec["positive"]]))
+    out = {}
+    for key, parts in draws.items():
+        values = np.concatenate(parts)
+        values = values[np.isfinite(values)]
+        out[key] = [float(v) for v in np.quantile(values, [0.025, 0.975])] if values.size else [None, None]
+    return out
+
+
+@register_metric(
+    "utility", section="utility", keys=("task", "models"), needs=("holdout", "target"),
+    min_rows=("real", "synthetic", "holdout"),
+)
 def utility(data: EvalData) -> dict:
     """TSTR against TRTR for three models on the holdout."""
     spec = task(data)
@@ -150,10 +204,11 @@ def utility(data: EvalData) -> dict:
             if (source, name) in fitted:
                 got = fitted[source, name]
                 row[label] = _scores(spec, fitted["y_test"], got["pred"], got["proba"])
+                row[f"{label}_interval"] = _bootstrap(spec, fitted["y_test"], got, data.seed)
             else:
                 row[label] = None
                 row[f"{label}_error"] = fitted["errors"][source, name]
-        if row["trtr"] and row["tstr"]:
+        if row.get("trtr") and row.get("tstr"):
             row["ratio"] = {
                 k: (row["tstr"][k] / row["trtr"][k] if row["trtr"][k] and row["tstr"][k] is not None else None)
                 for k in row["trtr"]
