@@ -21,11 +21,26 @@ Every column gets one *kind*:
     free text.
 ``pii``
     personal data (``pii_type``: ``email``, ``phone``, ``person_name``,
-    ``street_address``, ``credit_card`` or ``ip_address``). Synthesizers
-    replace these with fake values and never copy them.
+    ``street_address``, ``credit_card``, ``ip_address``, ``national_id`` or
+    ``account_number``). Synthesizers replace these with fake values and
+    never copy them. Integer columns are checked too: Luhn-valid card
+    numbers, phone numbers and columns named like ``phone`` or ``ssn``.
 
 Every column also records ``dtype`` (as read), ``nullable`` and
-``null_fraction``.
+``null_fraction``. Optional facts: ``datetime_step`` (the coarsest calendar
+step every observed datetime sits on, e.g. ``month``), ``number_format``
+(``1,234.56`` or ``1.234,56`` for numbers written as text with thousands
+separators) and ``rare_categories`` (how many categories fewer than
+:data:`RARE_COUNT` rows hold; the encoder merges them into one "other" code
+so they are never emitted verbatim).
+
+Values that do not parse in an otherwise numeric or date column become
+missing values (the warning counts them); warnings and errors name columns
+and counts, never a cell's value.
+
+The top-level ``measured_from_data`` is true when bounds and categories were
+read from the data (:func:`infer_metadata` always sets it); a user who
+declares a public domain by hand sets it to false.
 
 The JSON form carries ``format_version``. Users may edit it (change a kind,
 fix a format, narrow bounds) and pass it back; :func:`infer_metadata` accepts
@@ -44,13 +59,15 @@ True
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import math
 import os
 import re
 import warnings
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -66,11 +83,16 @@ __all__ = [
     "Metadata",
     "infer_metadata",
     "numpy_to_json",
+    "parse_numbers",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added measured_from_data, datetime_step, number_format, rare_categories; 1 still reads
 KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "text", "pii")
-PII_TYPES = ("email", "phone", "person_name", "street_address", "credit_card", "ip_address")
+PII_TYPES = ("email", "phone", "person_name", "street_address", "credit_card", "ip_address", "national_id",
+             "account_number")
+DATETIME_STEPS = ("year", "month", "day", "hour", "minute", "second")
+NUMBER_FORMATS = ("1,234.56", "1.234,56")
+RARE_COUNT = 5  # a category or value held by fewer rows than this is never replayed verbatim
 
 _SAMPLE = 1000  # distinct values examined by the pattern detectors
 _MATCH_SHARE = 0.9  # share of sampled values a pattern must match
@@ -95,6 +117,9 @@ class ColumnMetadata:
     false_value: Any = None
     datetime_format: str | None = None
     pii_type: str | None = None
+    datetime_step: str | None = None
+    number_format: str | None = None
+    rare_categories: int | None = None
 
     def to_dict(self) -> dict:
         """Plain dict for JSON; fields that are ``None`` are left out."""
@@ -118,33 +143,63 @@ class ColumnMetadata:
         return col
 
     def validate(self, name: str) -> None:
-        """Raise :class:`MetadataError` if the fields contradict each other."""
+        """Raise :class:`MetadataError` if the fields contradict each other (values are never quoted)."""
         if self.kind not in KINDS:
             raise MetadataError(f"column '{name}': unknown kind '{self.kind}'; use one of {', '.join(KINDS)}")
-        if not 0.0 <= float(self.null_fraction) <= 1.0:
-            raise MetadataError(f"column '{name}': null_fraction must lie in [0, 1]; got {self.null_fraction}")
+        if not _is_number(self.null_fraction) or not 0.0 <= float(self.null_fraction) <= 1.0:
+            raise MetadataError(f"column '{name}': null_fraction must be a number in [0, 1]; fix it in the metadata")
         if self.precision is not None and (not isinstance(self.precision, int) or self.precision < 0):
-            raise MetadataError(f"column '{name}': precision must be a whole number >= 0; got {self.precision!r}")
-        if self.kind == "numerical":
-            for bound in ("min", "max"):
-                value = getattr(self, bound)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                    raise MetadataError(f"column '{name}': {bound} must be a number; got {value!r}")
-        if self.kind in ("numerical", "datetime") and self.min is not None and self.max is not None:
-            low, high = self.min, self.max
-            if self.kind == "datetime":
-                low, high = _parse_iso(name, low), _parse_iso(name, high)
-            if low > high:
-                raise MetadataError(f"column '{name}': min {self.min!r} is above max {self.max!r}; swap them")
+            raise MetadataError(f"column '{name}': precision must be a whole number >= 0; fix it in the metadata")
+        self._validate_bounds(name)
         if self.kind == "categorical" and self.categories is not None:
-            if not isinstance(self.categories, list) or not self.categories:
-                raise MetadataError(f"column '{name}': categories must be a non-empty list; got {self.categories!r}")
+            if not isinstance(self.categories, list) or not (self.categories or self.rare_categories):
+                raise MetadataError(f"column '{name}': categories must be a non-empty list; fix it in the metadata")
         if self.kind == "datetime" and self.datetime_format is not None:
             _check_strftime(name, self.datetime_format)
         if self.kind == "pii" and self.pii_type is not None and self.pii_type not in PII_TYPES:
             raise MetadataError(
                 f"column '{name}': pii_type must be one of {', '.join(PII_TYPES)}; got {self.pii_type!r}"
             )
+        for field_name, allowed in (("datetime_step", DATETIME_STEPS), ("number_format", NUMBER_FORMATS)):
+            value = getattr(self, field_name)
+            if value is not None and value not in allowed:
+                raise MetadataError(
+                    f"column '{name}': {field_name} must be one of {', '.join(allowed)} or null; fix it in the metadata"
+                )
+        rare = self.rare_categories
+        if rare is not None and (isinstance(rare, bool) or not isinstance(rare, int) or rare < 0):
+            raise MetadataError(f"column '{name}': rare_categories must be a whole number >= 0 or null")
+
+    def _validate_bounds(self, name: str) -> None:
+        """Bounds are finite numbers (numerical) or ISO 8601 text (datetime), or null, and min <= max."""
+        if self.kind not in ("numerical", "datetime"):
+            return
+        for bound in ("min", "max"):
+            value = getattr(self, bound)
+            if value is None:
+                continue
+            if self.kind == "numerical" and not (_is_number(value) and math.isfinite(value)):
+                raise MetadataError(f"column '{name}': {bound} must be a finite number or null; fix it in the metadata")
+            if self.kind == "datetime" and not isinstance(value, str):
+                raise MetadataError(
+                    f"column '{name}': {bound} must be an ISO 8601 date like 2024-01-31, or null; "
+                    "fix it in the metadata"
+                )
+        if self.min is not None and self.max is not None:
+            low, high = self.min, self.max
+            if self.kind == "datetime":
+                low, high = _parse_iso(name, low, bound="min"), _parse_iso(name, high, bound="max")
+                low, high = _naive_utc(low), _naive_utc(high)
+            if low > high:
+                raise MetadataError(f"column '{name}': min is above max; swap them in the metadata")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
 
 
 @dataclass
@@ -154,6 +209,7 @@ class Metadata:
     columns: dict[str, ColumnMetadata] = field(default_factory=dict)
     primary_key: str | None = None
     n_rows: int | None = None
+    measured_from_data: bool = False
 
     def __getitem__(self, name: str) -> ColumnMetadata:
         try:
@@ -191,6 +247,7 @@ class Metadata:
             "synthera_version": __version__,
             "n_rows": self.n_rows,
             "primary_key": self.primary_key,
+            "measured_from_data": bool(self.measured_from_data),
             "columns": {name: col.to_dict() for name, col in self.columns.items()},
         }
 
@@ -203,13 +260,14 @@ class Metadata:
             raise MetadataError("not a Synthera metadata file (no 'columns'); create one with `synthera inspect`")
         version = data.get("format_version")
         if not isinstance(version, int):
-            raise MetadataError("metadata has no integer 'format_version'; add \"format_version\": 1")
+            raise MetadataError(f"metadata has no integer 'format_version'; add \"format_version\": {FORMAT_VERSION}")
         if version > FORMAT_VERSION:
             raise MetadataError(
                 f"metadata format version {version} is newer than this Synthera reads ({FORMAT_VERSION}); "
                 "upgrade synthera"
             )
-        unknown = sorted(set(data) - {"format_version", "synthera_version", "n_rows", "primary_key", "columns"})
+        known = {"format_version", "synthera_version", "n_rows", "primary_key", "measured_from_data", "columns"}
+        unknown = sorted(set(data) - known)
         if unknown:
             raise MetadataError(f"unknown top-level field '{unknown[0]}' in metadata; remove it")
         raw_cols = data["columns"]
@@ -219,7 +277,10 @@ class Metadata:
         pk = data.get("primary_key")
         if pk is not None and pk not in columns:
             raise MetadataError(f"primary_key '{pk}' is not one of the columns; fix or remove it")
-        return cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"))
+        measured = data.get("measured_from_data", False)  # older files: not recorded, read as false
+        if not isinstance(measured, bool):
+            raise MetadataError("metadata 'measured_from_data' must be true or false")
+        return cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"), measured_from_data=measured)
 
     @classmethod
     def from_json(cls, text: str) -> Metadata:
@@ -290,15 +351,18 @@ def _preview(items: list, limit: int = 8) -> str:
     return shown + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
-def _parse_iso(name: str, value: Any) -> pd.Timestamp:
+def _parse_iso(name: str, value: Any, *, bound: str = "bound") -> pd.Timestamp:
     try:
-        return pd.Timestamp(value)
+        stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise MetadataError(f"column '{name}': {value!r} is not an ISO 8601 date; write it like 2024-01-31") from None
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise MetadataError(f"column '{name}': {bound} is not an ISO 8601 date; write it like 2024-01-31")
+    return stamp
 
 
 def _check_strftime(name: str, fmt: str) -> None:
-    probe = datetime(2001, 2, 3, 4, 5, 6, 789000)
+    probe = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc if isinstance(fmt, str) and "%z" in fmt else None)
     try:
         ok = isinstance(fmt, str) and "%" in fmt and datetime.strptime(probe.strftime(fmt), fmt) is not None
     except ValueError:
@@ -371,7 +435,7 @@ def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) ->
     else:
         ids = [n for n, c in columns.items() if c.kind == "id"]
         primary_key = ids[0] if ids else None
-    return Metadata(columns=columns, primary_key=primary_key, n_rows=len(df))
+    return Metadata(columns=columns, primary_key=primary_key, n_rows=len(df), measured_from_data=True)
 
 
 @dataclass(frozen=True)
@@ -390,7 +454,21 @@ class _Facts:
         if nulls == len(series):
             raise DataError(f"column '{name}' is entirely empty; drop it or fill it before synthesizing")
         values = series[~missing] if nulls else series
+        if series.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in _MAYBE_NESTED:
+            nested = int(values.map(lambda v: isinstance(v, _NESTED)).sum())
+            if nested:
+                raise DataError(
+                    f"column '{name}' holds lists or dicts in {nested} cells; flatten it or convert it to JSON text"
+                )
         return cls(str(series.dtype), len(series), nulls), values
+
+    def plus_nulls(self, extra: int) -> _Facts:
+        """The same facts with ``extra`` more cells counted as missing (values that do not parse)."""
+        return _Facts(self.dtype, self.rows, self.nulls + int(extra))
+
+
+_NESTED = (list, tuple, dict, set, frozenset, np.ndarray)
+_MAYBE_NESTED = ("mixed", "mixed-integer", "unknown-array")  # what pandas calls columns that may hold lists
 
 
 def _base(facts: _Facts, kind: str) -> ColumnMetadata:
@@ -439,13 +517,9 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
     facts, values = _Facts.of(name, series)
     kind = hint.kind
     if kind == "numerical":
-        numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.isna().any():
-            bad = values[numbers.isna()].iloc[0]
-            raise MetadataError(
-                f"column '{name}' is declared numerical but holds {bad!r}; fix the value or change its kind"
-            )
-        col = _numeric(name, facts, numbers, allow_boolean=False, allow_id=False)
+        numbers = parse_numbers(values, hint.number_format)
+        failed = _unparsed(name, numbers, "numbers", hint=True)
+        col = _numeric(name, facts.plus_nulls(failed), numbers.dropna(), allow_boolean=False, allow_id=False)
     elif kind == "datetime":
         col = _datetime(name, facts, values, hint.datetime_format, declared=True)
     elif kind == "boolean":
@@ -463,11 +537,12 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
     elif kind == "categorical":
         col = _categorical(facts, values.astype(str) if values.dtype == object else values)
         if hint.categories is not None:
-            unlisted = [c for c in col.categories if c not in set(hint.categories)]
-            if unlisted:
+            listed = set(hint.categories)
+            unlisted = [c for c in col.categories if c not in listed]
+            if unlisted and not hint.rare_categories:  # rare ones were merged away on purpose
                 raise MetadataError(
-                    f"column '{name}' holds {unlisted[0]!r}, which is not among its categories in the metadata; "
-                    "add it to the list"
+                    f"column '{name}' holds {len(unlisted)} values that are not among its categories in the metadata; "
+                    "add them to the list"
                 )
     elif kind == "pii":
         col = _base(facts, "pii")
@@ -488,6 +563,31 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
             setattr(col, f.name, given)
     col.validate(name)
     return col
+
+
+def _unparsed(name: str, parsed: pd.Series, what: str, *, hint: bool = False) -> int:
+    """Count of values that did not parse; warn if few (they become missing), refuse if many.
+
+    Raises
+    ------
+    MetadataError
+        More than a tenth of the values do not parse (only for declared kinds).
+    """
+    failed = int(parsed.isna().sum())
+    if not failed:
+        return 0
+    if failed > (1 - _MATCH_SHARE) * len(parsed):
+        if hint:
+            raise MetadataError(
+                f"column '{name}': {failed} of {len(parsed)} values are not {what}; fix them or change its kind"
+            )
+        return failed
+    warnings.warn(
+        f"column '{name}': {failed} of {len(parsed)} values are not {what}; they are treated as missing",
+        SyntheraWarning,
+        stacklevel=4,
+    )
+    return failed
 
 
 # -- numbers ------------------------------------------------------------------------
@@ -524,6 +624,11 @@ def _numeric(
     integral = pd.api.types.is_integer_dtype(values.dtype) or bool(
         np.all(np.abs(arr) < 2**53) and np.all(arr == np.round(arr))
     )
+    pii = _numeric_pii(name, values, arr) if allow_id else None
+    if pii is not None:
+        col = _base(facts, "pii")
+        col.pii_type = pii
+        return col
     if integral and allow_boolean:
         distinct = np.unique(arr)
         if len(distinct) == 2 and distinct[0] == 0 and distinct[1] == 1:
@@ -540,6 +645,50 @@ def _numeric(
         col.precision = _decimal_places(arr)
         col.min, col.max = float(arr.min()), float(arr.max())
     return col
+
+
+_NANP = re.compile(r"^1?[2-9]\d{2}[2-9]\d{6}$")  # 10 digits (11 with the country code 1)
+_PHONE_NAME_TOKENS = {"phone", "telephone", "tel", "mobile", "fax", "msisdn", "cellphone"}
+
+
+def _numeric_pii(name: str, values: pd.Series, arr: np.ndarray) -> str | None:
+    """Personal data stored as numbers: cards (Luhn), phones (pattern or name), ids named like ssn or iban."""
+    named = _pii_by_name(name)
+    whole = bool(arr.size) and bool(np.all(arr == np.round(arr))) and bool(np.all(arr > 0))
+    if not whole:
+        return None
+    if pd.api.types.is_integer_dtype(values.dtype):
+        distinct = np.unique(values.to_numpy())
+    else:
+        distinct = np.unique(arr)
+    if distinct.size > _SAMPLE:
+        distinct = np.random.default_rng(0).choice(distinct, _SAMPLE, replace=False)
+    digits = [str(int(v)) for v in distinct]
+    phoneish = sum(7 <= len(d) <= 15 for d in digits) / len(digits) >= _MATCH_SHARE
+    if named == "phone":
+        return "phone" if phoneish else None
+    if named is not None:
+        return named
+    if distinct.size < 5 or distinct.size < 0.5 * min(arr.size, _SAMPLE):  # personal numbers are nearly unique
+        return None
+    if sum(13 <= len(d) <= 19 and _luhn(d) for d in digits) / len(digits) >= _MATCH_SHARE:
+        return "credit_card"
+    if sum(bool(_NANP.match(d)) for d in digits) / len(digits) >= _MATCH_SHARE:
+        return "phone"
+    return None
+
+
+def _pii_by_name(name: str) -> str | None:
+    """The personal data a column's name promises, for names that leave little doubt."""
+    tokens = set(_name_tokens(name))
+    joined = "".join(_name_tokens(name))
+    if tokens & _PHONE_NAME_TOKENS or "phonenumber" in joined:
+        return "phone"
+    if tokens & {"ssn", "passport", "nino"} or any(k in joined for k in ("socialsecurity", "nationalid", "taxid")):
+        return "national_id"
+    if "iban" in tokens or any(k in joined for k in ("accountnumber", "accountno", "bankaccount")):
+        return "account_number"
+    return None
 
 
 def _decimal_places(arr: np.ndarray, limit: int = 15) -> int:
@@ -609,43 +758,91 @@ def _to_datetime(values, fmt: str | None) -> pd.Series:
 
 
 def _detect_datetime_format(sample: np.ndarray) -> str | None:
+    """The first format all sampled values parse with; else one that at least 90% parse with."""
+    fmt = _find_datetime_format(sample, 1.0)
+    if fmt is None and len(sample) >= 10:
+        fmt = _find_datetime_format(sample, _MATCH_SHARE)
+    return fmt
+
+
+def _find_datetime_format(sample: np.ndarray, share: float) -> str | None:
     texts = [s for s in sample if _DATEISH.match(s)]
-    if len(texts) < len(sample) or not any(ch.isdigit() for ch in texts[0]):
+    if not texts or len(texts) < share * len(sample) or not any(ch.isdigit() for ch in texts[0]):
         return None
-    if all(s.isdigit() for s in texts[:50]):  # YYYYMMDD and other codes stay numbers
+    if sum(s.isdigit() for s in texts[:50]) >= share * len(texts[:50]):  # YYYYMMDD and other codes stay numbers
         return None
-    head = sample[:20]
+    head = np.asarray(texts[:20], dtype=object)
     for fmt in DATETIME_FORMATS:
-        if _to_datetime(head, fmt).notna().all() and _to_datetime(sample, fmt).notna().all():
+        if _to_datetime(head, fmt).notna().mean() >= share and _to_datetime(sample, fmt).notna().mean() >= share:
             return fmt
     return None
 
 
-def _datetime(name: str, facts: _Facts, values: pd.Series, fmt: str | None, *, declared: bool = False) -> ColumnMetadata:
-    col = _base(facts, "datetime")
+def _parse_native(values: pd.Series) -> pd.Series:
+    """Datetimes from native values; time zones (mixed ones too) are converted to UTC."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values
+    aware = any(getattr(v, "tzinfo", None) is not None for v in values.iloc[:_SAMPLE])
+    try:
+        return pd.to_datetime(values, errors="coerce", utc=aware)
+    except (ValueError, TypeError):
+        return pd.to_datetime(values, errors="coerce", utc=True)
+
+
+def _datetime(
+    name: str, facts: _Facts, values: pd.Series, fmt: str | None, *, declared: bool = False
+) -> ColumnMetadata:
     if fmt is None and (pd.api.types.is_datetime64_any_dtype(values.dtype) or not declared):
-        parsed = pd.to_datetime(values, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(values.dtype) else values
+        parsed = _parse_native(values)
     elif fmt is None:  # declared datetime, text column, no format given: find it
         distinct = pd.unique(values.astype(str))
         fmt = _detect_datetime_format(distinct[:_SAMPLE])
         if fmt is None:
             raise MetadataError(
-                f"column '{name}' is declared datetime but its format is not recognised "
-                f"(e.g. {distinct[0]!r}); set datetime_format, e.g. '%Y-%m-%d'"
+                f"column '{name}' is declared datetime but its format is not recognised; "
+                "set datetime_format, e.g. '%Y-%m-%d'"
             )
         parsed = _to_datetime(values.astype(str).to_numpy(), fmt)
     else:
         parsed = _to_datetime(values.astype(str).to_numpy(), fmt)
+    failed = 0
     if declared and parsed.isna().any():
-        bad = values.astype(str).to_numpy()[parsed.isna().to_numpy()]
-        raise MetadataError(
-            f"column '{name}': {len(bad)} values do not match datetime format {fmt!r} "
-            f"(e.g. {bad[0]!r}); fix the format in the metadata"
+        failed = int(parsed.isna().sum())
+        if failed > (1 - _MATCH_SHARE) * len(parsed):
+            raise MetadataError(
+                f"column '{name}': {failed} of {len(parsed)} values do not match datetime format {fmt!r}; "
+                "fix the format in the metadata"
+            )
+        warnings.warn(
+            f"column '{name}': {failed} of {len(parsed)} values do not match datetime format {fmt!r}; "
+            "they are treated as missing",
+            SyntheraWarning,
+            stacklevel=4,
         )
+    col = _base(facts.plus_nulls(failed), "datetime")
     col.datetime_format = fmt
     if parsed.notna().any():
         col.min, col.max = parsed.min().isoformat(), parsed.max().isoformat()
+        col.datetime_step = datetime_step(parsed)
     return col
+
+
+def datetime_step(parsed: pd.Series) -> str | None:
+    """The coarsest calendar step every value sits on ("month": all on the 1st at midnight), or None."""
+    stamps = pd.Series(parsed).dropna()
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert(None)
+    if stamps.nunique() < 2:
+        return None
+    dt = stamps.dt
+    if ((dt.microsecond != 0) | (dt.nanosecond != 0)).any():
+        return None
+    for step, part in (("second", dt.second), ("minute", dt.minute), ("hour", dt.hour)):
+        if (part != 0).any():
+            return step
+    if (dt.day != 1).any():
+        return "day"
+    return "month" if (dt.month != 1).any() else "year"
 
 
 # -- personal data ------------------------------------------------------------------
@@ -661,6 +858,8 @@ _STREET = re.compile(
     re.IGNORECASE,
 )
 _PERSON = re.compile(r"^[^\W\d_]+\.?(?:[\s'-]+[^\W\d_]+\.?){0,4}$")
+_SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_ID_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{4,40}$")
 _PHONE_TOKENS = {"phone", "tel", "telephone", "mobile", "cell", "fax", "msisdn"}
 _ADDRESS_TOKENS = {"address", "addr", "street"}
 _PERSON_EXACT = {"name", "first", "last", "surname", "forename", "fname", "lname", "firstname", "lastname",
@@ -708,6 +907,11 @@ def _detect_pii(name: str, sample: list[str]) -> str | None:
         return "email"
     if sum(_is_ip(s) for s in stripped) / len(stripped) >= _MATCH_SHARE:
         return "ip_address"
+    named = _pii_by_name(name)
+    if named in ("national_id", "account_number") and _share(_ID_LIKE, stripped) >= _MATCH_SHARE:
+        return named
+    if _share(_SSN, stripped) >= _MATCH_SHARE:
+        return "national_id"
     cards = [re.sub(r"[ -]", "", s) for s in stripped if _CARD.match(s)]
     if len(cards) / len(stripped) >= _MATCH_SHARE and (
         sum(13 <= len(c) <= 19 and _luhn(c) for c in cards) / len(stripped) >= _MATCH_SHARE
@@ -724,9 +928,48 @@ def _detect_pii(name: str, sample: list[str]) -> str | None:
         and not (tokens & {"ip", "mac", "email", "web", "url"})
     ):
         return "street_address"
-    if _is_person_name_column(name) and _share(_PERSON, stripped) >= _MATCH_SHARE:
+    if _is_person_name_column(name) and _share(_PERSON, stripped) >= _MATCH_SHARE and _name_like(name, stripped):
         return "person_name"
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _known_names() -> tuple[frozenset, frozenset]:
+    """Lower-cased first and last names from Faker's word lists for a few Latin-script locales."""
+    import importlib
+
+    first, last = set(), set()
+    for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR", "nl_NL", "pl_PL", "sv_SE"):
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except (ImportError, AttributeError):
+            continue
+        for attr, into in (("first_names", first), ("last_names", last)):
+            into.update(str(n).lower() for n in getattr(provider, attr, ()))
+    return frozenset(first), frozenset(last)
+
+
+def _name_like(name: str, sample: list[str]) -> bool:
+    """Whether values read as people's names (not products or animals under a column called ``name``).
+
+    Columns named exactly like a name part (``first_name``, ``surname``) need only look like words;
+    others need at least half of their values to hold a known first name, or to read "First Last"
+    with a known last name.
+    """
+    tokens = _name_tokens(name)
+    if "".join(tokens) in _PERSON_EXACT - {"name"}:
+        return True
+    first, last = _known_names()
+    if not first:
+        return True  # no word lists to check against: trust the column name
+    hits = 0
+    for value in sample:
+        words = [w.strip(".'-").lower() for w in value.replace(",", " ").split()]
+        if not 1 <= len(words) <= 4:
+            continue
+        if words[0] in first or (len(words) >= 2 and (words[-1] in last or words[1] in first)):
+            hits += 1
+    return hits >= 0.5 * len(sample)
 
 
 # -- text columns -------------------------------------------------------------------
@@ -744,29 +987,11 @@ def _strings(name: str, facts: _Facts, texts: pd.Series) -> ColumnMetadata:
     tokens = _bool_tokens(distinct) if n_distinct <= 2 else None
     if tokens is not None:
         return _boolean(facts, *tokens)
-
-    fmt = _detect_datetime_format(np.asarray(sample_list, dtype=object))
-    if fmt is not None:
-        parsed = _to_datetime(distinct, fmt)
-        failed = int(parsed.isna().sum())
-        if failed == 0:
-            return _datetime(name, facts, texts, fmt)
-        warnings.warn(
-            f"column '{name}' looks like dates in format {fmt!r} but {failed} values do not parse; "
-            "it is treated as categorical (set its kind to datetime in the metadata after fixing them)",
-            SyntheraWarning,
-            stacklevel=4,
-        )
-
-    numbers = pd.to_numeric(pd.Series(sample_list), errors="coerce")
-    if _MATCH_SHARE <= numbers.notna().mean() < 1:
-        bad = sample_list[int(np.flatnonzero(numbers.isna().to_numpy())[0])]
-        warnings.warn(
-            f"column '{name}' holds numbers except for values such as {bad!r}; it is treated as categorical. "
-            "Fix those values, or declare the column numerical in the metadata",
-            SyntheraWarning,
-            stacklevel=4,
-        )
+    col = _dates_in_text(name, facts, texts, distinct, sample_list)
+    if col is None:
+        col = _numbers_in_text(name, facts, texts, sample_list)
+    if col is not None:
+        return col
 
     pii = _detect_pii(name, sample_list)
     if pii is not None:
@@ -788,9 +1013,111 @@ def _strings(name: str, facts: _Facts, texts: pd.Series) -> ColumnMetadata:
     return _categorical(facts, texts, distinct)
 
 
+def _dates_in_text(
+    name: str, facts: _Facts, texts: pd.Series, distinct: np.ndarray, sample: list[str]
+) -> ColumnMetadata | None:
+    """A datetime column if (nearly) all values are dates; the few that are not become missing."""
+    fmt = _detect_datetime_format(np.asarray(sample, dtype=object))
+    if fmt is None:
+        return None
+    ok = _to_datetime(distinct, fmt).notna().to_numpy()
+    if ok.all():
+        return _datetime(name, facts, texts, fmt)
+    good = texts.isin(distinct[ok]).to_numpy()
+    failed = int((~good).sum())
+    if failed <= (1 - _MATCH_SHARE) * len(texts):
+        warnings.warn(
+            f"column '{name}': {failed} of {len(texts)} values are not dates in format {fmt!r}; "
+            "they are treated as missing",
+            SyntheraWarning,
+            stacklevel=5,
+        )
+        return _datetime(name, facts.plus_nulls(failed), texts[good], fmt)
+    warnings.warn(
+        f"column '{name}' looks like dates in format {fmt!r} but {failed} values do not parse; "
+        "it is treated as categorical (set its kind to datetime in the metadata after fixing them)",
+        SyntheraWarning,
+        stacklevel=5,
+    )
+    return None
+
+
+def _numbers_in_text(name: str, facts: _Facts, texts: pd.Series, sample: list[str]) -> ColumnMetadata | None:
+    """A numerical column if (nearly) all values are numbers, plain or with thousands separators."""
+    plain = pd.to_numeric(pd.Series(sample), errors="coerce").notna().mean()
+    if plain == 1:
+        return None  # numbers kept as text on purpose (zip codes, codes with leading zeros)
+    fmt = _number_format(sample)
+    if fmt is None and plain < _MATCH_SHARE:
+        return None
+    numbers = parse_numbers(texts, fmt)
+    failed = int(numbers.isna().sum())
+    if failed > (1 - _MATCH_SHARE) * len(texts):
+        warnings.warn(
+            f"column '{name}' holds numbers except for {failed} values; it is treated as categorical. "
+            "Fix those values, or declare the column numerical in the metadata",
+            SyntheraWarning,
+            stacklevel=5,
+        )
+        return None
+    _unparsed(name, numbers, "numbers")
+    col = _numeric(name, facts.plus_nulls(failed), numbers.dropna(), allow_boolean=False, allow_id=False)
+    col.number_format = fmt
+    return col
+
+
+_GROUPED = {
+    "1,234.56": re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$"),
+    "1.234,56": re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$"),
+}
+
+
+def _number_format(sample: list[str]) -> str | None:
+    """``1,234.56`` or ``1.234,56`` if at least 90% of the values are numbers written that way."""
+    stripped = [s.strip() for s in sample]
+    if not any("," in s for s in stripped):
+        return None
+    fits = {fmt: [bool(p.match(s)) for s in stripped] for fmt, p in _GROUPED.items()}
+    ok = [
+        fmt for fmt, hits in fits.items()
+        if sum(hits) >= _MATCH_SHARE * len(stripped) and any(hit and "," in s for hit, s in zip(hits, stripped))
+    ]
+    if len(ok) < 2:
+        return ok[0] if ok else None
+    us, eu = fits["1,234.56"], fits["1.234,56"]
+    only_us, only_eu = sum(a and not b for a, b in zip(us, eu)), sum(b and not a for a, b in zip(us, eu))
+    return "1.234,56" if only_eu > only_us else "1,234.56"
+
+
+def parse_numbers(values: pd.Series, number_format: str | None = None) -> pd.Series:
+    """Numbers (float64, NaN where a value does not parse) from values written in ``number_format``."""
+    if number_format is None:
+        return pd.to_numeric(values, errors="coerce")
+    text = pd.Series(values).astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    fits = text.map(lambda v: isinstance(v, str) and bool(_GROUPED[number_format].match(v)))
+    group, decimal = (",", ".") if number_format == "1,234.56" else (".", ",")
+    cleaned = text.where(fits).map(lambda v: v.replace(group, "").replace(decimal, ".") if isinstance(v, str) else v)
+    return pd.to_numeric(cleaned, errors="coerce").astype(np.float64)
+
+
+def format_numbers(values: np.ndarray, places: int, number_format: str) -> list:
+    """Numbers written back as text in ``number_format`` (``None`` for NaN)."""
+    swap = str.maketrans(",.", ".,")
+    out = []
+    for v in np.asarray(values, dtype=np.float64):
+        if np.isnan(v):
+            out.append(None)
+            continue
+        text = f"{v:,.{places}f}"
+        out.append(text if number_format == "1,234.56" else text.translate(swap))
+    return out
+
+
 def _categorical(facts: _Facts, values: pd.Series, distinct: np.ndarray | None = None) -> ColumnMetadata:
     col = _base(facts, "categorical")
     if distinct is None:
         distinct = pd.unique(values.to_numpy())
     col.categories = sorted((_plain(v) for v in distinct), key=lambda v: (str(type(v)), v))
+    rare = int((values.value_counts(dropna=True) < RARE_COUNT).sum())
+    col.rare_categories = rare or None  # merged into one "other" code by the encoder
     return col

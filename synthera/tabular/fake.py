@@ -1,7 +1,7 @@
 """Columns that are generated, never learned: identifiers, free text, personal data.
 
-Personal data (names, e-mails, phones, addresses, card numbers, IP addresses)
-is made up with Faker's word lists and never taken from the training data.
+Personal data (names, e-mails, phones, addresses, card numbers, IP addresses,
+national identifiers, account numbers) is made up with Faker's word lists and never taken from the training data.
 Identifiers are made unique and follow the *shape* of the real ones (which
 characters are digits or letters), learned as a handful of templates such as
 ``99999999AA99A``; the templates say nothing about any person. Free text gets
@@ -30,6 +30,9 @@ def describe_generated(series: pd.Series, col: ColumnMetadata) -> dict:
     """JSON-able facts needed to generate a column like ``series`` (no values kept)."""
     values = series.dropna()
     info: dict = {"integer": bool(pd.api.types.is_integer_dtype(series.dtype))}
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    if col.kind == "pii" and numeric:
+        info["numeric"] = True  # personal numbers stored as numbers (cards, phones): generated as digits
     if col.kind == "id" and not info["integer"]:
         shapes = values.astype(str).map(_template).value_counts()
         top = shapes.head(_MAX_TEMPLATES)
@@ -128,9 +131,26 @@ def _luhn_complete(body: np.ndarray) -> np.ndarray:
     return np.concatenate([body, check[:, None]], axis=1)
 
 
+def _numeric_pii(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Made-up personal numbers as int64: 555-01xx phones, Luhn-valid 4... cards, 9xx national ids."""
+    if kind == "phone":  # NANP numbers with the fictional 555-01xx exchange
+        area = rng.integers(201, 990, n)
+        return area * 10_000_000 + 5_550_100 + rng.integers(0, 100, n)
+    if kind == "credit_card":
+        body = rng.integers(0, 10, (n, 15))
+        body[:, 0] = 4
+        full = _luhn_complete(body)
+        return full @ (10 ** np.arange(15, -1, -1, dtype=np.int64))
+    if kind == "national_id":  # area numbers 900-999 are never issued as SSNs
+        return rng.integers(900_000_000, 1_000_000_000, n)
+    return rng.integers(10**9, 10**10, n)  # account numbers and the rest: 10 digits
+
+
 def _pii(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    fake = _faker(rng)
     kind = col.pii_type
+    if info.get("numeric"):
+        return _numeric_pii(kind, n, rng)
+    fake = _faker(rng)
     if kind == "person_name":
         return _person(name, info, n, rng, fake)
     if kind == "email":
@@ -147,6 +167,11 @@ def _pii(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.random.Gene
         body[:, 0] = 4  # Visa-like prefix; the Luhn digit keeps it well-formed
         full = _luhn_complete(body)
         return np.array(["".join(map(str, row)) for row in full], dtype=object)
+    if kind == "national_id":  # SSN-shaped, in the never-issued 9xx area
+        return _join(np.full(n, "9"), _digits(n, 2, rng), np.full(n, "-"), _digits(n, 2, rng), np.full(n, "-"),
+                     _digits(n, 4, rng))
+    if kind == "account_number":
+        return _digits(n, 10, rng)
     if kind == "ip_address":
         if info.get("ipv6"):
             groups = rng.integers(0, 65536, (n, 8))
@@ -201,6 +226,8 @@ def generate_column(name: str, col: ColumnMetadata, info: dict, n: int, rng: np.
     if col.nullable and col.null_fraction > 0:
         mask = rng.random(n) < col.null_fraction
         series = series.astype("Int64" if info.get("integer") else object).mask(mask)
+    if info.get("numeric") and not info.get("integer"):
+        return series.astype(col.dtype if col.dtype and col.dtype != "object" else "float64")
     if col.dtype and col.dtype not in ("object",) and not info.get("integer"):
         series = series.astype(col.dtype) if col.dtype in ("string",) else series
     return series

@@ -33,11 +33,23 @@ import numpy as np
 import pandas as pd
 
 from synthera.errors import DataError
-from synthera.metadata import ColumnMetadata, Metadata
+from synthera.metadata import RARE_COUNT, ColumnMetadata, Metadata, format_numbers, parse_numbers
 
-__all__ = ["MODELLED_KINDS", "ColumnInfo", "Discretizer", "TableEncoder", "discretizers_from_state", "discretizers_state"]
+__all__ = [
+    "MODELLED_KINDS",
+    "RARE_LABEL",
+    "ColumnInfo",
+    "Discretizer",
+    "TableEncoder",
+    "discretizers_from_state",
+    "discretizers_state",
+    "snap_to_step",
+]
 
 MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
+RARE_LABEL = "(other)"  # what text categories held by fewer than RARE_COUNT rows decode to
+_STEP_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_STEP_PERIOD = {"month": ("M", 15.2 * 86400.0), "year": ("Y", 182.6 * 86400.0)}
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -78,17 +90,41 @@ def _to_seconds(series: pd.Series, col: ColumnMetadata) -> np.ndarray:
         if utc:
             parsed = parsed.dt.tz_convert(None)
     else:
-        parsed = pd.to_datetime(series, errors="coerce")
+        aware = any(getattr(v, "tzinfo", None) is not None for v in series.iloc[:1000]) or (
+            isinstance(series.dtype, pd.DatetimeTZDtype))
+        try:
+            parsed = pd.to_datetime(series, errors="coerce", utc=aware)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(series, errors="coerce", utc=True)
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert(None)
     seconds = (parsed - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     return seconds
 
 
+def snap_to_step(seconds: np.ndarray, step: str | None) -> np.ndarray:
+    """Datetimes (seconds since 1970) rounded to the nearest ``datetime_step`` (month: the 1st at 00:00)."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    if step in _STEP_SECONDS:
+        size = _STEP_SECONDS[step]
+        return np.round(seconds / size) * size
+    if step in _STEP_PERIOD:
+        freq, half = _STEP_PERIOD[step]
+        stamps = pd.Series(pd.to_datetime(seconds + half, unit="s", origin=_EPOCH, errors="coerce"))
+        starts = stamps.dt.to_period(freq).dt.to_timestamp()
+        return (starts - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    return seconds
+
+
 def _from_seconds(seconds: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
     stamps = pd.to_datetime(pd.Series(seconds), unit="s", origin=_EPOCH, errors="coerce")
     if col.datetime_format is None:
-        return stamps.astype(dtype) if dtype.startswith("datetime64") else stamps
+        if not dtype.startswith("datetime64"):
+            return stamps
+        tz = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
+        if tz is not None:  # stored in UTC; written back in the column's own zone
+            return stamps.dt.tz_localize("UTC").dt.tz_convert(tz).astype(dtype)
+        return stamps.astype(dtype)
     text = stamps.dt.strftime(col.datetime_format.replace("%z", "+0000"))
     return text.astype(object).where(stamps.notna(), None)
 
@@ -97,7 +133,7 @@ def _from_seconds(seconds: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Se
 
 
 class Discretizer:
-    """Continuous values <-> integer codes, with point masses kept exact.
+    """Continuous values <-> integer codes, with frequent point masses kept exact.
 
     Parameters
     ----------
@@ -107,13 +143,27 @@ class Discretizer:
         Quantile points stored inside each bin for decoding.
     exact_up_to
         A column with at most this many distinct values gets one code per
-        value, decoded exactly (default: ``max_bins``).
+        value held by at least ``min_count`` rows, decoded exactly (default:
+        ``max_bins``).
+    min_count
+        Fewest rows a value must hold to be replayed exactly (k, default 5).
+
+    Notes
+    -----
+    The privacy rule: a value held by fewer than ``min_count`` rows is never
+    given its own code. Such values go into quantile bins of at least
+    ``min_count`` rows each, and a bin whose values are *all* rare decodes to a
+    uniform draw between its edges, so its real values come back only by
+    chance (for whole numbers, with probability about members / width).
+    Bins that also hold values seen ``min_count`` times or more decode from
+    their within-bin quantiles, as before.
     """
 
-    def __init__(self, max_bins: int = 64, within: int = 16, exact_up_to: int | None = None):
+    def __init__(self, max_bins: int = 64, within: int = 16, exact_up_to: int | None = None, min_count: int = 5):
         self.max_bins = max_bins
         self.within = within
         self.exact_up_to = max_bins if exact_up_to is None else exact_up_to
+        self.min_count = min_count
 
     def fit(self, values: np.ndarray, *, integer: bool = False) -> Discretizer:
         x = values[~np.isnan(values)]
@@ -121,25 +171,42 @@ class Discretizer:
             raise DataError("cannot discretize a column with no values; drop it")
         self.nullable_ = bool(np.isnan(values).any())
         distinct, counts = np.unique(x, return_counts=True)
+        k = max(1, int(self.min_count))
         if distinct.size <= max(self.exact_up_to, self.max_bins):
-            # few distinct values: each is its own code, decoded exactly
-            self.table_ = np.repeat(distinct[:, None], self.within + 1, axis=1)
+            heavy = distinct[counts >= k]  # few distinct values: each frequent one is its own code
         else:
-            heavy = distinct[counts >= x.size / self.max_bins]
-            rest = x[~np.isin(x, heavy)]
-            n_bins = max(1, min(self.max_bins - heavy.size, np.unique(rest).size))
-            edges = np.unique(np.quantile(rest, np.linspace(0, 1, n_bins + 1)))
-            bins = np.clip(np.searchsorted(edges, rest, side="right") - 1, 0, len(edges) - 2)
-            rows = [np.full(self.within + 1, v) for v in heavy]
-            probs = np.linspace(0, 1, self.within + 1)
-            for b in range(len(edges) - 1):
-                members = rest[bins == b]
-                if members.size:
-                    rows.append(np.quantile(members, probs))
-            table = np.array(rows)
-            self.table_ = table[np.argsort(table[:, 0], kind="stable")]
+            heavy = distinct[counts >= max(k, x.size / self.max_bins)]
+        rows = [np.full(self.within + 1, v) for v in heavy]
+        rest = x[~np.isin(x, heavy)]
+        if rest.size:
+            rows += self._bins(rest, distinct[counts < k], heavy, k, budget=max(1, self.max_bins - heavy.size))
+        table = np.array(rows)
+        self.table_ = table[np.argsort(table[:, 0], kind="stable")]
         self.integer_ = integer
         return self
+
+    def _bins(self, rest: np.ndarray, rare: np.ndarray, heavy: np.ndarray, k: int, *, budget: int) -> list[np.ndarray]:
+        """Within-bin quantile rows for ``rest``: bins of >= k rows; all-rare bins are uniform between edges."""
+        n_bins = max(1, min(budget, np.unique(rest).size, rest.size // k))
+        edges = np.unique(np.quantile(rest, np.linspace(0, 1, n_bins + 1)))
+        if edges.size == 1:
+            below, above = heavy[heavy < edges[0]], heavy[heavy > edges[0]]
+            if not (below.size and above.size) or not np.isin(edges, rare).all():
+                # a frequent value, or the column's min or max (public in the metadata anyway)
+                return [np.full(self.within + 1, edges[0])]
+            edges = np.array([below.max(), above.min()])  # a lone rare value: uniform between its neighbours
+        bins = np.clip(np.searchsorted(edges, rest, side="right") - 1, 0, len(edges) - 2)
+        probs = np.linspace(0, 1, self.within + 1)
+        rows = []
+        for b in range(len(edges) - 1):
+            members = rest[bins == b]
+            if not members.size:
+                continue
+            if np.isin(members, rare).all():
+                rows.append(np.linspace(edges[b], edges[b + 1], self.within + 1))
+            else:
+                rows.append(np.quantile(members, probs))
+        return rows
 
     @property
     def n_codes(self) -> int:
@@ -193,13 +260,14 @@ class Discretizer:
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         return (
             {"max_bins": self.max_bins, "within": self.within, "exact_up_to": self.exact_up_to,
-             "nullable": self.nullable_, "integer": self.integer_},
+             "min_count": self.min_count, "nullable": self.nullable_, "integer": self.integer_},
             {"table": self.table_},
         )
 
     @classmethod
     def from_state(cls, info: dict, arrays: dict[str, np.ndarray]) -> Discretizer:
-        obj = cls(max_bins=int(info["max_bins"]), within=int(info["within"]), exact_up_to=int(info["exact_up_to"]))
+        obj = cls(max_bins=int(info["max_bins"]), within=int(info["within"]), exact_up_to=int(info["exact_up_to"]),
+                  min_count=int(info.get("min_count", 1)))  # models saved before the rule: k = 1
         obj.nullable_ = bool(info["nullable"])
         obj.integer_ = bool(info["integer"])
         obj.table_ = np.asarray(arrays["table"], dtype=np.float64)
@@ -234,8 +302,18 @@ class TableEncoder:
     """Table <-> arrays for the modelled columns, driven by metadata."""
 
     def fit(self, df: pd.DataFrame, metadata: Metadata) -> TableEncoder:
+        """Learn what decoding needs; categories held by fewer than ``RARE_COUNT`` rows are merged.
+
+        The merge edits ``metadata`` in place: rare categories leave the list
+        (so the saved model never holds them) and ``rare_categories`` counts
+        them; they all share one extra "other" code. With no rows (DP models,
+        whose categories are a declared or DP-released domain) nothing is merged.
+        """
         from synthera.tabular.fake import describe_generated
 
+        for name, col in metadata.columns.items():
+            if col.kind == "categorical" and col.categories is not None:
+                _merge_rare(name, col, df[name] if len(df) else None)
         self._set_columns(metadata)
         self.generated_ = {
             name: describe_generated(df[name], col)
@@ -274,7 +352,7 @@ class TableEncoder:
 
     @staticmethod
     def _n_levels(col: ColumnMetadata) -> int:
-        return 2 if col.kind == "boolean" else len(col.categories)
+        return 2 if col.kind == "boolean" else len(col.categories) + int(bool(col.rare_categories))
 
     @property
     def modelled(self) -> list[str]:
@@ -293,21 +371,26 @@ class TableEncoder:
     def encode_column(self, name: str, series: pd.Series) -> np.ndarray:
         col = self.metadata_[name]
         if col.kind == "numerical":
-            return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            numbers = parse_numbers(series, col.number_format)
+            return pd.Series(numbers).to_numpy(dtype=np.float64, na_value=np.nan)
         if col.kind == "datetime":
             return _to_seconds(series, col)
         levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
         codes = self._codes(series, levels)
         if (codes == -1).any():
-            unknown = series[(codes == -1) & series.notna().to_numpy()]
-            if len(unknown):
+            unknown = int(((codes == -1) & series.notna().to_numpy()).sum())
+            if unknown and col.kind == "categorical" and col.rare_categories:
+                codes[(codes == -1) & series.notna().to_numpy()] = len(levels)  # the merged "other" code
+            elif unknown:
                 raise DataError(
-                    f"column '{name}' holds {unknown.iloc[0]!r}, which is not in its metadata; "
-                    "add it to the categories or let Synthera infer them"
+                    f"column '{name}' holds {unknown} values that are not in its metadata; "
+                    "add them to the categories or let Synthera infer them"
                 )
+            if not (codes == -1).any():
+                return codes
             if not col.nullable:
                 raise DataError(f"column '{name}' has nulls but its metadata says it has none; re-run inspect")
-            codes[codes == -1] = len(levels)
+            codes[codes == -1] = self._n_levels(col)
         return codes
 
     @staticmethod
@@ -337,13 +420,30 @@ class TableEncoder:
         if col.kind == "datetime":
             seconds = np.clip(values, *(_iso_seconds(col.min), _iso_seconds(col.max)))
             step = _datetime_resolution(col)
-            seconds = np.round(seconds / step) * step
+            seconds = snap_to_step(np.round(seconds / step) * step, col.datetime_step)
             return _from_seconds(seconds, col, dtype)
-        levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
+        levels = [col.false_value, col.true_value] if col.kind == "boolean" else list(col.categories)
+        if col.kind == "categorical" and col.rare_categories:
+            text = dtype in ("object", "string", "category")
+            levels.append(RARE_LABEL if text else None)  # never a real rare value
         codes = np.asarray(values, dtype=np.int64)
         lookup = np.array(list(levels) + [None], dtype=object)
         decoded = pd.Series(lookup[np.clip(codes, 0, len(levels))], dtype=object)
         return _cast_labels(decoded, dtype)
+
+
+def _merge_rare(name: str, col: ColumnMetadata, series: pd.Series | None) -> None:
+    """Drop categories held by 1..RARE_COUNT-1 rows from ``col`` and count them in ``rare_categories``."""
+    if series is None:
+        col.rare_categories = None
+        return
+    codes = TableEncoder._codes(series, col.categories)
+    counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+    rare = (counts > 0) & (counts < RARE_COUNT)  # listed but unseen categories were declared: kept
+    if col.rare_categories and not rare.any():
+        return  # already merged (metadata from a saved model)
+    col.categories = [c for c, r in zip(col.categories, rare) if not r]
+    col.rare_categories = int(rare.sum()) or None
 
 
 def _key(value: Any) -> Any:
@@ -370,6 +470,8 @@ def _numbers(values: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
     high = col.max if col.max is not None else np.inf
     places = 0 if col.integer else (col.precision if col.precision is not None else 15)
     x = np.round(np.clip(x, low, high), places)
+    if col.number_format is not None:  # written back in the column's own style, e.g. 1,234.56
+        return pd.Series(format_numbers(x, places, col.number_format), dtype=object)
     series = pd.Series(x)
     if dtype.startswith("Int") or (pd.api.types.is_integer_dtype(dtype) and series.isna().any()):
         return series.astype("Int64" if not dtype.startswith("Int") else dtype)

@@ -40,7 +40,7 @@ def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "group": group,
-            "rare": np.where(np.arange(n) % 100 == 7, "unicorn", "horse"),
+            "rare": np.where(np.arange(n) % 50 == 7, "unicorn", "horse"),
             # two bells far apart: needs two modes
             "bimodal": np.round(np.where(rng.random(n) < 0.5, rng.normal(-50, 2, n), rng.normal(80, 5, n)), 3),
             # 70% exact zeros: a point mass, decoded exactly
