@@ -204,7 +204,8 @@ def note_source_mode(path: str | os.PathLike) -> None:
     except (OSError, ValueError):
         return
     if stat.S_ISREG(mode):
-        _source_mode_mask &= stat.S_IMODE(mode) & 0o777
+        # group and other bits only: a read-only source must not make the outputs read-only
+        _source_mode_mask &= stat.S_IMODE(mode) | 0o700
 
 
 def _cannot_write(target: os.PathLike | str, reason: str) -> UserInputError:

@@ -306,6 +306,9 @@ class Metadata:
             raise MetadataError(f"metadata file not found: {path}; check the path") from None
         except UnicodeDecodeError:
             raise MetadataError(f"metadata file {path} is not UTF-8 JSON; pass the file written by `synthera inspect`") from None
+        from synthera.io import note_source_mode
+
+        note_source_mode(path)  # it holds real categories and bounds: outputs keep its stricter mode
         return cls.from_json(text)
 
     # -- checks ---------------------------------------------------------------------

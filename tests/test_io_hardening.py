@@ -377,3 +377,35 @@ def test_plain_tables_give_no_nested_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SyntheraWarning)
         read_table(tmp_path / "plain.parquet")
+
+
+def test_a_read_only_source_does_not_make_outputs_read_only(tmp_path):
+    import os
+    import stat
+
+    from synthera.io import read_table, write_table
+
+    source = tmp_path / "ro.csv"
+    source.write_text("a,b\n1,2\n3,4\n")
+    os.chmod(source, 0o440)
+    write_table(read_table(str(source)), tmp_path / "out.csv")
+    mode = stat.S_IMODE(os.stat(tmp_path / "out.csv").st_mode)
+    assert mode & 0o600 == 0o600  # the owner can still write it
+    assert mode & 0o007 == 0  # and others get no more than the source gave them
+
+
+def test_an_edited_metadata_file_passes_its_mode_on(tmp_path):
+    import os
+    import stat
+
+    import pandas as pd
+
+    from synthera.io import write_text
+    from synthera.metadata import Metadata, infer_metadata
+
+    path = tmp_path / "m.json"
+    infer_metadata(pd.DataFrame({"a": [1, 2, 3]})).save(path)
+    os.chmod(path, 0o600)
+    Metadata.load(path)
+    write_text("x", tmp_path / "out.txt")
+    assert stat.S_IMODE(os.stat(tmp_path / "out.txt").st_mode) & 0o077 == 0
