@@ -43,7 +43,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -57,13 +56,13 @@ import pandas as pd
 
 from synthera.dp.accounting import ACCOUNTANT, MAX_NOISE_MULTIPLIER, default_delta, epsilon_spent, plan_training
 from synthera.dp.domain import Domain, domain_from_metadata, estimate_domain, resolve_domain, to_float
+from synthera._persist import read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, SyntheraWarning, UserInputError
-from synthera.io import file_sha256, model_folder, read_manifest
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DPClassifier", "load_classifier"]
 
 FORMAT = "synthera-dp-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: manifest_sha256 covers the whole manifest
 _MANIFEST = "manifest.json"
 _WEIGHTS = "model.safetensors"
 _MAX_MANIFEST_BYTES = 16 << 20
@@ -444,19 +443,18 @@ class DPClassifier:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Save to a folder: ``manifest.json`` plus ``model.safetensors``. No pickle."""
+        """Save to a folder: ``manifest.json`` plus ``model.safetensors``. No pickle.
+
+        Written beside the target, loaded back, then swapped in as a whole
+        (see :mod:`synthera._persist`).
+        """
         from safetensors.torch import save_file
 
-        from synthera.io import atomic_path, write_text
-
         self._check_fitted()
-        folder = model_folder(path)
         tensors = {k: v.detach().contiguous().clone() for k, v in self.net_.state_dict().items()}
-        with atomic_path(folder / _WEIGHTS) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": FORMAT})
-        manifest = self._manifest(file_sha256(folder / _WEIGHTS))
-        write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", folder / _MANIFEST)
-        return folder
+        manifest = self._manifest("")
+        files = {_WEIGHTS: lambda p: save_file(tensors, str(p), metadata={"format": FORMAT})}
+        return write_model(path, manifest, files, checksums={_WEIGHTS: "weights_sha256"}, verify=type(self).load)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DPClassifier:
@@ -464,22 +462,22 @@ class DPClassifier:
 
         Nothing in the folder is executed: the manifest is JSON, the weights
         are safetensors whose checksum must match the manifest, their shapes
-        must match the recorded architecture, and the recorded ε must equal
-        the accountant's ε for the recorded noise, sampling rate and steps.
+        must match the recorded architecture, the recorded ε must equal
+        the accountant's ε for the recorded noise, sampling rate and steps,
+        and the manifest must match its own checksum.
         """
+        folder = Path(path)
+        return read_model(folder, checksums={_WEIGHTS: "weights_sha256"}, max_bytes=_MAX_MANIFEST_BYTES,
+                          check_header=lambda m: _check_header(folder, m),
+                          build=lambda m: cls._from_manifest(folder, m), how_to_make="train a model first")
+
+    @classmethod
+    def _from_manifest(cls, folder: Path, manifest: dict) -> DPClassifier:
         import torch
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        folder = Path(path)
-        manifest = _read_manifest(folder)
         weights = folder / _WEIGHTS
-        if not weights.is_file():
-            raise ModelFileError(f"{folder} has no {_WEIGHTS}; the model folder is incomplete, save it again")
-        if file_sha256(weights) != manifest.get("weights_sha256"):
-            raise ModelFileError(
-                f"{weights} does not match its manifest (checksum differs); the folder was modified, save it again"
-            )
         try:
             params = dict(manifest["params"])
             if set(params) != set(_PARAM_DEFAULTS):
@@ -710,8 +708,7 @@ def _check_accounting(folder: Path, obj: DPClassifier) -> None:
         )
 
 
-def _read_manifest(folder: Path) -> dict:
-    manifest = read_manifest(folder, _MANIFEST, max_bytes=_MAX_MANIFEST_BYTES, how_to_make="train a model first")
+def _check_header(folder: Path, manifest: dict) -> None:
     path = folder / _MANIFEST
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         other = manifest.get("format") if isinstance(manifest, dict) else None
@@ -723,6 +720,9 @@ def _read_manifest(folder: Path) -> dict:
             f"{folder} was saved in DP classifier format {version!r}; this Synthera reads up to {FORMAT_VERSION}, "
             "upgrade it"
         )
+    if version < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was saved in DP classifier format {version}, whose manifest has no checksum; train it again"
+        )
     if manifest.get("class") != "DPClassifier":
         raise ModelFileError(f"{folder} holds a '{manifest.get('class')}' model, not a DPClassifier")
-    return manifest

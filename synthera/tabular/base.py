@@ -48,7 +48,6 @@ Examples
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import zipfile
 from collections.abc import Mapping
@@ -58,13 +57,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from synthera._persist import read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
-from synthera.io import file_sha256, model_folder, read_manifest
 from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
-__all__ = ["MODEL_FORMAT_VERSION", "Synthesizer"]
+__all__ = ["FEW_ROWS", "MIN_ROWS", "MODEL_FORMAT_VERSION", "Synthesizer"]
 
-MODEL_FORMAT_VERSION = 1
+#: ``fit`` refuses tables with fewer rows: a model of a handful of rows can only replay them
+MIN_ROWS = 10
+#: ``fit`` warns below this many rows: the model is rough and its rows sit close to the real ones
+FEW_ROWS = 50
+
+MODEL_FORMAT_VERSION = 2  # 2: manifest_sha256 covers the whole manifest
 _MANIFEST = "manifest.json"
 _ARRAYS = "arrays.npz"
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -95,24 +99,40 @@ class Synthesizer:
 
     # -- public API --------------------------------------------------------------------
 
-    def fit(self, data: pd.DataFrame, *, metadata: Metadata | Mapping | None = None, progress: bool = False):
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        metadata: Metadata | Mapping | None = None,
+        progress: bool = False,
+        domain_is_public: bool = False,
+    ):
         """Learn from ``data`` and return ``self``.
 
         Parameters
         ----------
         data
-            The real table.
+            The real table, with at least :data:`MIN_ROWS` rows (fewer than
+            :data:`FEW_ROWS` draws a :class:`~synthera.errors.SyntheraWarning`).
         metadata
             Optional :class:`~synthera.metadata.Metadata` (or its dict form),
             e.g. edited by the user; what it leaves out is inferred.
         progress
             Show a progress bar on stderr.
+        domain_is_public
+            Differentially private models only: accept ``metadata`` that was
+            measured from the data (``measured_from_data``), declaring that its
+            bounds and categories are public knowledge. Without it such
+            metadata is refused, because ε would not cover them.
         """
         from synthera.tabular.transforms import TableEncoder
 
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"fit expects a pandas DataFrame; got {type(data).__name__}")
         self._check_params()
+        _check_row_count(len(data))
+        if self.differentially_private and not domain_is_public:
+            _refuse_measured_metadata(metadata)
         md = infer_metadata(data, hints=metadata)
         self._progress = progress
         if self.differentially_private:
@@ -189,19 +209,25 @@ class Synthesizer:
         return self.encoder_.decode(arrays, n, rng)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Save to a folder: ``manifest.json`` plus ``arrays.npz``. No pickle."""
+        """Save to a folder: ``manifest.json`` plus ``arrays.npz``. No pickle.
+
+        The folder is written beside the target, loaded back and sampled once,
+        and only then swapped in as a whole (see :mod:`synthera._persist`): a
+        model that could not be loaded again is never saved, and an existing
+        model under ``path`` is replaced completely or not at all.
+        """
         from synthera import __version__
-        from synthera.io import atomic_path, write_text
 
         self._check_fitted()
-        folder = model_folder(path)
         info, arrays = self._get_state()
         for key, arr in arrays.items():
             if np.asarray(arr).dtype == object:
                 raise TypeError(f"state array '{key}' has dtype object; models save numeric arrays only")
-        with atomic_path(folder / _ARRAYS) as tmp:
-            with open(tmp, "wb") as fh:
+
+        def write_arrays(target: Path) -> None:
+            with open(target, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
+
         manifest = {
             "format": "synthera-model",
             "format_version": MODEL_FORMAT_VERSION,
@@ -212,38 +238,36 @@ class Synthesizer:
             "metadata": self.metadata_.to_dict(),
             "encoder": self.encoder_.state(),
             "model": info,
-            "arrays_sha256": file_sha256(folder / _ARRAYS),
         }
         if self.differentially_private:
             manifest["epsilon_spent"] = self.privacy_["epsilon_spent"]
             manifest["delta"] = self.privacy_["delta"]
             manifest["privacy"] = self.privacy_
-        write_text(json.dumps(manifest, indent=1, default=numpy_to_json) + "\n", folder / _MANIFEST)
-        return folder
+        return write_model(path, manifest, {_ARRAYS: write_arrays}, checksums={_ARRAYS: "arrays_sha256"},
+                           default=numpy_to_json, verify=_loads_and_samples)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Synthesizer:
         """Load a model saved by :meth:`save`; refuses foreign or tampered folders.
 
         Loading never executes code from the folder: the manifest is JSON,
-        the arrays are read with ``allow_pickle=False``, their checksum must
-        match the manifest, and the class must be a registered synthesizer.
+        the arrays are read with ``allow_pickle=False``, their checksum and
+        the manifest's own checksum must match, and the class must be a
+        registered synthesizer.
         """
+        folder = Path(path)
+        return read_model(folder, checksums={_ARRAYS: "arrays_sha256"}, max_bytes=_MAX_MANIFEST_BYTES,
+                          check_header=lambda m: _check_header(folder, m),
+                          build=lambda m: cls._from_manifest(folder, m))
+
+    @classmethod
+    def _from_manifest(cls, folder: Path, manifest: dict) -> Synthesizer:
         from synthera.tabular import get_synthesizer
         from synthera.tabular.transforms import TableEncoder
 
-        folder = Path(path)
-        manifest = _read_manifest(folder)
         target = get_synthesizer(manifest["class"]) if manifest.get("class") else None
         if target is None or (cls is not Synthesizer and not issubclass(target, cls)):
             raise ModelFileError(f"{folder} holds a '{manifest.get('class')}' model, not a {cls.__name__}")
-        arrays_path = folder / _ARRAYS
-        if not arrays_path.is_file():
-            raise ModelFileError(f"{folder} has no {_ARRAYS}; the model folder is incomplete, save it again")
-        if file_sha256(arrays_path) != manifest.get("arrays_sha256"):
-            raise ModelFileError(
-                f"{arrays_path} does not match its manifest (checksum differs); the folder was modified, save it again"
-            )
         try:
             params = manifest["params"]
             unknown = set(params) - set(target._param_names())
@@ -253,7 +277,7 @@ class Synthesizer:
             obj.metadata_ = Metadata.from_dict(manifest["metadata"])
             obj.encoder_ = TableEncoder.from_state(obj.metadata_, manifest["encoder"])
             obj.n_rows_ = int(manifest["n_rows"])
-            with np.load(arrays_path, allow_pickle=False) as npz:
+            with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
             obj._progress = False
             if target.differentially_private:
@@ -263,7 +287,9 @@ class Synthesizer:
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, zipfile.BadZipFile, OSError) as exc:
-            raise ModelFileError(f"{folder} is not a valid {target.__name__} model ({type(exc).__name__}: {exc}); save it again") from None
+            raise ModelFileError(
+                f"{folder} is not a valid {target.__name__} model ({type(exc).__name__}: {exc}); save it again"
+            ) from None
         return obj
 
     # -- hooks for subclasses -----------------------------------------------------------
@@ -477,7 +503,10 @@ def _encode_within(encoder, data: pd.DataFrame, rng: np.random.Generator) -> dic
         col = md[info.name]
         series = data[info.name]
         if info.kind == "continuous":
-            values = encoder.encode_column(info.name, series) if col.kind == "numerical" else _datetime_seconds(encoder, info.name, series)
+            if col.kind == "numerical":
+                values = encoder.encode_column(info.name, series)
+            else:
+                values = _datetime_seconds(encoder, info.name, series)
             low = col.min if col.kind == "numerical" else _iso_seconds(col.min)
             high = col.max if col.kind == "numerical" else _iso_seconds(col.max)
             values = np.clip(values, low, high)
@@ -509,14 +538,54 @@ def _restore_tuples(cls: type, params: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v for k, v in params.items()}
 
 
-def _read_manifest(folder: Path) -> dict:
-    manifest = read_manifest(folder, _MANIFEST, max_bytes=_MAX_MANIFEST_BYTES, how_to_make="fit a model first")
+def _check_row_count(n_rows: int) -> None:
+    """Refuse a table too small to model without replaying it; warn on a small one."""
+    if n_rows < MIN_ROWS:
+        raise DataError(
+            f"the table has {n_rows} row(s); fit needs at least {MIN_ROWS}, because a model of fewer rows can only "
+            "copy them; add rows"
+        )
+    if n_rows < FEW_ROWS:
+        import warnings
+
+        from synthera.errors import SyntheraWarning
+
+        warnings.warn(
+            f"the table has only {n_rows} rows (fewer than {FEW_ROWS}): the model is rough and its rows may sit "
+            "close to the real ones; check the privacy section of `synthera evaluate` before sharing them",
+            SyntheraWarning,
+            stacklevel=3,
+        )
+
+
+def _refuse_measured_metadata(metadata) -> None:
+    """DP fits refuse metadata measured from the data unless the user says its domain is public."""
+    measured = metadata.get("measured_from_data", False) if isinstance(metadata, Mapping) else (
+        getattr(metadata, "measured_from_data", False))
+    if measured:
+        raise UserInputError(
+            "metadata was measured from the data (`synthera inspect`), so ε does not cover its bounds and "
+            "categories; let the model estimate the domain under DP (omit metadata) or, if the domain is public "
+            "knowledge, pass domain_is_public=True (--domain-is-public)"
+        )
+
+
+def _loads_and_samples(folder: Path) -> None:
+    """What :meth:`Synthesizer.save` checks before swapping a new model in: it loads and samples."""
+    Synthesizer.load(folder).sample(2, seed=0)
+
+
+def _check_header(folder: Path, manifest: dict) -> None:
     path = folder / _MANIFEST
     if not isinstance(manifest, dict) or manifest.get("format") != "synthera-model":
         raise ModelFileError(f"{path} is not a Synthera model manifest")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
         raise ModelFileError(
-            f"{folder} was saved in model format {version!r}; this Synthera reads up to {MODEL_FORMAT_VERSION}, upgrade it"
+            f"{folder} was saved in model format {version!r}; this Synthera reads up to {MODEL_FORMAT_VERSION}, "
+            "upgrade it"
         )
-    return manifest
+    if version < MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was saved in model format {version}, whose manifest has no checksum; fit the model again"
+        )

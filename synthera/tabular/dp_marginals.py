@@ -47,8 +47,8 @@ Examples
 >>> from synthera import datasets
 >>> from synthera.metadata import infer_metadata
 >>> train, _ = datasets.load("adult")
->>> public = infer_metadata(train)          # declared public: bounds and categories cost nothing
->>> model = DPMarginalsSynthesizer(epsilon=1.0, delta=1e-5).fit(train, metadata=public)
+>>> public = infer_metadata(train)  # measured from the rows: only usable if the domain is public knowledge
+>>> model = DPMarginalsSynthesizer(epsilon=1.0, delta=1e-5).fit(train, metadata=public, domain_is_public=True)
 >>> model.privacy_["epsilon_spent"] <= 1.0
 True
 """
