@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from synthera.cli.data import DATA_HELP, TABLE_HELP, _status
+from synthera.cli.data import DATA_HELP, ENCODING_HELP, FORMAT_HELP, TABLE_HELP, _check_out, _status
 from synthera.cli.evaluate import check_report_folder, write_report
 from synthera.cli.main import app
 
@@ -30,6 +30,8 @@ def bias(
         None, "--metadata", "-m", help="Metadata JSON (e.g. edited after `synthera inspect`); inferred when left out."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for folds, subsamples and models: same inputs, same report."),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP + " (of DATA and --holdout)"),
 ) -> None:
     """Report group representation, base rates, a model's disparity and the proxies of each sensitive column."""
     from synthera.bias.analysis import analyze_bias
@@ -37,10 +39,14 @@ def bias(
     from synthera.metadata import Metadata
 
     check_report_folder(out)
+    _check_out(out, folder=True)
     hints = Metadata.load(metadata) if metadata else None
     with _status(f"Reading {data}"):
-        frame = read_table(data, table=table)
-        held = read_table(holdout) if holdout else None
+        frame = read_table(data, table=table, format=fmt, encoding=encoding)
+    held = None
+    if holdout:
+        with _status(f"Reading {holdout}"):
+            held = read_table(holdout, format=fmt, encoding=encoding)
     start = time.perf_counter()
     with _status("Analysing"):
         report = analyze_bias(frame, target=target, sensitive=sensitive, metadata=hints, holdout=held,

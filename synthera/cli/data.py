@@ -9,13 +9,30 @@ from typing import Optional
 
 import typer
 
-from synthera.cli.main import app
+from synthera.cli.main import app, clean
+from synthera.errors import UserInputError
 
 DATA_HELP = (
     "A table: a .csv/.tsv/.parquet/.jsonl/.db file, a SQLAlchemy URL "
     "(postgresql://user@host/db), or a bundled dataset such as dataset:adult or dataset:german:test."
 )
 TABLE_HELP = "Table name, for SQLite files and database URLs (optional when there is only one)."
+FORMAT_HELP = "Force the file format: csv, tsv, parquet, jsonl, sqlite."
+ENCODING_HELP = "Text encoding of CSV/TSV files (e.g. latin-1)."
+REPLACE_HELP = "Replace an existing table of that name in a SQLite file or database (refused by default)."
+
+
+class _RedactingStream:
+    """A text stream that masks secrets in everything written to it (see :func:`synthera.cli.main.clean`)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(clean(text, one_line=False))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _console(stderr: bool = False):
@@ -24,16 +41,36 @@ def _console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     # Piped output gets a wider table than rich's 80-column fallback.
     width = None if stream.isatty() else 120
-    return Console(stderr=stderr, highlight=False, emoji=False, markup=False, width=width)
+    return Console(file=_RedactingStream(stream), highlight=False, emoji=False, markup=False, width=width)
 
 
 def _status(message: str):
-    """A spinner on stderr while something slow runs (silent when not a terminal)."""
-    console = _console(stderr=True)
-    return console.status(message) if sys.stderr.isatty() else _Quiet()
+    """A spinner on stderr while something slow runs (silent when not a terminal); its text is redacted.
+
+    The returned object's ``status`` attribute is the text shown.
+    """
+    text = clean(message)
+    return _console(stderr=True).status(text) if sys.stderr.isatty() else _Quiet(text)
+
+
+def _check_out(target, *, folder: bool = False) -> None:
+    """Refuse an output location that cannot be written (one line), before any slow work."""
+    from synthera.io import check_writable
+
+    check_writable(target, folder=folder)
+
+
+def _check_table_out(target: str, table: str | None) -> None:
+    """:func:`_check_out` for a table output; a database URL also needs ``--out-table``."""
+    if table is None and "://" in str(target):
+        raise UserInputError(f"writing to a database URL needs a table name; pass --out-table NAME (for {target})")
+    _check_out(target)
 
 
 class _Quiet:
+    def __init__(self, status: str = ""):
+        self.status = status
+
     def __enter__(self):
         return self
 
@@ -46,16 +83,46 @@ def _short(value, width: int = 18) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _describe(col) -> str:
-    """One short human line about a column's learned properties."""
+def _common_categories(col, values) -> list:
+    """The categories to show: with the column's values, only those held by at least k rows, most frequent first."""
+    if values is None:
+        return list(col.categories)
+    from synthera import metadata
+
+    counts = values.value_counts(dropna=True)
+    return list(counts[counts >= getattr(metadata, "RARE_COUNT", 5)].index)
+
+
+def _describe(col, values=None) -> str:
+    """One short human line about a column's learned properties, and what was merged for privacy.
+
+    ``values`` (the column's data) lets a categorical column list only categories held by at least k rows.
+    """
+    rare = getattr(col, "rare_categories", None)
+    text = _properties(col, values)
+    if rare:
+        from synthera import metadata
+
+        k = getattr(metadata, "RARE_COUNT", 5)
+        text += f"; {rare} rare categor{'y' if rare == 1 else 'ies'} (fewer than {k} rows each) merged, never emitted"
+    return text
+
+
+def _properties(col, values=None) -> str:
+    """The learned properties of a column; never a cell of a personal-data, key or free-text column."""
+    if col.kind == "pii" or getattr(col, "pii_type", None):
+        return "fake values in synthetic data"
     if col.kind == "numerical":
         if col.integer:
             return f"integer, {col.min} … {col.max}"
         return f"{col.precision} decimals, {col.min:g} … {col.max:g}"
     if col.kind == "categorical":
         n = len(col.categories)
-        shown = ", ".join(_short(c) for c in col.categories[:3]) + (", …" if n > 3 else "")
-        return f"{n} categor{'y' if n == 1 else 'ies'}: {shown}"
+        common = _common_categories(col, values)
+        label = f"{n} categor{'y' if n == 1 else 'ies'}"
+        if not common:
+            return label
+        return f"{label}: " + ", ".join(_short(c) for c in common[:3]) + (", …" if n > min(3, len(common)) else "")
     if col.kind == "boolean":
         return f"{col.true_value!r} / {col.false_value!r}"
     if col.kind == "datetime":
@@ -80,8 +147,8 @@ def inspect(
         None, "--metadata", "-m",
         help="Start from this metadata JSON (e.g. one you edited); what it leaves out is inferred.",
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Force the file format: csv, tsv, parquet, jsonl, sqlite."),
-    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV/TSV files."),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Detect each column's kind (numerical, categorical, boolean, datetime, id, text, personal data)."""
     from rich.table import Table
@@ -89,6 +156,8 @@ def inspect(
     from synthera.io import read_table
     from synthera.metadata import Metadata, infer_metadata
 
+    if out is not None:
+        _check_out(out)
     hints = Metadata.load(metadata) if metadata else None
     start = time.perf_counter()
     with _status(f"Reading {data}"):
@@ -98,13 +167,13 @@ def inspect(
         md = infer_metadata(df, hints=hints)
     infer_s = time.perf_counter() - start - read_s
 
-    view = Table(title=f"{data}: {len(df):,} rows × {df.shape[1]} columns", title_justify="left")
+    view = Table(title=f"{clean(data)}: {len(df):,} rows × {df.shape[1]} columns", title_justify="left")
     for header in ("column", "kind", "dtype", "nulls", "details"):
         view.add_column(header, overflow="fold")
     for name, col in md.columns.items():
         kind = col.kind + (f" ({col.pii_type})" if col.pii_type else "")
         nulls = f"{col.null_fraction:.1%}" if col.nullable else "–"
-        view.add_row(name, kind, col.dtype or "", nulls, _describe(col))
+        view.add_row(name, kind, col.dtype or "", nulls, _describe(col, df[name] if name in df else None))
     console = _console()
     console.print(view)
     if md.primary_key:
@@ -141,12 +210,19 @@ def convert(
     out_table: Optional[str] = typer.Option(
         None, "--out-table", help="Table name to write, for SQLite files (default: the file name) and URLs."
     ),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP + " (of SOURCE)"),
+    out_format: Optional[str] = typer.Option(
+        None, "--out-format", help="Force the format of TARGET: csv, tsv, parquet, jsonl, sqlite."
+    ),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
+    replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
 ) -> None:
     """Copy a table from one format or database to another, atomically."""
     from synthera.io import read_table, write_table
 
+    _check_table_out(target, out_table)
     with _status(f"Reading {source}"):
-        df = read_table(source, table=table)
+        df = read_table(source, table=table, format=fmt, encoding=encoding)
     with _status(f"Writing {target}"):
-        where = write_table(df, target, table=out_table)
+        where = write_table(df, target, table=out_table, format=out_format, replace=replace)
     _console().print(f"wrote {len(df):,} rows × {df.shape[1]} columns to {where}")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from synthera.cli.data import _console, _status
+from synthera.cli.data import ENCODING_HELP, FORMAT_HELP, _check_out, _console, _status
 from synthera.cli.main import app
 from synthera.errors import UserInputError
 
@@ -39,6 +39,34 @@ def _positive_float(text: str | None, option: str, example: str, *, below: float
         limit = f"and < {below:g}" if math.isfinite(below) else ""
         raise UserInputError(f"{option} must be > 0 {limit}, e.g. {option} {example}; got {text}".replace("  ", " "))
     return value
+
+
+def _training_params(*, epochs, batch_size, max_length, patience, threads, learning_rate, validation_fraction,
+                     class_weight) -> dict:
+    """The training options given as text, checked and converted, keyed by ``TransformerClassifier`` parameter."""
+    params = {}
+    for key, text, low, example in (("epochs", epochs, 1, "3"), ("batch_size", batch_size, 1, "16"),
+                                    ("max_length", max_length, 8, "96"), ("patience", patience, 1, "2"),
+                                    ("threads", threads, 1, "2")):
+        value = _whole(text, "--" + key.replace("_", "-"), low, example)
+        if value is not None:
+            params[key] = value
+    lr = _positive_float(learning_rate, "--learning-rate", "5e-5", below=1)
+    if lr is not None:
+        params["learning_rate"] = lr
+    if validation_fraction is not None:
+        try:
+            frac = float(validation_fraction)
+        except ValueError:
+            frac = math.nan
+        if not 0 <= frac < 0.5:
+            raise UserInputError(f"--validation-fraction must lie in [0, 0.5), e.g. 0.1; got {validation_fraction!r}")
+        params["validation_fraction"] = frac
+    weight = class_weight.strip().lower()
+    if weight not in ("none", "balanced"):
+        raise UserInputError(f"--class-weight must be 'none' or 'balanced'; got {class_weight!r}")
+    params["class_weight"] = None if weight == "none" else "balanced"
+    return params
 
 
 Opt = typer.Option
@@ -89,40 +117,24 @@ def hf_eval(
     seed: Annotated[int, Opt("--seed", help="Same seed and data give the same models and scores.")] = 0,
     threads: Annotated[str | None, Opt("--threads", metavar="N", help="Torch CPU threads (default: torch's).")] = None,
     device: Annotated[str, Opt("--device", help="auto (GPU when present), cpu or cuda.")] = "auto",
+    encoding: Annotated[str, Opt("--encoding", help=ENCODING_HELP)] = "utf-8",
+    fmt: Annotated[str | None, Opt("--format", help=FORMAT_HELP + " (of all three tables)")] = None,
 ) -> None:
     """Fine-tune transformers on real and on synthetic rows; score both on real test rows (accuracy, F1, ROC AUC)."""
     from synthera.hf.evaluate import _check_max_rows, resolve_models
     from synthera.hf.serialize import RowTemplate
     from synthera.io import read_table
 
-    params = {}
-    for key, text, low, example in (("epochs", epochs, 1, "3"), ("batch_size", batch_size, 1, "16"),
-                                    ("max_length", max_length, 8, "96"), ("patience", patience, 1, "2"),
-                                    ("threads", threads, 1, "2")):
-        value = _whole(text, "--" + key.replace("_", "-"), low, example)
-        if value is not None:
-            params[key] = value
+    params = _training_params(epochs=epochs, batch_size=batch_size, max_length=max_length, patience=patience,
+                              threads=threads, learning_rate=learning_rate, validation_fraction=validation_fraction,
+                              class_weight=class_weight)
     rows = _check_max_rows(_whole(max_rows, "--max-rows", 10, "3000"))
-    lr = _positive_float(learning_rate, "--learning-rate", "5e-5", below=1)
-    if lr is not None:
-        params["learning_rate"] = lr
-    if validation_fraction is not None:
-        try:
-            frac = float(validation_fraction)
-        except ValueError:
-            frac = math.nan
-        if not 0 <= frac < 0.5:
-            raise UserInputError(f"--validation-fraction must lie in [0, 0.5), e.g. 0.1; got {validation_fraction!r}")
-        params["validation_fraction"] = frac
-    weight = class_weight.strip().lower()
-    if weight not in ("none", "balanced"):
-        raise UserInputError(f"--class-weight must be 'none' or 'balanced'; got {class_weight!r}")
-    params["class_weight"] = None if weight == "none" else "balanced"
     if seed < 0:
         raise UserInputError(f"--seed must be >= 0; got {seed}")
     params["device"] = device
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} is a file; --out needs a folder to write results.json and the tables in")
+    _check_out(out, folder=True)
     specs = resolve_models(model or [], scratch or [])
     row_template = RowTemplate(text=template, exclude=tuple(exclude or ()))
     from synthera.hf.train import TransformerClassifier
@@ -131,7 +143,7 @@ def hf_eval(
     tables = {}
     for name, source in (("real", real), ("synthetic", synthetic), ("test", test)):
         with _status(f"Reading {source}"):
-            tables[name] = read_table(source)
+            tables[name] = read_table(source, format=fmt, encoding=encoding)
 
     from synthera.hf.evaluate import hf_evaluate
 
@@ -139,7 +151,11 @@ def hf_eval(
     report = hf_evaluate(tables["real"], tables["synthetic"], tables["test"], target=target, models=specs,
                          template=row_template, max_rows=rows, seed=seed, progress=True, **params)
     seconds = time.perf_counter() - start
-    paths = report.save(out)
+    _print_results(report, report.save(out), seconds)
+
+
+def _print_results(report, paths: dict, seconds: float) -> None:
+    """The scores as a Markdown table, the headline, and where the files went."""
     console = _console()
     console.print("| Model | on real | on synthetic |")
     console.print("|---|---|---|")

@@ -9,7 +9,17 @@ from typing import Optional
 
 import typer
 
-from synthera.cli.data import DATA_HELP, TABLE_HELP, _console, _status
+from synthera.cli.data import (
+    DATA_HELP,
+    ENCODING_HELP,
+    FORMAT_HELP,
+    REPLACE_HELP,
+    TABLE_HELP,
+    _check_out,
+    _check_table_out,
+    _console,
+    _status,
+)
 from synthera.cli.main import app
 from synthera.errors import UserInputError
 
@@ -46,6 +56,8 @@ def train_private(
     ),
     table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
     seed: int = typer.Option(0, "--seed", help="Same seed and data give the same model."),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Train a classifier with DP-SGD (Opacus) and report the ε it spent."""
     from synthera.dp.classifier import DPClassifier
@@ -61,9 +73,10 @@ def train_private(
         raise UserInputError(f"--seed must be >= 0; got {seed}")
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
+    _check_out(out, folder=True)
     declared = Metadata.load(metadata) if metadata else None
     with _status(f"Reading {data}"):
-        df = read_table(data, table=table)
+        df = read_table(data, table=table, format=fmt, encoding=encoding)
     params = {"epsilon": eps, "delta": delta, "seed": seed}
     if epochs is not None:
         params["epochs"] = epochs
@@ -99,6 +112,12 @@ def predict(
     data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
     out: str = typer.Option(..., "--out", "-o", help="Where to write the predictions: .csv, .parquet, .jsonl."),
     table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP + " (of --data)"),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
+    out_table: Optional[str] = typer.Option(
+        None, "--out-table", help="Table name for SQLite output (default: the file name) and database URLs."
+    ),
+    replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
 ) -> None:
     """Predict with a saved private classifier: a `prediction` column and one `probability_<class>` per class."""
     import pandas as pd
@@ -106,9 +125,10 @@ def predict(
     from synthera.dp.classifier import DPClassifier
     from synthera.io import read_table, write_table
 
+    _check_table_out(out, out_table)
     clf = DPClassifier.load(model_dir)
     with _status(f"Reading {data}"):
-        df = read_table(data, table=table)
+        df = read_table(data, table=table, format=fmt, encoding=encoding)
     proba = clf.predict_proba(df)
     result = pd.DataFrame({"prediction": [clf.classes_[i] for i in proba.argmax(axis=1)]})
     for j, label in enumerate(clf.classes_):
@@ -116,5 +136,5 @@ def predict(
         if name in result.columns:
             raise UserInputError(f"two classes both give the column name {name!r}; rename one of the classes")
         result[name] = proba[:, j]
-    where = write_table(result, out)
+    where = write_table(result, out, table=out_table, replace=replace)
     _console().print(f"wrote {len(result):,} predictions ({len(clf.classes_)} classes) to {where}")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from synthera.cli.data import DATA_HELP, TABLE_HELP, _console, _status
+from synthera.cli.data import (
+    DATA_HELP,
+    ENCODING_HELP,
+    FORMAT_HELP,
+    REPLACE_HELP,
+    TABLE_HELP,
+    _check_out,
+    _check_table_out,
+    _console,
+    _status,
+)
 from synthera.cli.main import app
 from synthera.errors import UserInputError
 
@@ -33,6 +46,13 @@ def fit(
         None, "--seed",
         help="Same seed and data give the same model (default 0; DP models default to fresh randomness for their noise).",
     ),
+    domain_is_public: bool = typer.Option(
+        False, "--domain-is-public",
+        help="DP models: the --metadata bounds and categories are public knowledge, even if measured from the data "
+        "(ε then does not cover them).",
+    ),
+    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Learn a synthesizer from a real table and save it to a folder."""
     from synthera.io import read_table
@@ -41,6 +61,7 @@ def fit(
 
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
+    _check_out(out, folder=True)
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
     params = {"seed": seed if seed is not None or private else 0}
@@ -65,9 +86,9 @@ def fit(
         params["epochs"] = epochs
     hints = Metadata.load(metadata) if metadata else None
     with _status(f"Reading {data}"):
-        df = read_table(data, table=table)
+        df = read_table(data, table=table, format=fmt, encoding=encoding)
     start = time.perf_counter()
-    synth = cls(**params).fit(df, metadata=hints, progress=True)
+    synth = cls(**params).fit(df, metadata=hints, progress=True, domain_is_public=domain_is_public)
     seconds = time.perf_counter() - start
     synth.save(out)
     spent = ""
@@ -113,6 +134,10 @@ def sample(
         help="With --parity: share of rows (0-1) whose target is re-drawn given their features instead of "
         "drawn per (group, target) cell; default 0.3 (see the README's bias section).",
     ),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="Force the output format: csv, tsv, parquet, jsonl, sqlite (default: from --out)."
+    ),
+    replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
 ) -> None:
     """Generate synthetic rows from a saved model, optionally with balanced groups or demographic parity."""
     from synthera.io import write_table
@@ -121,9 +146,11 @@ def sample(
     if rows < 1:
         raise UserInputError(f"--rows must be at least 1; got {rows}")
     conditions = _parse_where(where)
+    _check_table_out(out, out_table)
     synth = load_synthesizer(model_dir)
     start = time.perf_counter()
     mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
+    chunk = _plan_size(rows, len(synth.metadata_.columns), out, fmt, chunkable=not mitigate)
     plan = None
     if mitigate:
         from synthera.bias import mitigated_sample
@@ -131,16 +158,147 @@ def sample(
         df, plan = mitigated_sample(synth, rows, balance=balance, parity=parity, sensitive=sensitive,
                                     intersectional=intersectional, relabel=relabel, conditions=conditions,
                                     seed=seed, progress=True)
+    elif chunk < rows:
+        where_written = _sample_in_chunks(synth, rows, out, fmt, chunk=chunk, seed=seed, conditions=conditions)
+        seconds = time.perf_counter() - start
+        _console().print(f"wrote {rows:,} synthetic rows to {where_written} ({seconds:.2f} s to sample and write)")
+        return
     else:
         with _status(f"Sampling {rows:,} rows"):
             df = synth.sample(rows, seed=seed, conditions=conditions)
     seconds = time.perf_counter() - start
-    where_written = write_table(df, out, table=out_table)
+    where_written = write_table(df, out, table=out_table, format=fmt, replace=replace)
     console = _console()
     if plan is not None:
         for line in _plan_lines(df, plan):
             console.print(line)
     console.print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
+
+
+#: Rough bytes one cell takes while rows are sampled (arrays, decoding, the frame; about 35 measured), and the
+#: least it takes on disk (compressed Parquet of repetitive columns).
+MEMORY_PER_CELL = 64
+DISK_PER_CELL = 0.25
+MEMORY_SHARE = 0.75  # of the available memory, for the sampled rows
+#: Formats whose files ``sample`` can write a block of rows at a time.
+CHUNKED_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+MAX_CHUNK_ROWS = 1_000_000
+MIN_CHUNK_ROWS = 10_000
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take, or None when the system does not say."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:,.0f} {unit}" if unit == "bytes" else f"{n_bytes:,.1f} {unit}"
+        n_bytes /= 1000
+    return ""  # pragma: no cover
+
+
+def _plan_size(rows: int, columns: int, out: str, fmt: str | None, *, chunkable: bool) -> int:
+    """How many rows to sample at a time; refuse sizes the disk or the memory cannot hold, in one line."""
+    from synthera.io import _is_url, detect_format
+
+    columns = max(columns, 1)
+    local = not _is_url(out)
+    fmt = (fmt or (detect_format(out) if local else None) or "").lower()
+    compressed = local and detect_format("x" + Path(out).suffix) is None  # e.g. .csv.gz: written whole
+    chunkable = chunkable and local and not compressed and fmt in CHUNKED_FORMATS
+    if local:
+        folder = Path(out).expanduser().resolve().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        if rows * columns * DISK_PER_CELL > free:
+            raise UserInputError(
+                f"--rows {rows:,} would need at least {_size(rows * columns * DISK_PER_CELL)} on disk and {folder} has "
+                f"{_size(free)} free; ask for fewer --rows or write to a larger disk"
+            )
+    memory = available_memory()
+    if memory is None:
+        return min(rows, MAX_CHUNK_ROWS) if chunkable else rows
+    fits = max(int(memory * MEMORY_SHARE // (columns * MEMORY_PER_CELL)), 1)
+    if chunkable:
+        return min(rows, max(min(fits, MAX_CHUNK_ROWS), MIN_CHUNK_ROWS))
+    if rows > fits:
+        raise UserInputError(
+            f"--rows {rows:,} needs about {_size(rows * columns * MEMORY_PER_CELL)} of memory and "
+            f"{_size(memory)} is available; ask for fewer --rows (at most about {fits:,}), or write a .csv, "
+            ".parquet or .jsonl file, which is written in blocks"
+            + (" (without --balance or --parity)" if fmt in CHUNKED_FORMATS else "")
+        )
+    return rows
+
+
+def _chunk_seed(seed: int | None, index: int) -> int | None:
+    """An independent seed for block ``index`` of a seeded sample (None stays fresh randomness)."""
+    import numpy as np
+
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def _sample_in_chunks(synth, rows: int, out: str, fmt: str | None, *, chunk: int, seed, conditions) -> str:
+    """Sample ``rows`` rows ``chunk`` at a time into one temporary file, renamed into place at the end."""
+    from synthera._progress import progress_bar
+    from synthera.io import atomic_path, detect_format
+
+    path = Path(out).expanduser()
+    fmt = (fmt or detect_format(path)).lower()
+    writer = None
+    with atomic_path(path) as tmp, progress_bar(rows, "sampling", enabled=sys.stderr.isatty()) as advance:
+        try:
+            for index, first in enumerate(range(0, rows, chunk)):
+                df = synth.sample(min(chunk, rows - first), seed=_chunk_seed(seed, index), conditions=conditions)
+                writer = _append(df, tmp, fmt, writer, first=index == 0)
+                advance(len(df))
+        finally:
+            if writer is not None:
+                writer.close()
+    return str(path)
+
+
+def _append(df, tmp: Path, fmt: str, writer, *, first: bool):
+    """Append one block of rows to ``tmp``; returns the Parquet writer to reuse (None for text formats)."""
+    if fmt in ("csv", "tsv"):
+        df.to_csv(tmp, mode="w" if first else "a", header=first, index=False, sep="," if fmt == "csv" else "\t")
+        return None
+    if fmt == "jsonl":
+        with open(tmp, "w" if first else "a", encoding="utf-8") as fh:
+            text = df.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+            fh.write(text if text.endswith("\n") else text + "\n")
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if writer is None:
+        block = pa.Table.from_pandas(df, preserve_index=False)
+        writer = pq.ParquetWriter(tmp, block.schema, compression="zstd")
+    else:
+        block = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
+    writer.write_table(block)
+    return writer
 
 
 def _plan_lines(df, plan) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import Annotated
 import typer
 
 from synthera.cli.data import _console
+from synthera.cli.main import warnings_once
 from synthera.cli.text import text_app
-from synthera.errors import SyntheraWarning, UserInputError
+from synthera.errors import UserInputError
 
 _MODEL_HELP = "Base model: a local Hugging Face folder, or 'smollm2' (default) for the bundled SmolLM2-135M-Instruct."
 _TEMPLATE_HELP = (
@@ -25,35 +25,18 @@ _TEMPLATE_HELP = (
 
 @contextmanager
 def library_warnings() -> Iterator[None]:
-    """Keep torch/transformers/peft warnings and loading bars quiet; show each other warning once.
+    """Keep the loading bars of transformers quiet; show each warning once (see :func:`warnings_once`).
 
-    Deprecation notices from the libraries are dropped (they are for us, not
-    for the user); Synthera's own warnings pass through to the root group,
-    which prints them as ``warning: ...`` lines.
+    Deprecation notices from the libraries are dropped (they are for us, not for the user).
     """
-    from synthera.cli.main import warn
-
     try:  # the weight-loading bars of transformers would break one-line errors and our own progress bars
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover
         pass
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            pending = list(caught)
-    seen = set()
-    for w in pending:
-        if issubclass(w.category, SyntheraWarning):
-            warnings.warn(w.message, stacklevel=1)
-        elif not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
-            text = f"{w.category.__name__}: {w.message}"
-            if text not in seen:
-                seen.add(text)
-                warn(text)
+    with warnings_once():
+        yield
 
 
 def _modules(text: str) -> list[str]:
