@@ -8,22 +8,17 @@ from typing import Annotated
 
 import typer
 
-from synthera.cli.data import _console
-from synthera.cli.main import _Group, app
-from synthera.cli.text_train import library_warnings
+from synthera.cli._app import group, renamed_flags
+from synthera.cli._common import console, library_warnings
 from synthera.errors import UserInputError
 
 __all__ = ["flock_app"]
 
-flock_app = typer.Typer(
-    cls=_Group,
+flock_app = group(
+    "flock",
     help="FLock.io training node: show a task, submit an adapter, or run fetch-train-validate-submit.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # locals may hold the API key
-    context_settings={"help_option_names": ["-h", "--help"]},
+    short_help="FLock.io training node: tasks, training, submission.",
 )
-app.add_typer(flock_app, name="flock", help="FLock.io training node: tasks, training, submission.")
 
 _BASE_URL_HELP = "FLock API root (default $FLOCK_API_BASE_URL or https://fed-ledger-prod.flock.io/api/v1)."
 
@@ -32,7 +27,7 @@ class _Scrubbed:
     """A console whose every line passes through :func:`synthera.flock.client.scrub` (servers echo secrets)."""
 
     def __init__(self, stderr: bool = False):
-        self._console = _console(stderr=stderr)
+        self._console = console(stderr=stderr)
 
     def print(self, text: object = "") -> None:
         from synthera.flock.client import scrub
@@ -165,66 +160,68 @@ def run_command(
     report_out: Annotated[Path | None, typer.Option("--report", help="Also write the run report as JSON here.")] = None,
 ) -> None:
     """Fetch a task and its data, (augment,) train LoRA, validate locally, upload the adapter, submit."""
-    from synthera.flock.workflow import Candidate, count_parameters, dumps_report, run_task
-    from synthera.io import check_writable, write_text
-    from synthera.text.prompts import SUPPORTED_BASE_MODELS, get_template
+    from synthera.flock.workflow import AugmentOptions, SubmitOptions, TrainOptions, run_task
+    from synthera.io import check_writable
 
-    candidates = None
-    if model is not None:
-        if not model.is_dir():
-            raise UserInputError(f"--model {model} is not a folder; pass a local Hugging Face model folder")
-        if base_model_id is None:
-            raise UserInputError("--model needs --base-model-id: the hub id the validator will load the adapter on")
-        name = template or (SUPPORTED_BASE_MODELS[base_model_id][0] if base_model_id in SUPPORTED_BASE_MODELS else None)
-        if name is None:
-            raise UserInputError(
-                f"{base_model_id} is not a base model FLock's validator accepts; pass --template "
-                "to choose the prompt template anyway"
-            )
-        get_template(name)
-        candidates = [Candidate(base_model_id, name, count_parameters(model), str(model))]
-    elif base_model_id is not None or template is not None:
-        raise UserInputError("--base-model-id and --template go with --model")
+    candidates = _local_candidates(model, base_model_id, template)
     check_writable(work_dir, folder=True)  # before hours of training, not after
     if report_out is not None:
         check_writable(report_out)
-    console = _Scrubbed()
-    err = _Scrubbed(stderr=True)
-    with library_warnings():
+    tuning = {"epochs": epochs, "lora_r": lora_r, "lora_alpha": lora_alpha, "quantize": quantize,
+              "learning_rate": learning_rate}
+    with library_warnings(), renamed_flags(holdout="--holdout", max_models="--max-models", augment="--augment"):
         report = run_task(
             task_id,
             client=_client(base_url, retries),
             work_dir=work_dir,
             data=data,
-            candidates=candidates,
-            max_models=max_models,
-            augment=augment,
-            augment_task=augment_task,
-            augment_from=augment_from,
-            augment_model=augment_model,
-            holdout=holdout,
-            max_length=max_length,
-            finetune_params={
-                "epochs": epochs,
-                "lora_r": lora_r,
-                "lora_alpha": lora_alpha,
-                "quantize": quantize,
-                "learning_rate": learning_rate,
-            },
-            repo_id=repo_id,
-            gpu=gpu_type,
-            dry_run=dry_run,
+            train=TrainOptions(candidates=candidates, max_models=max_models, holdout=holdout, max_length=max_length,
+                               finetune_params=tuning),
+            augmentation=AugmentOptions(n=augment, task=augment_task, source=augment_from, model=augment_model),
+            submission=SubmitOptions(repo_id=repo_id, gpu=gpu_type, dry_run=dry_run),
             seed=seed,
             progress=True,
-            log=err.print,
+            log=_Scrubbed(stderr=True).print,
         )
+    _print_outcome(report, report_out)
+
+
+def _local_candidates(model: Path | None, base_model_id: str | None, template: str | None):
+    """``--model`` as the one candidate (``None`` without it: the workflow picks from the hub)."""
+    from synthera.flock.workflow import Candidate, count_parameters
+    from synthera.text.prompts import SUPPORTED_BASE_MODELS, get_template
+
+    if model is None:
+        if base_model_id is not None or template is not None:
+            raise UserInputError("--base-model-id and --template go with --model")
+        return None
+    if not model.is_dir():
+        raise UserInputError(f"--model {model} is not a folder; pass a local Hugging Face model folder")
+    if base_model_id is None:
+        raise UserInputError("--model needs --base-model-id: the hub id the validator will load the adapter on")
+    name = template or (SUPPORTED_BASE_MODELS[base_model_id][0] if base_model_id in SUPPORTED_BASE_MODELS else None)
+    if name is None:
+        raise UserInputError(
+            f"{base_model_id} is not a base model FLock's validator accepts; pass --template "
+            "to choose the prompt template anyway"
+        )
+    get_template(name)
+    return [Candidate(base_model_id, name, count_parameters(model), str(model))]
+
+
+def _print_outcome(report, report_out: Path | None) -> None:
+    """The chosen model and its scores, then what was (or would be) sent; the JSON report when asked."""
+    from synthera.flock.workflow import dumps_report
+    from synthera.io import write_text
+
+    console = _Scrubbed()
     chosen = report.chosen
     console.print(
         f"chosen base model: {chosen['model_id']} (template {chosen['template']}); held-out bits per "
         f"byte {chosen['heldout_bits_per_byte']:.4f} (base model alone "
         f"{chosen['heldout_bits_per_byte_base']:.4f}; lower is better)"
     )
-    if dry_run:
+    if report.dry_run:
         console.print("dry run: nothing uploaded or submitted. It would send:")
         console.print(json.dumps(report.submission, indent=2))
     else:

@@ -2,10 +2,11 @@
 
 - :mod:`synthera.flock.client` talks to the task API (get a task, submit a
   result) with retries, and downloads training data.
-- :mod:`synthera.flock.workflow` runs the whole loop: data, optional SynthGen
+- :mod:`synthera.flock.workflow` runs the whole loop in seven steps, each
+  callable alone: fetch the task, prepare its data, optional SynthGen
   augmentation, base-model choice within ``max_params``, LoRA training within
   ``context_length``, local bits-per-byte validation with the validator's
-  template, upload to the Hugging Face Hub and submission.
+  template, and upload to the Hugging Face Hub with submission.
 
 Names are imported on first use, so importing this package loads neither torch nor transformers.
 """
@@ -21,19 +22,25 @@ _LAZY = {
     "Task": "synthera.flock.client",
     "download": "synthera.flock.client",
     "submission_body": "synthera.flock.client",
+    "AugmentOptions": "synthera.flock.workflow",
     "Candidate": "synthera.flock.workflow",
     "RunReport": "synthera.flock.workflow",
+    "SubmitOptions": "synthera.flock.workflow",
+    "TrainOptions": "synthera.flock.workflow",
     "pick_base_models": "synthera.flock.workflow",
     "run_task": "synthera.flock.workflow",
 }
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AugmentOptions",
     "Candidate",
     "FlockAPIError",
     "FlockClient",
     "RunReport",
+    "SubmitOptions",
     "Task",
+    "TrainOptions",
     "download",
     "pick_base_models",
     "run_task",

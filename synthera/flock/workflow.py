@@ -1,21 +1,31 @@
 """The FLock training-node loop: fetch a task, train a LoRA adapter, score it locally, upload, submit.
 
-:func:`run_task` does, in order:
+:func:`run_task` composes seven keyword-only steps. Each can be called
+alone and writes what it produced into the work directory:
 
-1. fetch the task and download its training data (JSONL, or a zip holding one);
-2. optionally add SynthGen examples (``augment``);
-3. pick base models whose size fits the task's ``max_params`` (FLock's
-   validator gives any larger model its failure score);
-4. train a LoRA adapter on each, within the task's ``context_length``, using
-   the validator's prompt template for that base model;
-5. validate locally: bits per byte on a held-out split, computed exactly as
-   the validator will, for the base model alone and with the adapter;
-6. upload the best adapter to the Hugging Face Hub (``huggingface_hub``);
-7. submit it to the task.
+1. :func:`fetch_task`: the task (``task.json``); a closed task is refused;
+2. :func:`prepare_data`: its training data (JSONL, or a zip holding one),
+   split into ``train.jsonl`` and ``heldout.jsonl``;
+3. :func:`augment`: optional SynthGen examples (``augment.jsonl``);
+4. :func:`pick_candidates`: base models whose size fits the task's
+   ``max_params`` (FLock's validator gives any larger model its failure
+   score), with local copies (``candidates.json``);
+5. :func:`train_candidate`: a LoRA adapter per candidate within the task's
+   ``context_length``, using the validator's prompt template for that base
+   model (``adapter-<model>/``); :func:`training_step` is where a task's type
+   picks its training path;
+6. :func:`validate`: bits per byte on the held-out split, computed exactly as
+   the validator will, for the base model alone and with the adapter
+   (``validation-<model>.json``);
+7. :func:`submit`: upload the best adapter to the Hugging Face Hub and submit
+   it to the task (``submission.json``).
 
-``dry_run=True`` stops before step 6 and reports what would be uploaded and
-sent. ``HF_TOKEN`` and ``FLOCK_API_KEY`` are read from the environment when
-needed and never printed.
+Settings come in three small records: :class:`TrainOptions` (candidates,
+split, context, fine-tuning), :class:`AugmentOptions` (SynthGen) and
+:class:`SubmitOptions` (repository, GPU, dry run, uploader).
+``SubmitOptions(dry_run=True)`` stops before the upload and reports what would
+be uploaded and sent. ``HF_TOKEN`` and ``FLOCK_API_KEY`` are read from the
+environment when needed and never printed or written.
 """
 
 from __future__ import annotations
@@ -26,15 +36,28 @@ import random
 import shutil
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
+    "AugmentOptions",
     "Candidate",
+    "DataSplit",
     "RunReport",
+    "SubmitOptions",
+    "TrainOptions",
+    "augment",
     "count_parameters",
+    "fetch_task",
+    "pick_candidates",
+    "prepare_data",
+    "submit",
+    "train_candidate",
+    "training_step",
+    "validate",
     "dumps_report",
     "gpu_type",
     "hf_upload",
@@ -55,6 +78,61 @@ class Candidate:
     template: str
     params: int
     local: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Which base models to train and how.
+
+    ``candidates``: base models to consider (default: every model FLock's
+    validator accepts, fetched from the hub), filtered by ``max_params``,
+    smallest first. ``max_models``: train at most this many; the lowest
+    held-out bits per byte wins. ``holdout``: share of the task's
+    conversations kept out of training for local validation. ``max_length``:
+    training context, capped by the task's ``context_length``.
+    ``finetune_params``: extra :class:`~synthera.text.finetune.LoraFinetuner`
+    settings (``epochs``, ``lora_r``, ...).
+    """
+
+    candidates: Sequence[Candidate] | None = None
+    max_models: int = 1
+    holdout: float = 0.1
+    max_length: int | None = None
+    finetune_params: dict | None = None
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """``n`` SynthGen examples of ``task`` to add, from ``source`` tables, written by ``model`` (0: none)."""
+
+    n: int = 0
+    task: str = "text-to-sql"
+    source: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """Where the adapter goes and what is reported.
+
+    ``repo_id``: hub repository (default ``$HF_USERNAME/task-<id>-<model>``).
+    ``gpu``: ``gpu_type`` to report (default: the CUDA device name, or ``cpu``).
+    ``dry_run``: stop before uploading; the report shows what would be sent.
+    ``uploader``: ``uploader(adapter_dir, repo_id) -> revision`` (default: :func:`hf_upload`).
+    """
+
+    repo_id: str | None = None
+    gpu: str | None = None
+    dry_run: bool = False
+    uploader: Callable[[Path, str], str] | None = None
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """The task's conversations: ``train`` to fine-tune on, ``heldout`` for local validation."""
+
+    train: list[dict]
+    heldout: list[dict]
 
 
 @dataclass
@@ -82,8 +160,7 @@ class RunReport:
 
 def count_parameters(folder: str | os.PathLike) -> int:
     """Parameters of a local model, read from its safetensors headers (no weights loaded)."""
-    from safetensors import safe_open
-
+    safe_open = require("safetensors", "text").safe_open
     total = 0
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
@@ -157,18 +234,6 @@ def prepare_training_data(task, work_dir: Path, *, data: str | os.PathLike | Non
     return _read_jsonl_records(target)
 
 
-def _augment(n: int, *, task: str, source: str | None, model: str | None, seed: int, work_dir: Path) -> list[dict]:
-    from synthera.text.pipeline import GenerationConfig, generate
-
-    if task == "text-to-sql":
-        where = {"db": source} if source and Path(source).is_file() else {"from_synthetic": source or "adult"}
-        config = GenerationConfig(task=task, n=n, seed=seed, model=model or "template", **where)
-    else:
-        config = GenerationConfig(task=task, n=n, seed=seed, model=model)
-    result = generate(config, out=work_dir / "augment.jsonl", progress=True)
-    return [{"system": r.get("system", ""), "conversations": r["conversations"]} for r in result.records]
-
-
 def gpu_type() -> str:
     """What FLock's ``gpu_type`` field should say: the CUDA device name, or ``cpu``."""
     try:
@@ -191,19 +256,15 @@ def _hf_token() -> str:
 def _default_repo_id(task_id: int, model_id: str, *, dry_run: bool) -> str:
     user = os.environ.get("HF_USERNAME", "").strip()
     if not user and not dry_run:
-        from huggingface_hub import HfApi
-
-        user = HfApi(token=_hf_token()).whoami()["name"]
+        user = require("huggingface_hub", "text").HfApi(token=_hf_token()).whoami()["name"]
     return f"{user or '<HF_USERNAME>'}/task-{task_id}-{model_id.replace('/', '-')}"
 
 
 def hf_upload(adapter_dir: Path, repo_id: str) -> str:
     """Upload ``adapter_config.json`` and ``adapter_model.safetensors`` to ``repo_id``; return the commit id."""
-    from huggingface_hub import HfApi
-
     from synthera.flock.client import scrub
 
-    api = HfApi(token=_hf_token())
+    api = require("huggingface_hub", "text").HfApi(token=_hf_token())
     try:
         api.create_repo(repo_id, exist_ok=True, repo_type="model")
         info = api.upload_folder(folder_path=str(adapter_dir), repo_id=repo_id, repo_type="model",
@@ -219,9 +280,8 @@ def _resolve_local(candidate: Candidate) -> str:
         return candidate.local
     from synthera.flock.client import scrub
 
+    snapshot_download = require("huggingface_hub", "text").snapshot_download
     try:
-        from huggingface_hub import snapshot_download
-
         return snapshot_download(candidate.model_id, token=os.environ.get("HF_TOKEN") or None,
                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
     except Exception as exc:  # noqa: BLE001
@@ -229,7 +289,11 @@ def _resolve_local(candidate: Candidate) -> str:
                                    f"({type(exc).__name__}); pass --model with a local copy")) from None
 
 
-# --------------------------------------------------------------------------- the loop
+# --------------------------------------------------------------------------- the loop, one step at a time
+
+
+def _quiet(_message: str) -> None:
+    pass
 
 
 def _scrubbed(log: Callable[[str], None]) -> Callable[[str], None]:
@@ -238,80 +302,33 @@ def _scrubbed(log: Callable[[str], None]) -> Callable[[str], None]:
     return lambda message: log(scrub(message))
 
 
-def run_task(
-    task_id,
-    *,
-    client=None,
-    work_dir: str | os.PathLike,
-    data: str | os.PathLike | None = None,
-    candidates: Sequence[Candidate] | None = None,
-    max_models: int = 1,
-    augment: int = 0,
-    augment_task: str = "text-to-sql",
-    augment_from: str | None = None,
-    augment_model: str | None = None,
-    holdout: float = 0.1,
-    max_length: int | None = None,
-    finetune_params: dict | None = None,
-    repo_id: str | None = None,
-    gpu: str | None = None,
-    dry_run: bool = False,
-    seed: int = 0,
-    uploader: Callable[[Path, str], str] | None = None,
-    download_fn: Callable | None = None,
-    progress: bool = False,
-    log: Callable[[str], None] = lambda _msg: None,
-) -> RunReport:
-    """Fetch FLock task ``task_id``, train, validate locally and submit (see the module docstring).
+def _write_json(payload, target: Path) -> None:
+    from synthera.flock.client import scrub
+    from synthera.io import write_text
 
-    Parameters
-    ----------
-    client
-        A :class:`~synthera.flock.client.FlockClient` (default: one for ``$FLOCK_API_BASE_URL``).
-    work_dir
-        Where the data, adapters and checkpoints go (a re-run resumes training there).
-    data
-        Use this JSONL instead of downloading the task's data.
-    candidates
-        Base models to consider (default: every model FLock's validator
-        accepts, fetched from the hub); filtered by ``max_params``, smallest first.
-    max_models
-        Train at most this many candidates; the lowest held-out bits per byte wins.
-    augment, augment_task, augment_from, augment_model
-        Add this many SynthGen examples (task, source tables, generator model).
-    holdout
-        Share of the task's conversations kept out of training for local validation.
-    max_length
-        Training context, capped by the task's ``context_length``.
-    finetune_params
-        Extra :class:`~synthera.text.finetune.LoraFinetuner` settings (``epochs``, ``lora_r``, ...).
-    repo_id
-        Hub repository for the adapter (default ``$HF_USERNAME/task-<id>-<model>``).
-    gpu
-        ``gpu_type`` to report (default: the CUDA device name, or ``cpu``).
-    dry_run
-        Stop before uploading; the report shows what would be sent.
-    uploader
-        ``uploader(adapter_dir, repo_id) -> revision`` (default: :func:`hf_upload`).
-    log
-        Receives one line per step.
+    write_text(scrub(json.dumps(payload, indent=2, default=str)) + "\n", target)
+
+
+def _write_jsonl(records: list[dict], target: Path) -> None:
+    from synthera.io import write_text
+
+    write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), target)
+
+
+def _slug(model_id: str) -> str:
+    return model_id.replace("/", "--")
+
+
+def _adapter_name(model_id: str) -> str:
+    return "adapter-" + _slug(model_id)
+
+
+def fetch_task(task_id, *, client, work_dir: Path, dry_run: bool = False, log: Callable[[str], None] = _quiet):
+    """Step 1: the task from the API, written (scrubbed) to ``work_dir/task.json``.
+
+    A task outside ``submission_phase`` is refused unless ``dry_run``: nothing would be accepted.
     """
-    from synthera.flock.client import API_KEY_ENV, FlockClient, scrub, scrub_payload, submission_body
-    from synthera.io import model_folder
-    from synthera.text.evaluation import validator_loss
-    from synthera.text.finetune import LoraFinetuner, load_base_model
-
-    if not 0 < holdout < 1:
-        raise UserInputError(f"--holdout must lie strictly between 0 and 1; got {holdout}")
-    if augment < 0:
-        raise UserInputError(f"--augment must be >= 0; got {augment}")
-    if max_models < 1:
-        raise UserInputError(f"--max-models must be >= 1; got {max_models}")
-    if not dry_run and not os.environ.get(API_KEY_ENV, "").strip():
-        raise UserInputError(f"{API_KEY_ENV} is not set; export your FLock API key, or use --dry-run")
-    client = client or FlockClient()
-    work = model_folder(work_dir)
-    log = _scrubbed(log)  # task titles and phases come from the server
+    from synthera.flock.client import scrub
 
     task = client.get_task(task_id)
     log(f"task {task.id}: {task.title or '(untitled)'}; status {task.status or 'unknown'}; "
@@ -320,86 +337,211 @@ def run_task(
     if task.accepts_submissions is False and not dry_run:
         raise UserInputError(scrub(f"task {task.id} is in phase '{task.status}'; submissions are accepted only in "
                                    "submission_phase (use --dry-run to train and validate anyway)"))
+    _write_json(task.summary(), work_dir / "task.json")
+    return task
 
-    records = prepare_training_data(task, work, data=data, download_fn=download_fn)
-    rng = random.Random(seed)
+
+def prepare_data(task, *, work_dir: Path, holdout: float, seed: int, data: str | os.PathLike | None = None,
+                 download_fn: Callable | None = None, log: Callable[[str], None] = _quiet) -> DataSplit:
+    """Step 2: the task's conversations, shuffled with ``seed`` and split into training and held-out rows.
+
+    The split is written to ``work_dir/train.jsonl`` and ``work_dir/heldout.jsonl``.
+    """
+    records = prepare_training_data(task, work_dir, data=data, download_fn=download_fn)
     order = list(range(len(records)))
-    rng.shuffle(order)
+    random.Random(seed).shuffle(order)
     n_held = max(1, round(holdout * len(records))) if len(records) > 1 else 0
     if n_held == 0:
         raise UserInputError("the task's training data has a single conversation; nothing is left to validate on")
-    heldout = [records[i] for i in order[:n_held]]
-    train = [records[i] for i in order[n_held:]]
-    log(f"training data: {len(records):,} conversations ({len(train):,} to train on, {len(heldout):,} held out)")
-    extra = []
-    if augment:
-        extra = _augment(augment, task=augment_task, source=augment_from, model=augment_model, seed=seed,
-                         work_dir=work)
-        log(f"SynthGen added {len(extra):,} {augment_task} examples")
-    train = train + extra
+    split = DataSplit(train=[records[i] for i in order[n_held:]], heldout=[records[i] for i in order[:n_held]])
+    _write_jsonl(split.train, work_dir / "train.jsonl")
+    _write_jsonl(split.heldout, work_dir / "heldout.jsonl")
+    log(f"training data: {len(records):,} conversations ({len(split.train):,} to train on, "
+        f"{len(split.heldout):,} held out)")
+    return split
 
-    context = task.context_length
-    length = min(max_length or context or 2048, context or max_length or 2048)
-    params = dict(finetune_params or {})
-    params.setdefault("seed", seed)
-    report = RunReport(task=task.summary(), train_examples=len(train), heldout_examples=len(heldout),
-                       augmented=len(extra), dry_run=dry_run)
-    best = None
+
+def augment(options: AugmentOptions, *, work_dir: Path, seed: int,
+            log: Callable[[str], None] = _quiet) -> list[dict]:
+    """Step 3: ``options.n`` SynthGen examples (none when it is 0), written to ``work_dir/augment.jsonl``."""
+    if not options.n:
+        return []
+    from synthera.text.pipeline import GenerationConfig, generate
+
+    if options.task == "text-to-sql":
+        source = options.source
+        where = {"db": source} if source and Path(source).is_file() else {"from_synthetic": source or "adult"}
+        config = GenerationConfig(task=options.task, n=options.n, seed=seed, model=options.model or "template",
+                                  **where)
+    else:
+        config = GenerationConfig(task=options.task, n=options.n, seed=seed, model=options.model)
+    result = generate(config, out=work_dir / "augment.jsonl", progress=True)
+    extra = [{"system": r.get("system", ""), "conversations": r["conversations"]} for r in result.records]
+    log(f"SynthGen added {len(extra):,} {options.task} examples")
+    return extra
+
+
+def pick_candidates(task, *, work_dir: Path, candidates: Sequence[Candidate] | None = None, max_models: int = 1,
+                    log: Callable[[str], None] = _quiet) -> list[Candidate]:
+    """Step 4: up to ``max_models`` base models within the task's ``max_params``, each with a local folder.
+
+    Sizes are measured from the weights (a model whose real size exceeds the
+    limit is skipped); the list is written to ``work_dir/candidates.json``.
+    """
+    picked = []
     for cand in pick_base_models(task.max_params, candidates, limit=max_models):
         local = _resolve_local(cand)
         size = count_parameters(local)
         if task.max_params is not None and size > task.max_params:
             log(f"skip {cand.model_id}: {size:,} parameters > max_params {task.max_params:,}")
             continue
-        out = work / ("adapter-" + cand.model_id.replace("/", "--"))
-        log(f"training LoRA on {cand.model_id} (template {cand.template}, context {length})")
-        tuner = LoraFinetuner(**{**params, "template": cand.template, "max_length": length})
-        tuner.fit(train, model=local, out=out, progress=progress, base_model_id=cand.model_id)
-        # Fresh models for validation: never reuse the trained object (and never train after a no_grad pass).
-        base_lm, tokenizer = load_base_model(local)
-        base_score = validator_loss(base_lm, tokenizer, heldout, template=cand.template,
-                                    context_length=context or length)
-        del base_lm
-        from synthera.text.evaluation import load_model_with_adapter
-
-        tuned_lm, tokenizer = load_model_with_adapter(local, out)
-        tuned_score = validator_loss(tuned_lm, tokenizer, heldout, template=cand.template,
-                                     context_length=context or length)
-        del tuned_lm
-        entry = {"model_id": cand.model_id, "template": cand.template, "params": size, "adapter_dir": str(out),
-                 "train_loss_first": tuner.losses_[0], "train_loss_last": tuner.losses_[-1],
-                 "steps": tuner.steps_, "heldout_bits_per_byte_base": base_score["bits_per_byte"],
-                 "heldout_bits_per_byte": tuned_score["bits_per_byte"],
-                 "heldout_without_target": tuned_score["without_target"]}
-        report.candidates.append(entry)
-        log(f"{cand.model_id}: held-out bits per byte {base_score['bits_per_byte']:.4f} (base) -> "
-            f"{tuned_score['bits_per_byte']:.4f} (with adapter)")
-        if best is None or entry["heldout_bits_per_byte"] < best["heldout_bits_per_byte"]:
-            best = entry
-    if best is None:
+        picked.append(replace(cand, params=size, local=local))
+    if not picked:
         raise UserInputError("no candidate base model could be trained within the task's limits")
-    report.chosen = best
+    _write_json([c.__dict__ for c in picked], work_dir / "candidates.json")
+    return picked
 
-    repo = repo_id or _default_repo_id(task.id, best["model_id"], dry_run=dry_run)
-    report.repo_id = repo
-    fields = {"hg_repo_id": repo, "base_model": best["template"], "gpu_type": gpu or gpu_type()}
-    if dry_run:
+
+def train_candidate(candidate: Candidate, train: list[dict], *, work_dir: Path, max_length: int,
+                    finetune_params: dict, progress: bool = False, log: Callable[[str], None] = _quiet):
+    """Step 5 (LoRA): fine-tune an adapter on ``candidate`` into ``work_dir/adapter-<model>``; return the tuner.
+
+    A re-run with the same work directory resumes from the adapter's checkpoints.
+    """
+    from synthera.text.finetune import LoraFinetuner
+
+    out = work_dir / _adapter_name(candidate.model_id)
+    log(f"training LoRA on {candidate.model_id} (template {candidate.template}, context {max_length})")
+    tuner = LoraFinetuner(**{**finetune_params, "template": candidate.template, "max_length": max_length})
+    tuner.fit(train, model=candidate.local, out=out, progress=progress, base_model_id=candidate.model_id)
+    return tuner
+
+
+def training_step(task) -> Callable:
+    """The step that trains one candidate for ``task``: where a task's type picks its training path.
+
+    Every FLock task is LoRA fine-tuning today, so this is :func:`train_candidate`
+    whatever ``task.task_type`` says; other task types plug in here with the same keywords.
+    """
+    return train_candidate
+
+
+def validate(candidate: Candidate, heldout: list[dict], *, work_dir: Path, context_length: int,
+             log: Callable[[str], None] = _quiet) -> dict:
+    """Step 6: held-out bits per byte of the base model alone and with its adapter, as the validator scores them.
+
+    Both models are loaded fresh (never the trained object); the scores go to
+    ``work_dir/validation-<model>.json``.
+    """
+    from synthera.text.evaluation import load_model_with_adapter, validator_loss
+    from synthera.text.finetune import load_base_model
+
+    adapter = work_dir / _adapter_name(candidate.model_id)
+    base_lm, tokenizer = load_base_model(candidate.local)
+    base = validator_loss(base_lm, tokenizer, heldout, template=candidate.template, context_length=context_length)
+    del base_lm
+    tuned_lm, tokenizer = load_model_with_adapter(candidate.local, adapter)
+    tuned = validator_loss(tuned_lm, tokenizer, heldout, template=candidate.template, context_length=context_length)
+    del tuned_lm
+    scores = {"heldout_bits_per_byte_base": base["bits_per_byte"], "heldout_bits_per_byte": tuned["bits_per_byte"],
+              "heldout_without_target": tuned["without_target"]}
+    _write_json(scores, work_dir / f"validation-{_slug(candidate.model_id)}.json")
+    log(f"{candidate.model_id}: held-out bits per byte {base['bits_per_byte']:.4f} (base) -> "
+        f"{tuned['bits_per_byte']:.4f} (with adapter)")
+    return scores
+
+
+def submit(task, chosen: dict, options: SubmitOptions, *, client, work_dir: Path,
+           log: Callable[[str], None] = _quiet) -> dict:
+    """Step 7: upload the chosen adapter and submit it; with ``dry_run``, only describe what would be sent.
+
+    Returns ``repo_id``, ``revision``, ``submission`` and ``response`` for the
+    report; the submission (never the API key) is written to ``work_dir/submission.json``.
+    """
+    from synthera.flock.client import API_KEY_ENV, scrub_payload, submission_body
+
+    repo = options.repo_id or _default_repo_id(task.id, chosen["model_id"], dry_run=options.dry_run)
+    fields = {"hg_repo_id": repo, "base_model": chosen["template"], "gpu_type": options.gpu or gpu_type()}
+    out = {"repo_id": repo, "revision": None, "response": None}
+    if options.dry_run:
         key_state = "set" if os.environ.get(API_KEY_ENV, "").strip() else "not set"
-        report.submission = {
+        out["submission"] = {
             "method": "POST", "url": client.url + "/tasks/submit-result",
             "headers": {"Content-Type": "application/json", "flock-api-key": f"<from {API_KEY_ENV}: {key_state}>"},
             "json": submission_body(task.id, revision="<commit id of the upload>", **fields),
             "upload": {"repo_id": repo, "files": ["adapter_config.json", "adapter_model.safetensors"],
-                       "from": best["adapter_dir"]},
+                       "from": chosen["adapter_dir"]},
         }
         log("dry run: stopping before the upload")
-        return report
-    revision = (uploader or hf_upload)(Path(best["adapter_dir"]), repo)
-    report.revision = revision
-    log(f"uploaded the adapter to {repo} at revision {revision}")
-    report.submission = submission_body(task.id, revision=revision, **fields)
-    report.response = scrub_payload(client.submit_result(task.id, revision=revision, **fields))
-    log(f"submitted to task {task.id}")
+    else:
+        out["revision"] = (options.uploader or hf_upload)(Path(chosen["adapter_dir"]), repo)
+        log(f"uploaded the adapter to {repo} at revision {out['revision']}")
+        out["submission"] = submission_body(task.id, revision=out["revision"], **fields)
+        out["response"] = scrub_payload(client.submit_result(task.id, revision=out["revision"], **fields))
+        log(f"submitted to task {task.id}")
+    _write_json({"submission": out["submission"], "response": out["response"]}, work_dir / "submission.json")
+    return out
+
+
+def _check_run(train: TrainOptions, augmentation: AugmentOptions, *, dry_run: bool) -> None:
+    from synthera.flock.client import API_KEY_ENV
+
+    if not 0 < train.holdout < 1:
+        raise UserInputError(f"holdout must lie strictly between 0 and 1; got {train.holdout}")
+    if augmentation.n < 0:
+        raise UserInputError(f"augment must be >= 0; got {augmentation.n}")
+    if train.max_models < 1:
+        raise UserInputError(f"max_models must be >= 1; got {train.max_models}")
+    if not dry_run and not os.environ.get(API_KEY_ENV, "").strip():
+        raise UserInputError(f"{API_KEY_ENV} is not set; export your FLock API key, or use --dry-run")
+    for module in ("transformers", "peft", "safetensors", "huggingface_hub"):
+        require(module, "text")  # one line naming the extra now, not a traceback after the download
+
+
+def _candidate_entry(cand: Candidate, tuner, scores: dict, work_dir: Path) -> dict:
+    return {"model_id": cand.model_id, "template": cand.template, "params": cand.params,
+            "adapter_dir": str(work_dir / _adapter_name(cand.model_id)), "train_loss_first": tuner.losses_[0],
+            "train_loss_last": tuner.losses_[-1], "steps": tuner.steps_, **scores}
+
+
+def run_task(task_id, *, work_dir: str | os.PathLike, client=None, data: str | os.PathLike | None = None,
+             train: TrainOptions = TrainOptions(), augmentation: AugmentOptions = AugmentOptions(),
+             submission: SubmitOptions = SubmitOptions(), seed: int = 0, download_fn: Callable | None = None,
+             progress: bool = False, log: Callable[[str], None] = _quiet) -> RunReport:
+    """Fetch FLock task ``task_id``, train, validate locally and submit: the seven steps in order.
+
+    ``work_dir`` holds every step's output (a re-run resumes training there); ``data`` replaces the
+    task's download; ``client`` defaults to a :class:`~synthera.flock.client.FlockClient` for
+    ``$FLOCK_API_BASE_URL``; ``seed`` seeds the split, the augmentation and (unless
+    ``train.finetune_params`` says otherwise) training; ``log`` receives one scrubbed line per step.
+    """
+    from synthera.flock.client import FlockClient
+    from synthera.io import model_folder
+
+    _check_run(train, augmentation, dry_run=submission.dry_run)
+    client = client or FlockClient()
+    work = model_folder(work_dir)
+    log = _scrubbed(log)  # task titles and phases come from the server
+    task = fetch_task(task_id, client=client, work_dir=work, dry_run=submission.dry_run, log=log)
+    split = prepare_data(task, work_dir=work, holdout=train.holdout, seed=seed, data=data, download_fn=download_fn,
+                         log=log)
+    extra = augment(augmentation, work_dir=work, seed=seed, log=log)
+    examples = split.train + extra
+    context = task.context_length
+    length = min(train.max_length or context or 2048, context or train.max_length or 2048)
+    params = {"seed": seed, **(train.finetune_params or {})}
+    report = RunReport(task=task.summary(), train_examples=len(examples), heldout_examples=len(split.heldout),
+                       augmented=len(extra), dry_run=submission.dry_run)
+    train_step = training_step(task)
+    for cand in pick_candidates(task, work_dir=work, candidates=train.candidates, max_models=train.max_models,
+                                log=log):
+        tuner = train_step(cand, examples, work_dir=work, max_length=length, finetune_params=params,
+                           progress=progress, log=log)
+        scores = validate(cand, split.heldout, work_dir=work, context_length=context or length, log=log)
+        report.candidates.append(_candidate_entry(cand, tuner, scores, work))
+    report.chosen = min(report.candidates, key=lambda entry: entry["heldout_bits_per_byte"])
+    for key, value in submit(task, report.chosen, submission, client=client, work_dir=work, log=log).items():
+        setattr(report, key, value)
     return report
 
 

@@ -33,6 +33,7 @@ _LAZY = {
     "balanced_class_weights": "synthera.hf.train",
     "classification_scores": "synthera.hf.metrics",
     "hf_evaluate": "synthera.hf.evaluate",
+    "check_max_rows": "synthera.hf.evaluate",
     "HFEvalReport": "synthera.hf.report",
 }
 
@@ -44,6 +45,7 @@ __all__ = [
     "RowTemplate",
     "TransformerClassifier",
     "balanced_class_weights",
+    "check_max_rows",
     "classification_scores",
     "format_value",
     "from_scratch",

@@ -38,9 +38,9 @@ from synthera.hf.metrics import classification_scores
 from synthera.hf.models import ModelSpec, from_scratch, resolve_model
 from synthera.hf.report import HFEvalReport
 from synthera.hf.serialize import RowTemplate, format_value
-from synthera.hf.train import _PARAM_DEFAULTS, TransformerClassifier
+from synthera.hf.train import TransformerClassifier
 
-__all__ = ["MAX_CLASSES", "SOURCES", "hf_evaluate", "resolve_models"]
+__all__ = ["MAX_CLASSES", "SOURCES", "check_max_rows", "hf_evaluate", "resolve_models"]
 
 SOURCES = ("real", "synthetic")
 MAX_CLASSES = 50
@@ -59,7 +59,14 @@ def resolve_models(models=None, scratch=(), *, tokenizer: str | None = None, scr
     return specs
 
 
-def _check_max_rows(max_rows) -> int | None:
+def check_max_rows(max_rows) -> int | None:
+    """``max_rows`` as an int (``None`` stays ``None``); anything but a whole number >= 10 is refused.
+
+    Examples
+    --------
+    >>> check_max_rows(3000), check_max_rows(None)
+    (3000, None)
+    """
     if max_rows is None:
         return None
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 10:
@@ -79,7 +86,9 @@ def _prepare(real, synthetic, test, target, template: RowTemplate):
         if frame.empty:
             raise DataError(f"the {name} table has no rows")
     if target not in real.columns:
-        raise UserInputError(f"unknown target column {target!r}; the real table has: {', '.join(map(str, real.columns))}")
+        raise UserInputError(
+            f"unknown target column {target!r}; the real table has: {', '.join(map(str, real.columns))}"
+        )
     for name in ("synthetic", "test"):
         if target not in tables[name].columns:
             raise UserInputError(
@@ -144,84 +153,23 @@ def hf_evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, test: pd.DataFrame,
         ``.results`` (a dict), ``.to_json()``, ``.to_markdown()``, ``.to_html()``, ``.save(folder)``.
     """
     start_all = time.perf_counter()
-    unknown = set(train_params) - set(_PARAM_DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown training setting {min(unknown)!r}; known: {', '.join(_PARAM_DEFAULTS)}")
-    train_params = {k: v for k, v in train_params.items() if k != "seed"}
-    max_rows = _check_max_rows(max_rows)
-    TransformerClassifier(**train_params, seed=seed)._check_params()
+    train_params, max_rows = _check_settings(train_params, max_rows, seed)
     template = template or RowTemplate()
     specs = resolve_models(models, scratch, tokenizer=tokenizer, scratch_size=scratch_size)
     tables, labels, classes = _prepare(real, synthetic, test, target, template)
-    index = {c: i for i, c in enumerate(classes)}
-    real_codes = np.array([index[v] for v in labels["real"].dropna()], dtype=int)
-    counts = np.bincount(real_codes, minlength=len(classes))
-    positive = (min(range(len(classes)), key=lambda i: (counts[i], -i)) if len(classes) == 2 else None)
-
-    notes: list[str] = []
+    positive = _positive_index(labels["real"], classes)
     rng = np.random.default_rng(seed)
-    data = {}
-    rows_info = {}
+    data, rows_info = {}, {}
     for source in SOURCES:
-        frame, lab = tables[source], labels[source]
-        keep = lab.notna().to_numpy()
-        dropped_null = int((~keep).sum())
-        known = lab.isin(classes).to_numpy()
-        foreign = int((keep & ~known).sum())
-        if foreign:
-            seen = sorted(set(lab[keep & ~known]))[:3]
-            warnings.warn(
-                f"{foreign} {source} rows have a {target!r} value the real table lacks ({', '.join(seen)}); left out",
-                SyntheraWarning, stacklevel=2,
-            )
-        idx = np.flatnonzero(keep & known)
-        available = len(idx)
-        if max_rows is not None and available > max_rows:
-            idx = np.sort(rng.choice(idx, max_rows, replace=False))
-        if len(np.unique(lab.iloc[idx])) < 2:
-            raise DataError(f"the {source} table holds a single class of {target!r} in the rows drawn; nothing to learn")
-        data[source] = (template.render(frame.iloc[idx], target=target), lab.iloc[idx].tolist())
-        rows_info[source] = {"available": available, "used": len(idx), "null_target": dropped_null,
-                             "unknown_label": foreign}
-    test_lab = labels["test"]
-    test_keep = test_lab.notna().to_numpy()
-    test_frame = tables["test"][test_keep]
-    test_codes = np.array([index.get(v, -1) for v in test_lab[test_keep]], dtype=int)
-    if (test_codes < 0).any():
-        notes.append(f"{int((test_codes < 0).sum())} test rows have a label the real training table lacks; "
-                     "they count as wrong predictions")
-    test_texts = template.render(test_frame, target=target)
-    rows_info["test"] = {"used": len(test_codes), "null_target": int((~test_keep).sum()),
-                         "unknown_label": int((test_codes < 0).sum())}
-
-    results_models = []
-    for spec in specs:
-        runs = {}
-        for source in SOURCES:
-            texts, labs = data[source]
-            clf = TransformerClassifier(spec, seed=seed, **train_params)
-            clf.fit(texts, labs, classes=classes, progress=progress, description=f"{spec.name} on {source}")
-            start = time.perf_counter()
-            proba = clf.predict_proba(test_texts, progress=progress, description=f"{spec.name} ({source}) on test")
-            predict_seconds = time.perf_counter() - start
-            scores = classification_scores(test_codes, proba, positive=positive)
-            runs[source] = {
-                **scores,
-                "train_rows": clf.train_rows_, "validation_rows": clf.validation_rows_,
-                "steps": clf.steps_, "planned_steps": clf.planned_steps_, "epochs_run": clf.epochs_run_,
-                "stopped_early": clf.stopped_early_, "best_step": clf.best_step_,
-                "best_validation_loss": clf.best_validation_loss_, "class_weights": clf.class_weights_,
-                "truncated_training_texts": clf.truncated_rows_, "truncated_test_texts": clf.last_truncated_,
-                "token_lengths": clf.token_lengths_, "fit_seconds": clf.fit_seconds_,
-                "predict_seconds": predict_seconds, "device": str(clf.device_), "history": clf.history_,
-            }
-            n_parameters = clf.n_parameters_
-            del clf
-        gap = {k: (runs["real"][k] - runs["synthetic"][k]
-                   if runs["real"][k] is not None and runs["synthetic"][k] is not None else None)
-               for k in ("accuracy", "f1", "roc_auc")}
-        results_models.append({**spec.to_dict(), "parameters": n_parameters, "runs": runs, "gap": gap})
-
+        data[source], rows_info[source] = _draw(tables[source], labels[source], source=source, target=target,
+                                                classes=classes, max_rows=max_rows, rng=rng, template=template)
+    test_texts, test_codes, rows_info["test"], notes = _test_rows(tables["test"], labels["test"], classes,
+                                                                  target=target, template=template)
+    results_models = [
+        _fit_and_score(spec, data, test_texts, test_codes, classes=classes, positive=positive, seed=seed,
+                       progress=progress, train_params=train_params)
+        for spec in specs
+    ]
     settings = {**TransformerClassifier(**train_params, seed=seed).get_params(), "max_rows": max_rows}
     settings.pop("model")
     results = {
@@ -239,3 +187,88 @@ def hf_evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, test: pd.DataFrame,
         "seconds": time.perf_counter() - start_all,
     }
     return HFEvalReport(results)
+
+
+def _check_settings(train_params: dict, max_rows, seed: int) -> tuple[dict, int | None]:
+    """The training settings without ``seed`` (which ``hf_evaluate`` sets), and ``max_rows``, both checked."""
+    known = TransformerClassifier.param_defaults()
+    unknown = set(train_params) - set(known)
+    if unknown:
+        raise TypeError(f"unknown training setting {min(unknown)!r}; known: {', '.join(known)}")
+    train_params = {k: v for k, v in train_params.items() if k != "seed"}
+    max_rows = check_max_rows(max_rows)
+    TransformerClassifier(**train_params, seed=seed).check_params()
+    return train_params, max_rows
+
+
+def _positive_index(real_labels: pd.Series, classes: list) -> int | None:
+    """With two classes, the index of the rarer one in the real training rows (the lower index on a tie)."""
+    if len(classes) != 2:
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.bincount([index[v] for v in real_labels.dropna()], minlength=len(classes))
+    return min(range(len(classes)), key=lambda i: (counts[i], -i))
+
+
+def _draw(frame: pd.DataFrame, lab: pd.Series, *, source: str, target: str, classes: list, max_rows, rng,
+          template: RowTemplate):
+    """``((texts, labels), rows_info)`` of one training table: known labels only, at most ``max_rows`` drawn."""
+    keep = lab.notna().to_numpy()
+    known = lab.isin(classes).to_numpy()
+    foreign = int((keep & ~known).sum())
+    if foreign:
+        seen = sorted(set(lab[keep & ~known]))[:3]
+        warnings.warn(
+            f"{foreign} {source} rows have a {target!r} value the real table lacks ({', '.join(seen)}); left out",
+            SyntheraWarning, stacklevel=3,
+        )
+    idx = np.flatnonzero(keep & known)
+    available = len(idx)
+    if max_rows is not None and available > max_rows:
+        idx = np.sort(rng.choice(idx, max_rows, replace=False))
+    if len(np.unique(lab.iloc[idx])) < 2:
+        raise DataError(f"the {source} table holds a single class of {target!r} in the rows drawn; nothing to learn")
+    info = {"available": available, "used": len(idx), "null_target": int((~keep).sum()), "unknown_label": foreign}
+    return (template.render(frame.iloc[idx], target=target), lab.iloc[idx].tolist()), info
+
+
+def _test_rows(frame: pd.DataFrame, lab: pd.Series, classes: list, *, target: str, template: RowTemplate):
+    """``(texts, codes, rows_info, notes)`` of the test table; a label the real table lacks gets code -1."""
+    index = {c: i for i, c in enumerate(classes)}
+    keep = lab.notna().to_numpy()
+    codes = np.array([index.get(v, -1) for v in lab[keep]], dtype=int)
+    notes = []
+    if (codes < 0).any():
+        notes.append(f"{int((codes < 0).sum())} test rows have a label the real training table lacks; "
+                     "they count as wrong predictions")
+    info = {"used": len(codes), "null_target": int((~keep).sum()), "unknown_label": int((codes < 0).sum())}
+    return template.render(frame[keep], target=target), codes, info, notes
+
+
+def _fit_and_score(spec, data: dict, test_texts: list[str], test_codes: np.ndarray, *, classes: list,
+                   positive: int | None, seed: int, progress: bool, train_params: dict) -> dict:
+    """One model fine-tuned on each source and scored on the test rows, with the real-minus-synthetic gap."""
+    runs = {}
+    for source in SOURCES:
+        texts, labs = data[source]
+        clf = TransformerClassifier(spec, seed=seed, **train_params)
+        clf.fit(texts, labs, classes=classes, progress=progress, description=f"{spec.name} on {source}")
+        start = time.perf_counter()
+        proba = clf.predict_proba(test_texts, progress=progress, description=f"{spec.name} ({source}) on test")
+        predict_seconds = time.perf_counter() - start
+        runs[source] = {
+            **classification_scores(test_codes, proba, positive=positive),
+            "train_rows": clf.train_rows_, "validation_rows": clf.validation_rows_,
+            "steps": clf.steps_, "planned_steps": clf.planned_steps_, "epochs_run": clf.epochs_run_,
+            "stopped_early": clf.stopped_early_, "best_step": clf.best_step_,
+            "best_validation_loss": clf.best_validation_loss_, "class_weights": clf.class_weights_,
+            "truncated_training_texts": clf.truncated_rows_, "truncated_test_texts": clf.last_truncated_,
+            "token_lengths": clf.token_lengths_, "fit_seconds": clf.fit_seconds_,
+            "predict_seconds": predict_seconds, "device": str(clf.device_), "history": clf.history_,
+        }
+        n_parameters = clf.n_parameters_
+        del clf
+    gap = {k: (runs["real"][k] - runs["synthetic"][k]
+               if runs["real"][k] is not None and runs["synthetic"][k] is not None else None)
+           for k in ("accuracy", "f1", "roc_auc")}
+    return {**spec.to_dict(), "parameters": n_parameters, "runs": runs, "gap": gap}

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -190,11 +191,10 @@ def _resolve_hub(name: str) -> ModelSpec:
     host = _hub_host()
     if not _reachable(host):
         raise UserInputError(_offline_message(name, f"{host} cannot be reached"))
+    auto_config = require("transformers", "text").AutoConfig
     try:
         with _quiet_transformers():
-            from transformers import AutoConfig
-
-            config = AutoConfig.from_pretrained(name)
+            config = auto_config.from_pretrained(name)
     except Exception as exc:  # noqa: BLE001 - network, missing repo, gated repo: all one line for the user
         first = " ".join(str(exc).split())[:160]
         raise UserInputError(_offline_message(name, f"{type(exc).__name__}: {first}" if first else "")) from None
@@ -261,7 +261,7 @@ def from_scratch(architecture: str, *, tokenizer: str | None = None, size: dict 
 @contextmanager
 def _quiet_transformers():
     """Silence transformers' load reports and progress bars (a fresh classifier head is expected)."""
-    from transformers.utils import logging as hf_logging
+    hf_logging = require("transformers.utils.logging", "text")
 
     level = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
@@ -281,11 +281,12 @@ def load_model(spec: ModelSpec, *, num_labels: int, seed: int = 0, max_length: i
     The head (and, for a model built from scratch, every weight) is drawn
     from ``torch`` seeded with ``seed``, so the same seed gives the same start.
     """
-    import torch
-
+    torch = require("torch", "text")
     if spec.local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    transformers = require("transformers", "text")
+    AutoModelForSequenceClassification, AutoTokenizer = (transformers.AutoModelForSequenceClassification,
+                                                         transformers.AutoTokenizer)
 
     with _quiet_transformers():
         try:
@@ -293,7 +294,8 @@ def load_model(spec: ModelSpec, *, num_labels: int, seed: int = 0, max_length: i
         except Exception as exc:  # noqa: BLE001
             raise UserInputError(
                 f"could not load a tokenizer from {spec.tokenizer}: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:160]}; the model folder needs tokenizer files (tokenizer.json or vocab.txt)"
+                f"{' '.join(str(exc).split())[:160]}; the model folder needs tokenizer files "
+                "(tokenizer.json or vocab.txt)"
             ) from None
         if tokenizer.pad_token is None:
             if tokenizer.eos_token is None:

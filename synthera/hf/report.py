@@ -193,7 +193,7 @@ class HFEvalReport:
                                  marker="o", label=f"{name}: validation")
                     auc = [(h["step"], h["roc_auc"]) for h in val if h.get("roc_auc") is not None]
                     if auc:
-                        axes[1].plot(*zip(*auc), style, color=color, marker="o", label=name)
+                        axes[1].plot(*zip(*auc, strict=True), style, color=color, marker="o", label=name)
         axes[0].set_title("loss (validation rows come from the training table)")
         axes[0].set_xlabel("training step")
         axes[0].set_ylabel("cross-entropy")

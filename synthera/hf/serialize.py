@@ -126,14 +126,18 @@ class RowTemplate:
             )
         if self.text is None:
             if "{value}" not in self.item:
-                raise UserInputError(f"the item phrase {self.item!r} has no {{value}} field; e.g. '{{name}} is {{value}}'")
+                raise UserInputError(
+                    f"the item phrase {self.item!r} has no {{value}} field; e.g. '{{name}} is {{value}}'"
+                )
             cols = [c for c in available if c != target and c not in self.exclude]
             if not cols:
                 raise UserInputError("no column is left to write once the target and excluded columns are removed")
             return cols
         used = template_fields(self.text)
         if not used:
-            raise UserInputError(f"the template {self.text!r} has no {{column}} field; name at least one column in braces")
+            raise UserInputError(
+                f"the template {self.text!r} has no {{column}} field; name at least one column in braces"
+            )
         for name in used:
             if name == target:
                 raise UserInputError(

@@ -37,9 +37,13 @@ import inspect
 import math
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthera._extras import require
 from synthera._progress import progress_bar
 from synthera.errors import NotFittedError, SyntheraWarning, UserInputError
 from synthera.hf.metrics import classification_scores, log_loss, positive_class
@@ -47,23 +51,43 @@ from synthera.hf.models import ModelSpec, from_scratch, load_model, resolve_mode
 
 __all__ = ["TransformerClassifier", "balanced_class_weights", "stratified_split"]
 
-_PARAM_DEFAULTS = {
-    "epochs": 3,
-    "batch_size": 16,
-    "learning_rate": 5e-5,
-    "max_length": 96,
-    "validation_fraction": 0.1,
-    "max_validation_rows": 1000,
-    "patience": 2,
-    "evals_per_epoch": 2,
-    "class_weight": None,
-    "weight_decay": 0.01,
-    "warmup_fraction": 0.06,
-    "eval_batch_size": 128,
-    "seed": 0,
-    "device": "auto",
-    "threads": None,
-}
+def _torch():
+    return require("torch", "text")
+
+
+@contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    """Torch CPU threads set to ``threads`` while the body runs (left alone when ``None``)."""
+    torch = _torch()
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@dataclass
+class _Run:
+    """What the training loop tracks: step, running loss, history and the best weights so far."""
+
+    step: int = 0
+    epoch: float = 0.0
+    running: float = 0.0
+    running_n: int = 0
+    history: dict = field(default_factory=lambda: {"train": [], "validation": []})
+    best_loss: float = math.inf
+    best_step: int = 0
+    best_state: dict | None = None
+    bad_evals: int = 0
+    stopped: bool = False
+
+    def count(self, loss: float, rows: int, epoch: float) -> None:
+        self.step += 1
+        self.running += loss * rows
+        self.running_n += rows
+        self.epoch = epoch
 
 
 def balanced_class_weights(codes: np.ndarray, n_classes: int) -> np.ndarray:
@@ -82,7 +106,7 @@ def balanced_class_weights(codes: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def stratified_split(codes: np.ndarray, fraction: float, *, limit: int | None = None, seed: int = 0):
-    """``(train_index, validation_index)``: ``fraction`` of each class (at least one row of a class with two or more)."""
+    """``(train_index, validation_index)``: ``fraction`` of each class (at least one row of a class of two or more)."""
     codes = np.asarray(codes, dtype=int)
     rng = np.random.default_rng(seed)
     n_val_total = round(fraction * len(codes))
@@ -143,34 +167,44 @@ class TransformerClassifier:
         Torch CPU threads while fitting and predicting; the current setting when left out.
     """
 
-    def __init__(self, model="bert", **params):
-        unknown = set(params) - set(_PARAM_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown parameter {min(unknown)!r}; known: {', '.join(_PARAM_DEFAULTS)}")
+    def __init__(self, model="bert", *, epochs: int = 3, batch_size: int = 16, learning_rate: float = 5e-5,
+                 max_length: int = 96, validation_fraction: float = 0.1, max_validation_rows: int = 1000,
+                 patience: int = 2, evals_per_epoch: int = 2, class_weight=None, weight_decay: float = 0.01,
+                 warmup_fraction: float = 0.06, eval_batch_size: int = 128, seed: int = 0, device: str = "auto",
+                 threads: int | None = None):
         self.model = model
-        for key, default in _PARAM_DEFAULTS.items():
-            setattr(self, key, params.get(key, default))
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.max_length, self.validation_fraction = max_length, validation_fraction
+        self.max_validation_rows, self.patience, self.evals_per_epoch = max_validation_rows, patience, evals_per_epoch
+        self.class_weight, self.weight_decay, self.warmup_fraction = class_weight, weight_decay, warmup_fraction
+        self.eval_batch_size, self.seed, self.device, self.threads = eval_batch_size, seed, device, threads
+
+    @classmethod
+    def param_defaults(cls) -> dict:
+        """The training settings (every keyword-only constructor parameter) and their defaults."""
+        return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
     def get_params(self) -> dict:
         """The settings, as given to the constructor."""
-        return {"model": self.model, **{key: getattr(self, key) for key in _PARAM_DEFAULTS}}
+        return {"model": self.model, **{key: getattr(self, key) for key in self.param_defaults()}}
 
     # ------------------------------------------------------------------ checks
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Raise :class:`~synthera.errors.UserInputError` naming the first setting out of range.
+
+        ``fit`` calls it first; callers may call it earlier to refuse bad
+        settings before reading data (the constructor only stores them).
+        """
         def whole(name, low):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise UserInputError(f"{name} must be a whole number >= {low}; got {value!r}")
 
-        whole("epochs", 1)
-        whole("batch_size", 1)
-        whole("max_length", 8)
-        whole("max_validation_rows", 1)
-        whole("patience", 1)
-        whole("evals_per_epoch", 1)
-        whole("eval_batch_size", 1)
-        whole("seed", 0)
+        for name, low in (("epochs", 1), ("batch_size", 1), ("max_length", 8), ("max_validation_rows", 1),
+                          ("patience", 1), ("evals_per_epoch", 1), ("eval_batch_size", 1), ("seed", 0)):
+            whole(name, low)
         if self.threads is not None:
             whole("threads", 1)
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
@@ -194,8 +228,7 @@ class TransformerClassifier:
         return resolve_model(text)
 
     def _device(self):
-        import torch
-
+        torch = _torch()
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         try:
@@ -226,11 +259,20 @@ class TransformerClassifier:
         description : str
             Text in front of the progress bar.
         """
-        import torch
-
-        self._check_params()
+        self.check_params()
         texts = [str(t) for t in texts]
-        labels = list(labels)
+        codes = self._label_codes(texts, list(labels), classes)
+        train_texts, train_codes, val_texts, val_codes = self._split(texts, codes, validation)
+        self.positive_ = positive_class(train_codes, len(self.classes_))
+        weights = self._loss_weights(train_codes)
+        self.class_weights_ = None if weights is None else weights.tolist()
+        self.spec_ = self._spec()
+        self.device_ = self._device()
+        with _threads(self.threads):
+            return self._train(train_texts, train_codes, val_texts, val_codes, weights, progress, description)
+
+    def _label_codes(self, texts: list[str], labels: list, classes) -> np.ndarray:
+        """Set ``classes_``; the class index of every label, after checking there is something to learn."""
         if len(texts) != len(labels):
             raise UserInputError(f"{len(texts)} texts but {len(labels)} labels; pass one label per text")
         if len(texts) < 2:
@@ -245,73 +287,57 @@ class TransformerClassifier:
         codes = np.array([index[label] for label in labels], dtype=int)
         if np.unique(codes).size < 2:
             raise UserInputError(f"the training rows hold a single class ({labels[0]!r}); nothing to learn")
+        return codes
 
+    def _split(self, texts: list[str], codes: np.ndarray, validation):
+        """``(train_texts, train_codes, val_texts, val_codes)``: the given validation rows, or a stratified share."""
         if validation is not None:
-            val_texts = [str(t) for t in validation[0]]
+            index = {c: i for i, c in enumerate(self.classes_)}
             bad = [label for label in validation[1] if label not in index]
             if bad:
                 raise UserInputError(f"validation label {bad[0]!r} is not one of the classes {self.classes_}")
             val_codes = np.array([index[label] for label in validation[1]], dtype=int)
-            train_texts, train_codes = texts, codes
-        else:
-            tr, va = stratified_split(codes, self.validation_fraction, limit=self.max_validation_rows, seed=self.seed)
-            train_texts = [texts[i] for i in tr]
-            train_codes = codes[tr]
-            val_texts = [texts[i] for i in va]
-            val_codes = codes[va]
-        self.positive_ = positive_class(train_codes, len(self.classes_))
+            return texts, codes, [str(t) for t in validation[0]], val_codes
+        tr, va = stratified_split(codes, self.validation_fraction, limit=self.max_validation_rows, seed=self.seed)
+        return [texts[i] for i in tr], codes[tr], [texts[i] for i in va], codes[va]
 
+    def _loss_weights(self, train_codes: np.ndarray) -> np.ndarray | None:
+        """Per-class weights of the loss from ``class_weight`` (``None``: unweighted)."""
         if self.class_weight is None:
-            weights = None
-        elif self.class_weight == "balanced":
-            weights = balanced_class_weights(train_codes, len(self.classes_))
-        else:
-            missing = [c for c in self.class_weight if c not in index]
-            if missing:
-                raise UserInputError(f"class_weight names {missing[0]!r}, which is not one of {self.classes_}")
-            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
-        self.class_weights_ = None if weights is None else weights.tolist()
+            return None
+        if self.class_weight == "balanced":
+            return balanced_class_weights(train_codes, len(self.classes_))
+        missing = [c for c in self.class_weight if c not in self.classes_]
+        if missing:
+            raise UserInputError(f"class_weight names {missing[0]!r}, which is not one of {self.classes_}")
+        return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
 
-        self.spec_ = self._spec()
-        self.device_ = self._device()
-        old_threads = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(int(self.threads))
-        try:
-            return self._train(train_texts, train_codes, val_texts, val_codes, weights, progress, description)
-        finally:
-            torch.set_num_threads(old_threads)
-
-    def _train(self, train_texts, train_codes, val_texts, val_codes, weights, progress, description):
-        import torch
-
-        start = time.perf_counter()
+    def _load(self, train_texts: list[str]) -> list[list[int]]:
+        """Load the model and tokenizer onto the device; the training texts as token ids (warns about cut ones)."""
         model, tokenizer = load_model(self.spec_, num_labels=len(self.classes_), seed=self.seed,
                                       max_length=self.max_length)
         model.to(self.device_)
         self.model_, self.tokenizer_ = model, tokenizer
         self._inputs = _accepted_inputs(model)
         self.n_parameters_ = int(sum(p.numel() for p in model.parameters()))
-
         ids, self.truncated_rows_ = self._encode(train_texts)
         if self.truncated_rows_:
             warnings.warn(
                 f"{self.truncated_rows_} of {len(ids)} training texts are longer than max_length={self.max_length} "
                 "tokens and were cut; raise --max-length or shorten the template",
-                SyntheraWarning, stacklevel=3,
+                SyntheraWarning, stacklevel=4,
             )
         lengths = [len(x) for x in ids]
         self.token_lengths_ = {"mean": float(np.mean(lengths)), "max": int(max(lengths))}
-        n = len(ids)
-        steps_per_epoch = math.ceil(n / self.batch_size)
-        planned = steps_per_epoch * self.epochs
-        eval_points = {max(1, round(k * steps_per_epoch / self.evals_per_epoch)) for k in range(1, self.evals_per_epoch + 1)}
+        return ids
 
+    def _optimizer(self, planned: int):
+        """AdamW (no weight decay on biases and norms) and its warm-up-then-linear-decay schedule."""
+        torch = _torch()
         decay, no_decay = [], []
-        for name, p in model.named_parameters():
-            if not p.requires_grad:
-                continue
-            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+        for name, p in self.model_.named_parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.learning_rate,
@@ -323,75 +349,80 @@ class TransformerClassifier:
                 return (step + 1) / (warmup + 1)
             return max(0.0, (planned - step) / max(1, planned - warmup))
 
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    def _train(self, train_texts, train_codes, val_texts, val_codes, weights, progress, description):
+        torch = _torch()
+        start = time.perf_counter()
+        ids = self._load(train_texts)
+        n = len(ids)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        planned = steps_per_epoch * self.epochs
+        eval_points = {max(1, round(k * steps_per_epoch / self.evals_per_epoch))
+                       for k in range(1, self.evals_per_epoch + 1)}
+        optimizer, scheduler = self._optimizer(planned)
         loss_weight = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=self.device_)
         loss_fn = torch.nn.CrossEntropyLoss(weight=loss_weight)
         labels_all = torch.as_tensor(train_codes, dtype=torch.long)
         rng = np.random.default_rng(self.seed)
         torch.manual_seed(self.seed)
-
-        history = {"train": [], "validation": []}
-        best = {"loss": math.inf, "step": 0, "state": None}
-        bad_evals = 0
-        step = 0
-        running, running_n = 0.0, 0
-        stopped = False
-        epoch_float = 0.0
-        label = description or self.spec_.name
-        with progress_bar(planned, f"training {label}", enabled=progress) as advance:
+        run = _Run()
+        with progress_bar(planned, f"training {description or self.spec_.name}", enabled=progress) as advance:
             for epoch in range(self.epochs):
                 order = rng.permutation(n)
-                model.train()
+                self.model_.train()
                 for b in range(steps_per_epoch):
                     batch = order[b * self.batch_size:(b + 1) * self.batch_size]
-                    inputs = self._collate([ids[i] for i in batch])
-                    logits = model(**inputs).logits
+                    logits = self.model_(**self._collate([ids[i] for i in batch])).logits
                     loss = loss_fn(logits.float(), labels_all[batch].to(self.device_))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
                     optimizer.step()
                     scheduler.step()
-                    step += 1
-                    running += float(loss.detach()) * len(batch)
-                    running_n += len(batch)
+                    run.count(float(loss.detach()), len(batch), epoch + (b + 1) / steps_per_epoch)
                     advance(1)
-                    epoch_float = epoch + (b + 1) / steps_per_epoch
-                    if b + 1 in eval_points:
-                        history["train"].append({"step": step, "epoch": round(epoch_float, 4),
-                                                 "loss": running / max(running_n, 1)})
-                        running, running_n = 0.0, 0
-                        if len(val_codes):
-                            scores = self._validate(val_texts, val_codes)
-                            scores.update(step=step, epoch=round(epoch_float, 4))
-                            history["validation"].append(scores)
-                            if scores["loss"] < best["loss"] - 1e-6:
-                                best = {"loss": scores["loss"], "step": step,
-                                        "state": {k: v.detach().to("cpu", copy=True)
-                                                  for k, v in model.state_dict().items()}}
-                                bad_evals = 0
-                            else:
-                                bad_evals += 1
-                                if bad_evals >= self.patience:
-                                    stopped = True
-                                    break
-                            model.train()
-                if stopped:
+                    if b + 1 in eval_points and self._checkpoint(run, val_texts, val_codes):
+                        break
+                if run.stopped:
                     break
-        if best["state"] is not None:
-            model.load_state_dict(best["state"])
-        model.eval()
-        self.history_ = history
-        self.steps_ = step
-        self.planned_steps_ = planned
-        self.epochs_run_ = round(epoch_float, 4)
-        self.stopped_early_ = stopped
-        self.best_step_ = best["step"] if best["state"] is not None else step
-        self.best_validation_loss_ = None if best["state"] is None else best["loss"]
-        self.train_rows_ = n
-        self.validation_rows_ = len(val_codes)
-        self.fit_seconds_ = time.perf_counter() - start
+        self._finish(run, planned=planned, train_rows=n, validation_rows=len(val_codes), start=start)
         return self
+
+    def _checkpoint(self, run: _Run, val_texts, val_codes) -> bool:
+        """Log the training loss; score the validation rows, keep the best weights; ``True`` when it is time to stop."""
+        run.history["train"].append({"step": run.step, "epoch": round(run.epoch, 4),
+                                     "loss": run.running / max(run.running_n, 1)})
+        run.running, run.running_n = 0.0, 0
+        if not len(val_codes):
+            return False
+        scores = self._validate(val_texts, val_codes)
+        scores.update(step=run.step, epoch=round(run.epoch, 4))
+        run.history["validation"].append(scores)
+        if scores["loss"] < run.best_loss - 1e-6:
+            run.best_loss, run.best_step, run.bad_evals = scores["loss"], run.step, 0
+            run.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model_.state_dict().items()}
+        else:
+            run.bad_evals += 1
+            run.stopped = run.bad_evals >= self.patience
+        self.model_.train()
+        return run.stopped
+
+    def _finish(self, run: _Run, *, planned: int, train_rows: int, validation_rows: int, start: float) -> None:
+        """Restore the best weights and record what the training did."""
+        if run.best_state is not None:
+            self.model_.load_state_dict(run.best_state)
+        self.model_.eval()
+        self.history_ = run.history
+        self.steps_ = run.step
+        self.planned_steps_ = planned
+        self.epochs_run_ = round(run.epoch, 4)
+        self.stopped_early_ = run.stopped
+        self.best_step_ = run.best_step if run.best_state is not None else run.step
+        self.best_validation_loss_ = None if run.best_state is None else run.best_loss
+        self.train_rows_ = train_rows
+        self.validation_rows_ = validation_rows
+        self.fit_seconds_ = time.perf_counter() - start
 
     # ------------------------------------------------------------------ helpers
 
@@ -410,7 +441,7 @@ class TransformerClassifier:
         return enc, int(cut)
 
     def _collate(self, rows: list[list[int]]) -> dict:
-        import torch
+        torch = _torch()
 
         width = max(len(r) for r in rows)
         pad = self.tokenizer_.pad_token_id
@@ -430,7 +461,7 @@ class TransformerClassifier:
         return {"loss": log_loss(codes, proba), **scores}
 
     def _proba(self, texts, *, progress: bool, description: str = "") -> np.ndarray:
-        import torch
+        torch = _torch()
 
         unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
         ids, cut = self._encode(list(unique))
@@ -443,7 +474,8 @@ class TransformerClassifier:
         was_training = self.model_.training
         self.model_.eval()
         batches = [order[i:i + self.eval_batch_size] for i in range(0, len(order), self.eval_batch_size)]
-        with progress_bar(len(unique), description or "predicting", enabled=progress) as advance, torch.inference_mode():
+        bar = progress_bar(len(unique), description or "predicting", enabled=progress)
+        with bar as advance, torch.inference_mode():
             for batch in batches:
                 logits = self.model_(**self._collate([ids[i] for i in batch])).logits
                 out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
@@ -454,20 +486,13 @@ class TransformerClassifier:
 
     def predict_proba(self, texts, *, progress: bool = False, description: str = "") -> np.ndarray:
         """Class probabilities, one row per text and one column per class of ``classes_``."""
-        import torch
-
         if not hasattr(self, "model_"):
             raise NotFittedError("this TransformerClassifier is not fitted yet; call fit first")
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, len(self.classes_)))
-        old_threads = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(int(self.threads))
-        try:
+        with _threads(self.threads):
             return self._proba(texts, progress=progress, description=description)
-        finally:
-            torch.set_num_threads(old_threads)
 
     def predict(self, texts, **kwargs) -> list:
         """The most likely class of each text."""

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from synthera.cli import app
 from synthera.errors import UserInputError
 from synthera.flock.client import FlockClient, download, scrub_payload
-from synthera.flock.workflow import Candidate, prepare_training_data, run_task
+from synthera.flock.workflow import Candidate, SubmitOptions, TrainOptions, prepare_training_data, run_task
 from tests.flock.conftest import API_KEY, HF_TOKEN, one_line_error
 
 runner = CliRunner()
@@ -126,8 +126,9 @@ def test_a_task_pointing_at_a_local_file_is_refused(flock_server, tmp_path, secr
     assert reads == [] and LOCAL_CONTENT not in str(err.value)
     work = tmp_path / "w"
     with pytest.raises(UserInputError, match="only http:// and https:// URLs"):
-        run_task(7, client=FlockClient(flock_server.base_url), work_dir=work, dry_run=True,
-                 candidates=[Candidate("Qwen/Qwen2.5-0.5B-Instruct", "qwen1.5", 1000, str(tmp_path))])
+        run_task(7, client=FlockClient(flock_server.base_url), work_dir=work, submission=SubmitOptions(dry_run=True),
+                 train=TrainOptions(candidates=[Candidate("Qwen/Qwen2.5-0.5B-Instruct", "qwen1.5", 1000,
+                                                          str(tmp_path))]))
     assert not (work / "training_set.jsonl").exists()
     assert all(LOCAL_CONTENT not in p.read_text(errors="replace") for p in work.rglob("*") if p.is_file())
 

@@ -11,7 +11,15 @@ from typer.testing import CliRunner
 from synthera.cli import app
 from synthera.errors import UserInputError
 from synthera.flock.client import FlockClient
-from synthera.flock.workflow import Candidate, count_parameters, pick_base_models, run_task
+from synthera.flock.workflow import (
+    AugmentOptions,
+    Candidate,
+    SubmitOptions,
+    TrainOptions,
+    count_parameters,
+    pick_base_models,
+    run_task,
+)
 from tests.flock.conftest import API_KEY, HF_TOKEN, one_line_error
 from tests.flock.tiny_lm import sql_conversations
 
@@ -34,6 +42,10 @@ def _candidates(tiny_model):
     return [Candidate(QWEN, "qwen1.5", count_parameters(tiny_model), str(tiny_model))]
 
 
+def _train(tiny_model):
+    return TrainOptions(candidates=_candidates(tiny_model), finetune_params=FAST)
+
+
 def test_pick_base_models_respects_max_params():
     picked = pick_base_models(2_000_000_000)
     assert picked and all(c.params <= 2_000_000_000 for c in picked)
@@ -47,8 +59,8 @@ def test_dry_run_trains_validates_and_sends_nothing(flock_server, tiny_model, tm
     _serve_task(flock_server)
     uploads = []
     report = run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                      candidates=_candidates(tiny_model), finetune_params=FAST, dry_run=True,
-                      uploader=lambda *a: uploads.append(a) or "rev")
+                      train=_train(tiny_model),
+                      submission=SubmitOptions(dry_run=True, uploader=lambda *a: uploads.append(a) or "rev"))
     assert (report.train_examples, report.heldout_examples) == (18, 2)
     chosen = report.chosen
     assert chosen["model_id"] == QWEN and chosen["template"] == "qwen1.5"
@@ -73,8 +85,8 @@ def test_full_run_uploads_then_submits(flock_server, tiny_model, tmp_path, secre
         return "0123abcd"
 
     report = run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                      candidates=_candidates(tiny_model), finetune_params=FAST, repo_id="me/task-7-qwen",
-                      gpu="cpu", uploader=uploader)
+                      train=_train(tiny_model),
+                      submission=SubmitOptions(repo_id="me/task-7-qwen", gpu="cpu", uploader=uploader))
     assert uploaded[0][1] == "me/task-7-qwen"
     assert {"adapter_config.json", "adapter_model.safetensors"} <= set(uploaded[0][0])
     post = flock_server.requests[-1]
@@ -88,7 +100,7 @@ def test_closed_task_is_refused_before_any_work(flock_server, tiny_model, tmp_pa
     _serve_task(flock_server, status="final_validation")
     with pytest.raises(UserInputError, match="submission_phase"):
         run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                 candidates=_candidates(tiny_model), finetune_params=FAST)
+                 train=_train(tiny_model))
     assert len(flock_server.requests) == 1
 
 
@@ -96,7 +108,7 @@ def test_model_over_max_params_is_refused(flock_server, tiny_model, tmp_path, se
     _serve_task(flock_server, max_params=1000)
     with pytest.raises(UserInputError, match="no base model fits the task's max_params 1,000"):
         run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                 candidates=_candidates(tiny_model), finetune_params=FAST, dry_run=True)
+                 train=_train(tiny_model), submission=SubmitOptions(dry_run=True))
 
 
 def test_augmentation_adds_synthgen_examples(flock_server, tiny_model, tmp_path, secrets_env):
@@ -109,8 +121,8 @@ def test_augmentation_adds_synthgen_examples(flock_server, tiny_model, tmp_path,
     conn.commit()
     conn.close()
     report = run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                      candidates=_candidates(tiny_model), finetune_params=FAST, dry_run=True, augment=6,
-                      augment_from=str(db))
+                      train=_train(tiny_model), submission=SubmitOptions(dry_run=True),
+                      augmentation=AugmentOptions(n=6, source=str(db)))
     assert report.augmented == 6 and report.train_examples == 18 + 6
 
 

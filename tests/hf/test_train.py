@@ -114,7 +114,7 @@ def test_predict_before_fit_and_bad_settings(tiny_bert):
             TransformerClassifier(tiny_bert, **bad).fit(texts, labels)
     with pytest.raises(UserInputError, match="single class"):
         TransformerClassifier(tiny_bert, **FAST).fit(texts, ["yes"] * 20, classes=["no", "yes"])
-    with pytest.raises(TypeError, match="unknown parameter"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
         TransformerClassifier(tiny_bert, epoch=3)
 
 
@@ -127,3 +127,24 @@ def test_from_scratch_trains_through_the_same_loop(tiny_tokenizer):
         spec = from_scratch(arch, tokenizer=tiny_tokenizer, size=TINY_SCRATCH)
         clf = TransformerClassifier(spec, epochs=2, seed=0, **FAST).fit(texts, labels)
         assert clf.predict_proba(texts).shape == (32, 2)
+
+
+def test_the_constructor_only_stores_and_check_params_is_public():
+    clf = TransformerClassifier("bert", epochs=0, learning_rate=2.0)  # no error yet: validation happens at fit
+    assert clf.get_params()["epochs"] == 0 and clf.get_params()["model"] == "bert"
+    with pytest.raises(UserInputError, match="epochs must be a whole number >= 1; got 0"):
+        clf.check_params()
+    with pytest.raises(UserInputError, match="epochs"):
+        clf.fit(["a", "b"], ["x", "y"])
+    TransformerClassifier("bert").check_params()
+    assert TransformerClassifier.param_defaults()["epochs"] == 3
+    assert set(TransformerClassifier.param_defaults()) == set(TransformerClassifier().get_params()) - {"model"}
+
+
+def test_check_max_rows_is_public():
+    from synthera.hf.evaluate import check_max_rows
+
+    assert check_max_rows(None) is None and check_max_rows(10) == 10
+    for bad in (9, 3.5, True, "100"):
+        with pytest.raises(UserInputError, match="max_rows must be a whole number >= 10"):
+            check_max_rows(bad)
