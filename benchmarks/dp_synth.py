@@ -4,7 +4,7 @@ Every run fits on Adult's official train split (32,561 rows), samples as many
 rows, and is scored three ways:
 
 * **marginal accuracy**: mean 1 - TV over all 1-way and 2-way marginals,
-  binned as MOSTLY AI's mostlyai-qa does (:mod:`synthera.dp.marginal_metrics`):
+  binned as MOSTLY AI's mostlyai-qa does (:mod:`synthera.evaluate.marginals`):
   ``overall`` is the mean of the univariate and bivariate means (mostlyai-qa's
   headline), ``pooled`` the plain mean over all 15 + 105 marginals;
 * **SDMetrics** Column Shapes and Column Pair Trends over all 105 pairs, and
@@ -59,7 +59,7 @@ def _score(label: str, csv: Path, train: Path, test: Path, workdir: Path) -> dic
 
 
 def _marginals(real, synthetic) -> dict:
-    from synthera.dp.marginal_metrics import marginal_accuracy
+    from synthera.evaluate.marginals import marginal_accuracy
 
     result = marginal_accuracy(real, synthetic)
     return {

@@ -119,6 +119,7 @@ def main() -> None:
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"],
             "column_pair_trends_strong": fid["column_pair_trends_strong"],
+            "marginal_accuracy": fid.get("marginal_accuracy"),
             "headline": report.headline,
         },
         "sdmetrics": peer,

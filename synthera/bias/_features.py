@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from synthera._columns import category_codes, to_seconds
 from synthera.metadata import Metadata
 
-__all__ = ["MODELLED", "booster", "feature_frame"]
+__all__ = ["MODELLED", "feature_frame"]
 
 MODELLED = ("numerical", "datetime", "categorical", "boolean")
 
@@ -23,20 +24,9 @@ def feature_frame(df: pd.DataFrame, metadata: Metadata, columns: Sequence[str]) 
         if col.kind == "numerical":
             out[name] = pd.to_numeric(series, errors="coerce").astype(np.float64)
         elif col.kind == "datetime":
-            parsed = pd.to_datetime(series, format=col.datetime_format, errors="coerce")
-            seconds = (parsed - pd.Timestamp("1970-01-01", tz=parsed.dt.tz)) / pd.Timedelta(seconds=1)
-            out[name] = seconds.astype(np.float64)
+            out[name] = to_seconds(series, col)
         else:
             levels = [col.false_value, col.true_value] if col.kind == "boolean" else list(col.categories)
-            labels = [str(v) for v in levels]
-            text = series.map(lambda v: None if pd.isna(v) else str(v))
-            out[name] = pd.Categorical(text, categories=list(dict.fromkeys(labels)))
+            codes = category_codes(series, levels)  # -1 (null, or a value not in the metadata) is a missing value
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(len(levels)))
     return pd.DataFrame(out, index=df.index)
-
-
-def booster(seed: int, *, n_estimators: int = 200):
-    """The LightGBM classifier the bias tools train (one thread: see synthera.evaluate.fidelity)."""
-    import lightgbm as lgb
-
-    return lgb.LGBMClassifier(n_estimators=n_estimators, learning_rate=0.05, num_leaves=31, min_child_samples=20,
-                              random_state=seed, n_jobs=1, verbose=-1)

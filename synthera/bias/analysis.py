@@ -38,8 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthera._columns import to_seconds
 from synthera.errors import DataError, UserInputError
 from synthera.evaluate._data import MAX_GROUPS, check_group_column
+from synthera.evaluate.models import PROBE_TREES, TASK_TREES, gradient_boosting
 from synthera.evaluate.report import Report
 from synthera.metadata import Metadata, infer_metadata
 
@@ -57,7 +59,7 @@ class BiasReport(Report):
     def to_html(self) -> str:
         from synthera.bias.report import render
 
-        return render(self)
+        return render(self.results)
 
 
 def analyze_bias(
@@ -199,11 +201,11 @@ def _base_rates(groups: pd.Series, y: np.ndarray) -> dict:
 
 
 def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
-    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    from synthera.bias._features import MODELLED, booster, feature_frame
+    from synthera.bias._features import MODELLED, feature_frame
+    from synthera.evaluate.fairness import group_disparity
 
     features = [c for c in data.columns if c != target and md[c].kind in MODELLED]
     if not features:
@@ -211,7 +213,7 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
     y = (data[target].astype(str) == classes[pos]).to_numpy().astype(int)
     x = feature_frame(data, md, features)
     if holdout is not None:
-        model = booster(seed).fit(x, y)
+        model = gradient_boosting(len(x), seed, n_estimators=TASK_TREES).fit(x, y)
         proba = model.predict_proba(feature_frame(holdout, md, features))[:, 1]
         y_test, test, how = (holdout[target].astype(str) == classes[pos]).to_numpy().astype(int), holdout, "holdout"
     else:
@@ -222,7 +224,8 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
         proba = np.zeros(len(data))
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
         for train_idx, test_idx in folds.split(x, y):
-            model = booster(seed).fit(x.iloc[train_idx], y[train_idx])
+            model = gradient_boosting(len(train_idx), seed, n_estimators=TASK_TREES)
+            model.fit(x.iloc[train_idx], y[train_idx])
             proba[test_idx] = model.predict_proba(x.iloc[test_idx])[:, 1]
         y_test, test, how = y, data, f"{n_splits}-fold cross-validation"
     pred = (proba >= 0.5).astype(int)
@@ -231,23 +234,9 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
            "roc_auc": float(roc_auc_score(y_test, proba)) if len(set(y_test)) > 1 else None, "groups": {}}
     for cols in sets:
         name = " & ".join(cols)
-        frame = MetricFrame(
-            metrics={"selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
-                     "false_positive_rate": false_positive_rate},
-            y_true=y_test, y_pred=pred, sensitive_features=_groups(test, cols).rename(name),
-        )
-        gap = frame.difference(method="between_groups")
-        out["groups"][name] = {
-            "demographic_parity_difference": float(gap["selection_rate"]),
-            "equalized_odds_difference": float(np.nanmax([gap["true_positive_rate"], gap["false_positive_rate"]])),
-            "by_group": {str(g): {k: _num(v) for k, v in row.items()} for g, row in frame.by_group.iterrows()},
-        }
+        summary, _ = group_disparity(y_test, pred, _groups(test, cols).rename(name))
+        out["groups"][name] = summary
     return out
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 # --------------------------------------------------------------------------- proxies
@@ -257,7 +246,7 @@ def _proxies(data, md, target, sensitive, seed) -> dict:
     from sklearn.metrics import mutual_info_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    from synthera.bias._features import MODELLED, booster, feature_frame
+    from synthera.bias._features import MODELLED, feature_frame
 
     out = {}
     for col in sensitive:
@@ -266,7 +255,7 @@ def _proxies(data, md, target, sensitive, seed) -> dict:
         entropy = _entropy(s_codes)
         scores = {}
         for f in features:
-            codes = _discretise(data[f], md[f].kind)
+            codes = _discretise(data[f], md[f])
             mi = mutual_info_score(s_codes, codes)
             scores[f] = mi / entropy if entropy > 0 else 0.0
         entry: dict = {"uncertainty_coefficient": dict(sorted(scores.items(), key=lambda kv: -kv[1]))}
@@ -278,7 +267,8 @@ def _proxies(data, md, target, sensitive, seed) -> dict:
                 proba = np.zeros((len(data), len(s_levels)))
                 gain = np.zeros(len(features))
                 for train_idx, test_idx in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(x, s_codes):
-                    model = booster(seed, n_estimators=100).fit(x.iloc[train_idx], s_codes[train_idx])
+                    model = gradient_boosting(len(train_idx), seed, n_estimators=PROBE_TREES)
+                    model.fit(x.iloc[train_idx], s_codes[train_idx])
                     proba[np.ix_(test_idx, model.classes_)] = model.predict_proba(x.iloc[test_idx])
                     gain += model.booster_.feature_importance(importance_type="gain")
                 if len(s_levels) == 2:
@@ -287,7 +277,7 @@ def _proxies(data, md, target, sensitive, seed) -> dict:
                     auc = roc_auc_score(s_codes, proba, multi_class="ovr", average="macro")
                 share = gain / gain.sum() if gain.sum() > 0 else gain
                 entry["predictability_auc"] = float(auc)
-                entry["gain_share"] = dict(sorted(((f, float(v)) for f, v in zip(features, share)),
+                entry["gain_share"] = dict(sorted(((f, float(v)) for f, v in zip(features, share, strict=True)),
                                                   key=lambda kv: -kv[1]))
             else:
                 entry["predictability_note"] = f"a group of '{col}' has fewer than 2 rows; no model fitted"
@@ -301,11 +291,12 @@ def _entropy(codes: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _discretise(series: pd.Series, kind: str) -> np.ndarray:
+def _discretise(series: pd.Series, col) -> np.ndarray:
     """Codes for mutual information: numbers and dates in quantile bins, labels as they are; nulls get their own."""
+    kind = col.kind
     if kind in ("numerical", "datetime"):
         values = pd.to_numeric(series, errors="coerce") if kind == "numerical" else \
-            pd.to_datetime(series, errors="coerce").astype("int64").where(series.notna())
+            pd.Series(to_seconds(series, col), index=series.index)
         binned = pd.qcut(values.rank(method="first"), _BINS, labels=False, duplicates="drop") \
             if values.notna().sum() >= _BINS else values
         return pd.factorize(binned.fillna(-1))[0]

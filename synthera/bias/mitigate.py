@@ -248,7 +248,7 @@ def mitigated_sample(
         jobs += [(groups, row) for _, row in plan.relabel_cells[plan.relabel_cells["rows"] > 0].iterrows()]
     parts = []
     with progress_bar(len(jobs), "Sampling groups", enabled=progress) as advance:
-        for (cols, cell), cell_seq in zip(jobs, cells_seq.spawn(len(jobs))):
+        for (cols, cell), cell_seq in zip(jobs, cells_seq.spawn(len(jobs)), strict=True):
             wanted = {**plan.conditions, **{c: _python(cell[c]) for c in cols}}
             parts.append(model.sample(int(cell["rows"]), seed=_int_seed(cell_seq), conditions=wanted))
             advance(1)
@@ -263,13 +263,14 @@ def mitigated_sample(
 def _relabel(model, frame: pd.DataFrame, start: int, pilot: pd.DataFrame, plan: MitigationPlan,
              rng: np.random.Generator) -> pd.DataFrame:
     """Re-draw the target of rows ``start:`` from the model's conditional, odds shifted per group to parity."""
-    from synthera.bias._features import MODELLED, booster, feature_frame
+    from synthera.bias._features import MODELLED, feature_frame
+    from synthera.evaluate.models import TASK_TREES, gradient_boosting
 
     md, target = model.metadata_, plan.parity
     features = [c for c in md.names if md[c].kind in MODELLED and c != target and c not in plan.conditions]
     classes = sorted(pilot[target].unique(), key=str)
     y = pilot[target].map({c: k for k, c in enumerate(classes)}).to_numpy()
-    clf = booster(int(rng.integers(2**31)))
+    clf = gradient_boosting(len(pilot), int(rng.integers(2**31)), n_estimators=TASK_TREES)
     clf.fit(feature_frame(pilot, md, features), y)
     rows = frame.iloc[start:]
     proba = np.zeros((len(rows), len(classes)))
@@ -297,7 +298,7 @@ def _shift_to_rates(proba: np.ndarray, groupings: list[np.ndarray], wanted: np.n
     logk = [np.zeros((int(g.max()) + 1, n_classes)) for g in groupings]
 
     def current() -> np.ndarray:
-        scaled = proba * np.exp(sum(k[g] for k, g in zip(logk, groupings)))
+        scaled = proba * np.exp(sum(k[g] for k, g in zip(logk, groupings, strict=True)))
         return scaled / scaled.sum(axis=1, keepdims=True)
 
     def rates(p: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -306,7 +307,7 @@ def _shift_to_rates(proba: np.ndarray, groupings: list[np.ndarray], wanted: np.n
 
     p = current()
     for _ in range(_IPF_ITERATIONS):
-        for k, g in zip(logk, groupings):
+        for k, g in zip(logk, groupings, strict=True):
             k += np.log(wanted)[None, :] - np.log(np.clip(rates(current(), g), 1e-300, None))
         p = current()
         if max(float(np.abs(rates(p, g) - wanted).max()) for g in groupings) < 1e-9:
@@ -331,11 +332,13 @@ def _check_request(model, n, balance, parity, sensitive, intersectional, relabel
     if intersectional and len(balance) < 2 and len(sensitive) < 2:
         raise UserInputError("--intersectional combines two or more columns; give several --sensitive or --balance")
     if not balance and parity is None:
-        raise UserInputError("nothing to mitigate: give a column to balance (--balance) or a target for parity (--parity)")
+        raise UserInputError("nothing to mitigate: give a column to balance (--balance) "
+                             "or a target for parity (--parity)")
     if parity is not None and not sensitive:
         raise UserInputError(f"--parity {parity} needs the groups to equalise: add --sensitive COLUMN")
     if parity is None and sensitive:
-        raise UserInputError("--sensitive is used with --parity TARGET; add it, or use --balance to equalise group sizes")
+        raise UserInputError("--sensitive is used with --parity TARGET; add it, "
+                             "or use --balance to equalise group sizes")
     if parity is not None and parity in sensitive:
         raise UserInputError(f"'{parity}' cannot be both the parity target and a sensitive column; pick one")
     md = model.metadata_

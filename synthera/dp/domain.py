@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthera._columns import iso_seconds, to_seconds
 from synthera.dp.accounting import check_budget
 from synthera.errors import MetadataError, UserInputError
 
@@ -90,7 +91,6 @@ MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
 #: Share of the budget (ε and δ) spent estimating the domain when the user declares none.
 DOMAIN_SHARE = 0.1
 _BETA = 0.05  # failure probability that sets the numeric and null thresholds
-_EPOCH = pd.Timestamp("1970-01-01")
 _MANTISSAS = (1.0, 2.0, 5.0)
 _EXPONENTS = range(-8, 16)
 
@@ -198,7 +198,8 @@ class Domain:
             )
         eps, delta = d["epsilon"], d["delta"]
         eps = math.inf if eps == "inf" else eps
-        if not ((eps == math.inf or _is_number(eps)) and float(eps) >= 0 and _is_number(delta) and 0 <= float(delta) < 1):
+        eps_ok = (eps == math.inf or _is_number(eps)) and float(eps) >= 0
+        if not (eps_ok and _is_number(delta) and 0 <= float(delta) < 1):
             raise MetadataError(f"domain budget must have epsilon >= 0 and 0 <= delta < 1; got {eps!r}, {delta!r}")
         if not isinstance(d["columns"], dict):
             raise MetadataError("domain 'columns' must be an object of column name -> domain")
@@ -224,29 +225,18 @@ def _sort_key(value: Any) -> tuple:
 def to_float(series: pd.Series, col) -> np.ndarray:
     """Values of a numerical or datetime column as float64 (NaN where null or unreadable).
 
-    Datetimes become seconds since 1970-01-01 (time zones converted to UTC),
-    read with the column's ``datetime_format`` when it has one.
+    Datetimes become seconds since 1970-01-01 UTC (:func:`synthera._columns.to_seconds`).
     """
     if col.kind == "datetime":
-        if col.datetime_format is not None and not pd.api.types.is_datetime64_any_dtype(series.dtype):
-            utc = "%z" in col.datetime_format
-            parsed = pd.to_datetime(series.astype("string"), format=col.datetime_format, errors="coerce", utc=utc)
-        else:
-            parsed = pd.to_datetime(series, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        return (parsed - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+        return to_seconds(series, col)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _iso_seconds(name: str, value: Any) -> float:
     try:
-        stamp = pd.Timestamp(value)
+        return iso_seconds(value)
     except (TypeError, ValueError):
         raise MetadataError(f"column '{name}': {value!r} is not an ISO 8601 date; write it like 2024-01-31") from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return float((stamp - _EPOCH).total_seconds())
 
 
 def modelled_columns(metadata, columns=None) -> list[str]:
@@ -367,7 +357,7 @@ def _categorical_domain(name: str, series: pd.Series, eps: float, delta: float,
     noisy = counts.to_numpy(dtype=float) + rng.laplace(0.0, 1.0 / eps, size=len(counts))
     noisy_nulls = int(series.isna().sum()) + rng.laplace(0.0, 1.0 / eps)
     threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / eps
-    kept = [_plain(v) for v, z in zip(counts.index, noisy) if z > threshold]
+    kept = [_plain(v) for v, z in zip(counts.index, noisy, strict=True) if z > threshold]
     nullable = bool(noisy_nulls > math.log(1 / (2 * _BETA)) / eps)
     return ColumnDomain(name, "categorical", None, None, tuple(sorted(kept, key=_sort_key)), nullable, "dp")
 
@@ -493,5 +483,6 @@ def _exact_domain(df: pd.DataFrame, metadata, names: list[str], public: Domain |
             cats = {_plain(v) for v in series.dropna().unique()}
             if col.kind == "boolean":
                 cats |= {_plain(col.true_value), _plain(col.false_value)}
-            out[name] = ColumnDomain(name, "categorical", None, None, tuple(sorted(cats, key=_sort_key)), nullable, "dp")
+            cats = tuple(sorted(cats, key=_sort_key))
+            out[name] = ColumnDomain(name, "categorical", None, None, cats, nullable, "dp")
     return Domain(columns=out, epsilon=spent, delta=0.0)

@@ -11,7 +11,8 @@
 
 Modules, one per question: :mod:`~synthera.evaluate.fidelity`,
 :mod:`~synthera.evaluate.utility`, :mod:`~synthera.evaluate.privacy`,
-:mod:`~synthera.evaluate.fairness`; :mod:`~synthera.evaluate.registry` holds
+:mod:`~synthera.evaluate.fairness`, with :mod:`~synthera.evaluate.marginals`
+for fidelity's marginal accuracy; :mod:`~synthera.evaluate.registry` holds
 the explicit list of metrics and :mod:`~synthera.evaluate.report` the
 :class:`Report`. The package itself is callable, so ``synthera.evaluate(real,
 synthetic, ...)`` works once ``synthera.evaluate`` is imported.
@@ -29,7 +30,7 @@ from synthera.evaluate.registry import METRICS, Metric, register_metric
 from synthera.evaluate.report import Report, run_metrics
 
 # Importing the metric modules registers their metrics, in this (running) order.
-from synthera.evaluate import fidelity, utility, privacy, fairness  # noqa: F401  isort: skip
+from synthera.evaluate import fidelity, marginals, utility, privacy, fairness  # noqa: F401  isort: skip
 
 __all__ = ["METRICS", "EvalData", "Metric", "Report", "evaluate", "register_metric"]
 

@@ -3,8 +3,9 @@
 :class:`EvalData` validates the real, synthetic and holdout tables against each
 other and the metadata, then offers cached views that the metrics share:
 
-- :meth:`EvalData.values` — one column as ``float64`` (numbers, dates as
-  nanoseconds) or as shared integer codes (categories, booleans; ``-1`` is null);
+- :meth:`EvalData.values` — one column as ``float64`` (numbers; dates as
+  seconds since 1970 UTC, read by :func:`synthera._columns.to_seconds`) or as
+  shared integer codes (categories, booleans; ``-1`` is null);
 - :meth:`EvalData.matrix` — a numeric design matrix (numbers standardised with
   the real table's mean and deviation, categories one-hot over the real table's
   most frequent :data:`TOP_CATEGORIES` labels plus one "other" slot, a missing
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthera._columns import to_seconds
 from synthera.errors import DataError, UserInputError
 from synthera.metadata import ColumnMetadata, Metadata, infer_metadata
 
@@ -76,7 +78,8 @@ def parse_datetimes(series: pd.Series, fmt: str | None, *, column: str, frame: s
             parsed = pd.to_datetime(series, format=fmt, errors="coerce")
         if parsed.dtype == object:  # mixed UTC offsets: one Timestamp per offset
             if wall:
-                parsed = pd.to_datetime(parsed.map(lambda v: v.tz_localize(None) if isinstance(v, pd.Timestamp) else None))
+                wall_clock = parsed.map(lambda v: v.tz_localize(None) if isinstance(v, pd.Timestamp) else None)
+                parsed = pd.to_datetime(wall_clock)
             else:
                 parsed = pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
         bad = parsed.isna() & series.notna()
@@ -197,7 +200,9 @@ class EvalData:
         if metadata is None:
             metadata = _infer(real, synthetic, holdout)
         elif not isinstance(metadata, Metadata):
-            raise UserInputError(f"metadata must be a synthera Metadata or its dict form; got {type(metadata).__name__}")
+            raise UserInputError(
+                f"metadata must be a synthera Metadata or its dict form; got {type(metadata).__name__}"
+            )
         else:
             metadata.check_frame(real)
 
@@ -251,7 +256,8 @@ class EvalData:
     def is_continuous(self, column: str) -> bool:
         return self.kind(column) in CONTINUOUS
 
-    def _cached(self, key, compute):
+    def cached(self, key, compute):
+        """``compute()`` once per ``key``; later calls return the stored value (metrics share work this way)."""
         if key not in self.cache:
             self.cache[key] = compute()
         return self.cache[key]
@@ -259,7 +265,7 @@ class EvalData:
     def values(self, frame: str, column: str) -> np.ndarray:
         """``float64`` values (NaN for nulls) or shared integer codes (``-1`` for nulls)."""
         if self.is_continuous(column):
-            return self._cached(("float", frame, column), lambda: self._to_float(frame, column))
+            return self.cached(("float", frame, column), lambda: self._to_float(frame, column))
         codes = self._codes(column)
         return codes[frame]
 
@@ -271,12 +277,14 @@ class EvalData:
         series = self.frame(frame)[column]
         col = self.metadata[column]
         if col.kind == "datetime":
-            parsed = parse_datetimes(series, col.datetime_format, column=column, frame=frame)
-            if getattr(parsed.dt, "tz", None) is not None:
-                parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-            out = parsed.astype("datetime64[ns]").to_numpy().astype("int64").astype("float64")
-            out[parsed.isna().to_numpy()] = np.nan
-            return out
+            seconds = to_seconds(series, col)
+            bad = np.isnan(seconds) & series.notna().to_numpy()
+            if bad.any():
+                raise DataError(
+                    f"column '{column}' in the {frame} table has {int(bad.sum())} values that are not dates "
+                    f"in the format {col.datetime_format!r}; fix them or the metadata's datetime_format"
+                )
+            return seconds
         if pd.api.types.is_bool_dtype(series):
             series = series.astype("float64")
         numbers = pd.to_numeric(series, errors="coerce")
@@ -313,7 +321,7 @@ class EvalData:
                 out[frame] = codes.astype(np.int64)
             return out
 
-        return self._cached(("codes", column), compute)
+        return self.cached(("codes", column), compute)
 
     # ------------------------------------------------------------------ encodings
 
@@ -371,7 +379,7 @@ class EvalData:
             out[np.arange(len(codes)), slot] = 1.0 / np.sqrt(2.0) if distance else 1.0
             return out
 
-        return self._cached(("block", frame, column, distance), compute)
+        return self.cached(("block", frame, column, distance), compute)
 
     def matrix(self, frame: str, *, exclude=(), columns=None, distance: bool = False) -> np.ndarray:
         """Stack the encoded blocks of ``columns`` (default: all evaluated) minus ``exclude``."""

@@ -31,7 +31,8 @@ from synthera.evaluate._data import MAX_GROUPS, EvalData, check_group_column
 from synthera.evaluate.registry import register_metric
 from synthera.evaluate.utility import fitted_models, task
 
-__all__ = ["FAIRNESS_MODEL", "MAX_GROUPS", "check_group_column", "fairness", "group_labels"]
+__all__ = ["FAIRNESS_MODEL", "MAX_GROUPS", "check_group_column", "fairness", "finite_or_none", "group_disparity",
+           "group_labels"]
 
 FAIRNESS_MODEL = "lightgbm"
 
@@ -65,8 +66,6 @@ def _group_sets(data: EvalData) -> list[tuple[str, ...]]:
 )
 def fairness(data: EvalData) -> dict:
     """Demographic parity, equalized odds, selection rates and representation per group."""
-    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
-
     spec = task(data)
     if spec["kind"] != "classification":
         raise UserInputError(
@@ -76,7 +75,8 @@ def fairness(data: EvalData) -> dict:
         n = len(data.categories(col)) if not data.is_continuous(col) else None
         if n is not None and n > MAX_GROUPS:
             raise UserInputError(
-                f"sensitive column '{col}' has {n} groups; fairness compares at most {MAX_GROUPS}: merge rare groups first"
+                f"sensitive column '{col}' has {n} groups; fairness compares at most {MAX_GROUPS}: "
+                "merge rare groups first"
             )
     fitted = fitted_models(data)
     pos = spec["positive"]
@@ -85,6 +85,7 @@ def fairness(data: EvalData) -> dict:
     for cols in _group_sets(data):
         name = " & ".join(cols)
         groups_test = group_labels(data, "holdout", cols)[fitted["test_index"]]
+        sizes = pd.Series(groups_test).value_counts()
         entry = {"columns": list(cols)}
         by_model = {}
         for source in ("real", "synthetic"):
@@ -93,24 +94,13 @@ def fairness(data: EvalData) -> dict:
                 entry[f"trained_on_{source}"] = {"error": fitted["errors"][source, FAIRNESS_MODEL]}
                 continue
             y_pred = (got["pred"].astype(int) == pos).astype(int)
-            frame = MetricFrame(
-                metrics={"selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
-                         "false_positive_rate": false_positive_rate},
-                y_true=y_true, y_pred=y_pred, sensitive_features=pd.Series(groups_test, name=name),
-            )
-            # Fairlearn's definitions: demographic parity difference is the between-group gap in
-            # selection rate; equalized odds difference the larger of the TPR and FPR gaps.
-            gap = frame.difference(method="between_groups")
-            table = frame.by_group
-            sizes = pd.Series(groups_test).value_counts()
+            summary, table = group_disparity(y_true, y_pred, pd.Series(groups_test, name=name))
+            for group, rates in summary["by_group"].items():
+                rates["holdout_rows"] = int(sizes.get(group, 0))
             entry[f"trained_on_{source}"] = {
-                "demographic_parity_difference": float(gap["selection_rate"]),
-                "equalized_odds_difference": float(max(gap["true_positive_rate"], gap["false_positive_rate"])),
-                "selection_rate_by_group": {
-                    str(g): {"selection_rate": _num(r["selection_rate"]), "true_positive_rate": _num(r["true_positive_rate"]),
-                             "false_positive_rate": _num(r["false_positive_rate"]), "holdout_rows": int(sizes.get(g, 0))}
-                    for g, r in table.iterrows()
-                },
+                "demographic_parity_difference": summary["demographic_parity_difference"],
+                "equalized_odds_difference": summary["equalized_odds_difference"],
+                "selection_rate_by_group": summary["by_group"],
             }
             by_model[source] = table["selection_rate"]
         real_groups = pd.Series(group_labels(data, "real", cols)).value_counts(normalize=True)
@@ -127,6 +117,33 @@ def fairness(data: EvalData) -> dict:
     return {"positive_label": spec["labels"][pos], "groups": results, "_plot": plot}
 
 
-def _num(value) -> float | None:
+def group_disparity(y_true, y_pred, groups: pd.Series) -> tuple[dict, pd.DataFrame]:
+    """Fairlearn's ``MetricFrame`` on 0/1 labels and predictions, one group label per row.
+
+    Returns the summary (``demographic_parity_difference``: the between-group
+    gap in selection rate; ``equalized_odds_difference``: the larger of the
+    true- and false-positive-rate gaps; ``by_group``: the three rates per
+    group, ``None`` where undefined) and Fairlearn's ``by_group`` table.
+    ``synthera evaluate`` and ``synthera bias`` both measure disparity here.
+    """
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
+
+    frame = MetricFrame(
+        metrics={"selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
+                 "false_positive_rate": false_positive_rate},
+        y_true=y_true, y_pred=y_pred, sensitive_features=groups,
+    )
+    gap = frame.difference(method="between_groups")
+    odds = [v for v in (float(gap["true_positive_rate"]), float(gap["false_positive_rate"])) if np.isfinite(v)]
+    summary = {
+        "demographic_parity_difference": float(gap["selection_rate"]),
+        "equalized_odds_difference": max(odds) if odds else float("nan"),
+        "by_group": {str(g): {k: finite_or_none(v) for k, v in row.items()} for g, row in frame.by_group.iterrows()},
+    }
+    return summary, frame.by_group
+
+
+def finite_or_none(value) -> float | None:
+    """``value`` as a float, or ``None`` when it is NaN or infinite (JSON has no NaN)."""
     value = float(value)
     return value if np.isfinite(value) else None

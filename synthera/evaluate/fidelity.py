@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.evaluate._data import EvalData
+from synthera.evaluate.models import PROBE_TREES, gradient_boosting
 from synthera.evaluate.registry import register_metric
 
 __all__ = [
@@ -130,7 +131,8 @@ def column_shapes(data: EvalData) -> dict:
     plot = {}
     for col in data.columns:
         if data.is_continuous(col):
-            plot[col] = {"kind": "continuous", "real": data.values("real", col), "synthetic": data.values("synthetic", col)}
+            plot[col] = {"kind": "continuous", "real": data.values("real", col),
+                         "synthetic": data.values("synthetic", col)}
         else:
             plot[col] = {
                 "kind": "discrete",
@@ -164,7 +166,7 @@ def _joint_shares(a: np.ndarray, b: np.ndarray, nb: int, size: int) -> np.ndarra
     if size <= 4_000_000:
         return np.bincount(key, minlength=size) / key.size
     uniq, counts = np.unique(key, return_counts=True)
-    return dict(zip(uniq.tolist(), (counts / key.size).tolist()))
+    return dict(zip(uniq.tolist(), (counts / key.size).tolist(), strict=True))
 
 
 def contingency_similarity(ra, rb, sa, sb, na: int, nb: int) -> float:
@@ -284,7 +286,7 @@ def _pair_plan(data: EvalData) -> tuple[list[tuple[int, int]], list[tuple[int, i
     chosen: set[tuple[int, int]] = set()
     while len(chosen) < MAX_PAIRS:
         i, j = rng.integers(0, n, size=(2, 2 * (MAX_PAIRS - len(chosen))))
-        for a, b in zip(np.minimum(i, j).tolist(), np.maximum(i, j).tolist()):
+        for a, b in zip(np.minimum(i, j).tolist(), np.maximum(i, j).tolist(), strict=True):
             if a != b and len(chosen) < MAX_PAIRS:
                 chosen.add((a, b))
     sample = sorted(chosen)
@@ -415,34 +417,8 @@ def detection_auc(data: EvalData) -> dict:
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=data.seed)
     proba = np.empty(len(y))
     for train, test in folds.split(x, y):
-        model = _booster(len(train), data.seed, classification=True)
+        model = gradient_boosting(len(train), data.seed, n_estimators=PROBE_TREES)
         model.fit(x[train], y[train])
         proba[test] = model.predict_proba(x[test])[:, 1]
     auc = float(roc_auc_score(y, proba))
     return {"detection_auc": max(auc, 0.5), "detection_auc_raw": auc}
-
-
-def _booster(n_rows: int, seed: int, *, classification: bool, n_estimators: int = 100):
-    """A gradient-boosting model: LightGBM when installed, scikit-learn's otherwise."""
-    try:
-        import lightgbm as lgb
-    except ImportError:  # pragma: no cover - lightgbm is a dependency; this is a safety net
-        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-        cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
-        return cls(max_iter=n_estimators, random_state=seed)
-    cls = lgb.LGBMClassifier if classification else lgb.LGBMRegressor
-    return cls(
-        n_estimators=n_estimators,
-        learning_rate=0.1,
-        num_leaves=31,
-        min_child_samples=max(20, n_rows // 2000),
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        random_state=seed,
-        # One thread: OpenMP workers spin-wait, and on a busy two-core machine a second thread
-        # can make LightGBM 50x slower; one thread costs ~25% on an idle machine.
-        n_jobs=1,
-        verbose=-1,
-    )

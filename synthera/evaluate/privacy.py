@@ -102,7 +102,7 @@ def _samples(data: EvalData) -> dict:
             "synthetic": _subsample(data, len(data.synthetic), MAX_SYNTHETIC_ROWS, 13),
         }
 
-    return data._cached(("privacy-samples",), compute)
+    return data.cached(("privacy-samples",), compute)
 
 
 def _nearest(queries: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +228,7 @@ def _attack_codes(data: EvalData, frame: str, col: str) -> np.ndarray:
         edges = np.unique(np.quantile(finite, np.linspace(0, 1, 21)[1:-1])) if finite.size else np.array([])
         return {f: np.where(np.isnan(v := data.values(f, col)), -1, np.searchsorted(edges, v)) for f in data.frames}
 
-    return data._cached(("attack-codes", col), compute)[frame]
+    return data.cached(("attack-codes", col), compute)[frame]
 
 
 def _keys(data: EvalData, frame: str, cols: list[str], rows: np.ndarray) -> np.ndarray:
@@ -267,11 +267,13 @@ def singling_out_risk(data: EvalData) -> dict:
         hits_control += int((_count_in(_keys(data, "holdout", cols, idx["holdout"]), chosen) == 1).sum())
         queries += chosen.size
     if queries == 0:
-        return {"singling_out_risk": 0.0, "singling_out": {"queries": 0, "note": "no query singles out a synthetic row"}}
+        note = "no query singles out a synthetic row"
+        return {"singling_out_risk": 0.0, "singling_out": {"queries": 0, "note": note}}
     attack, control = hits_train / queries, hits_control / queries
     return {
         "singling_out_risk": _risk(attack, control),
-        "singling_out": {"queries": queries, "attack_rate": attack, "control_rate": control, "columns_per_query": width},
+        "singling_out": {"queries": queries, "attack_rate": attack, "control_rate": control,
+                         "columns_per_query": width},
     }
 
 
@@ -392,7 +394,7 @@ def _grid_chance(data: EvalData, column: str, rare: np.ndarray) -> float:
             step = 10.0**-decimals
             break
     if data.kind(column) == "datetime":
-        step = {"year": 3.15e16, "month": 2.6e15, "day": 8.64e13, "hour": 3.6e12, "minute": 6e10, "second": 1e9}.get(
+        step = {"year": 3.15e7, "month": 2.6e6, "day": 86400.0, "hour": 3600.0, "minute": 60.0, "second": 1.0}.get(
             getattr(data.metadata[column], "datetime_step", None), step)
     if step is None:  # free floats: a fresh value meets a real one only by copying
         return 0.0

@@ -11,7 +11,6 @@ stops the others. :meth:`Report.save` writes ``results.json``,
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import time
@@ -63,7 +62,7 @@ class Report:
         """One self-contained HTML page (inline SVG plots, no scripts, no network)."""
         from synthera.evaluate._html import render
 
-        return render(self)
+        return render(self.results, self.plots)
 
     def save(self, folder: str | Path) -> list[Path]:
         """Write ``results.json``, ``report.html`` and one ``NAME.parquet`` per table into ``folder``, atomically."""
@@ -151,7 +150,8 @@ def run_metrics(data: EvalData, metrics: list[str] | None = None) -> Report:
             out = metric.fn(data)
         except Exception as exc:  # noqa: BLE001 - a failing metric is a row, not a crash
             message = " ".join(str(exc).split()) or type(exc).__name__
-            results["errors"].append({"metric": name, "section": metric.section, "error": f"{type(exc).__name__}: {message}"})
+            results["errors"].append({"metric": name, "section": metric.section,
+                                      "error": f"{type(exc).__name__}: {message}"})
             out = {key: None for key in metric.keys}
         results["timings_s"][name] = round(time.perf_counter() - start, 3)
         if "_plot" in out:
@@ -271,10 +271,12 @@ def _privacy_lines(results: dict) -> list[str]:
         parts.append(f"a membership attack reaches AUC {priv['mia_auc']:.2f} (0.50 is ideal)")
     if parts:
         lines.append("Privacy: " + "; ".join(parts) + ".")
-    risks = [(k.replace("_risk", "").replace("_", " "), priv.get(k)) for k in ("singling_out_risk", "linkability_risk", "inference_risk")]
+    risks = [(k.replace("_risk", "").replace("_", " "), priv.get(k))
+             for k in ("singling_out_risk", "linkability_risk", "inference_risk")]
     risks = [(k, v) for k, v in risks if v is not None]
     if risks:
-        lines.append("Attack risks beyond what unseen rows give away: " + ", ".join(f"{k} {v:.3f}" for k, v in risks) + " (0 is ideal).")
+        named = ", ".join(f"{k} {v:.3f}" for k, v in risks)
+        lines.append(f"Attack risks beyond what unseen rows give away: {named} (0 is ideal).")
     return lines
 
 
@@ -288,7 +290,3 @@ def _fairness_lines(results: dict) -> list[str]:
                 f"when trained on synthetic data, {real['demographic_parity_difference']:.3f} on real data."
             )
     return lines
-
-
-def escape(text: Any) -> str:
-    return html.escape(str(text), quote=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthera.evaluate._data import EvalData
-from synthera.evaluate.fidelity import _booster
+from synthera.evaluate.models import TASK_TREES, gradient_boosting
 from synthera.evaluate.registry import register_metric
 
 __all__ = ["MAX_TRAIN_ROWS", "MODELS", "fitted_models", "task", "utility"]
@@ -58,7 +58,7 @@ def task(data: EvalData) -> dict:
             positive = min(present, key=lambda i: (counts[i], i))
         return {"kind": "classification", "labels": labels, "positive": positive, "binary": len(present) == 2}
 
-    return data._cached(("task",), compute)
+    return data.cached(("task",), compute)
 
 
 def _xy(data: EvalData, frame: str, *, limit: int | None = None):
@@ -86,9 +86,10 @@ def _make(name: str, kind: str, n_rows: int, seed: int):
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         cls = RandomForestClassifier if classification else RandomForestRegressor
-        return cls(n_estimators=50, min_samples_leaf=2, max_features="sqrt", max_samples=min(1.0, 10_000 / max(n_rows, 1)),
+        return cls(n_estimators=50, min_samples_leaf=2, max_features="sqrt",
+                   max_samples=min(1.0, 10_000 / max(n_rows, 1)),
                    n_jobs=2, random_state=seed)
-    return _booster(n_rows, seed, classification=classification, n_estimators=200)
+    return gradient_boosting(n_rows, seed, classification=classification, n_estimators=TASK_TREES)
 
 
 def fitted_models(data: EvalData) -> dict:
@@ -117,7 +118,7 @@ def fitted_models(data: EvalData) -> dict:
                     out["errors"][source, name] = f"{type(exc).__name__}: {exc}"
         return out
 
-    return data._cached(("models",), compute)
+    return data.cached(("models",), compute)
 
 
 def _scores(spec: dict, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> dict:

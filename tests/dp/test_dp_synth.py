@@ -15,7 +15,7 @@ from synthera.cli import app
 from synthera.errors import UserInputError
 from synthera.tabular import get_synthesizer, load_synthesizer
 from tests.dp.conftest import make_frame, public_metadata
-from tests.test_cli import _one_line_error
+from tests.helpers import one_line_error as _one_line_error
 
 FAST = {"steps": 100, "n_components": 32}
 runner = CliRunner()
@@ -212,17 +212,3 @@ def test_models_marks_which_accept_epsilon():
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
     assert "yes" in rows["dp_marginals"].split("│")[2]
     assert "no" in rows["cascade (default)"].split("│")[2]
-
-
-def test_marginal_accuracy_matches_its_definition():
-    from synthera.dp.marginal_metrics import bin_like_real, marginal_accuracy
-
-    real = pd.DataFrame({"x": np.arange(1000) % 100, "c": np.where(np.arange(1000) % 4 == 0, "a", "b")})
-    assert marginal_accuracy(real, real).overall == 1.0
-    shifted = real.assign(c=np.where(np.arange(1000) % 2 == 0, "a", "b"))  # P(c=a): 0.25 -> 0.5
-    result = marginal_accuracy(real, shifted)
-    assert result.per_column["c"] == pytest.approx(0.75)
-    assert result.per_column["x"] == 1.0
-    assert result.overall == pytest.approx((result.univariate + result.bivariate) / 2)
-    binned, _ = bin_like_real(real, real)
-    assert binned["x"].nunique() == 10  # ten quantile bins of the real values

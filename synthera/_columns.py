@@ -1,0 +1,127 @@
+"""One column codec, keyed on :class:`~synthera.metadata.ColumnMetadata`: dates to seconds and back, labels to codes.
+
+Every part of Synthera that turns a column into numbers uses these functions,
+so that one date means one number everywhere (the synthesizers, the DP domain,
+evaluation and the bias tools).
+
+Dates become float seconds since 1970-01-01 00:00 UTC:
+
+- text is parsed with the column's ``datetime_format`` when it has one
+  (values already parsed, such as a ``datetime64`` column or ``datetime``
+  objects, are used as they are);
+- values with a UTC offset are converted to UTC; mixed offsets are fine;
+- naive values are read as UTC (no local time zone is ever assumed);
+- nulls and unreadable values become NaN (callers that must refuse bad values
+  count them: ``np.isnan(seconds) & series.notna()``).
+
+Labels become integer codes by their position in a list of categories
+(``-1`` for nulls and unknown values); ``1``, ``1.0`` and ``np.int64(1)`` are
+one label, ``True`` is not ``1``.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from synthera.metadata import ColumnMetadata
+>>> col = ColumnMetadata(kind="datetime", datetime_format="%Y-%m-%d %H:%M%z")
+>>> to_seconds(pd.Series(["1970-01-01 01:00+0100", "1970-01-02 00:00+0000", None]), col).tolist()
+[0.0, 86400.0, nan]
+>>> category_codes(pd.Series(["b", None, "a", "z"]), ["a", "b"]).tolist()
+[1, -1, 0, -1]
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EPOCH", "category_codes", "category_key", "from_seconds", "iso_seconds", "to_seconds"]
+
+EPOCH = pd.Timestamp("1970-01-01")
+_PARSED = ("datetime", "datetime64", "date")  # pandas' inferred types of already-parsed objects
+
+
+def _parse(values: pd.Series, fmt: str | None, *, utc: bool) -> pd.Series:
+    """``pd.to_datetime`` with coercion; mixed UTC offsets (an object result or an error) are read in UTC."""
+    with warnings.catch_warnings():  # pandas warns about mixed offsets and guessed formats; both are handled here
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+        except (ValueError, TypeError):
+            parsed = None
+        if parsed is None or parsed.dtype == object:
+            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+    return parsed
+
+
+def to_seconds(series: pd.Series, col) -> np.ndarray:
+    """A datetime column as float seconds since 1970-01-01 UTC (NaN for nulls and unreadable values).
+
+    ``col`` is the column's metadata; only its ``datetime_format`` is read.
+    """
+    series = pd.Series(series)
+    fmt = getattr(col, "datetime_format", None)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        parsed = series
+    elif fmt is not None and pd.api.types.infer_dtype(series, skipna=True) not in _PARSED:
+        parsed = _parse(series.astype("string"), fmt, utc="%z" in fmt)
+    else:  # aware objects among the first 1000 values: read all in UTC (pandas would drop the naive ones)
+        aware = series.dtype == object and any(getattr(v, "tzinfo", None) is not None for v in series.iloc[:1000])
+        parsed = _parse(series, None, utc=aware)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return (parsed - EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def from_seconds(seconds: np.ndarray, col, dtype: str) -> pd.Series:
+    """Seconds since 1970 (UTC) back to a column of ``dtype``, or to text in the column's ``datetime_format``.
+
+    A time-zone-aware ``dtype`` gets the instants in its own zone; text with
+    ``%z`` is written in UTC (``+0000``).
+    """
+    stamps = pd.to_datetime(pd.Series(seconds), unit="s", origin=EPOCH, errors="coerce")
+    fmt = getattr(col, "datetime_format", None)
+    if fmt is None:
+        if not dtype.startswith("datetime64"):
+            return stamps
+        tz = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
+        if tz is not None:  # stored in UTC; written back in the column's own zone
+            return stamps.dt.tz_localize("UTC").dt.tz_convert(tz).astype(dtype)
+        return stamps.astype(dtype)
+    text = stamps.dt.strftime(fmt.replace("%z", "+0000"))
+    return text.astype(object).where(stamps.notna(), None)
+
+
+def iso_seconds(value: Any) -> float:
+    """One ISO 8601 date (e.g. a metadata ``min``) as seconds since 1970 UTC; ``None`` gives NaN.
+
+    Raises ``ValueError`` (or ``TypeError``) for text that is not a date.
+    """
+    if value is None:
+        return np.nan
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return float((stamp - EPOCH).total_seconds())
+
+
+def category_key(value: Any) -> Any:
+    """Dictionary key that treats 1, 1.0 and ``np.int64(1)`` as one label and ``True`` apart from 1."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and np.isnan(value):
+            return None
+    return (type(value) is bool, value)
+
+
+def category_codes(series: pd.Series, categories: list) -> np.ndarray:
+    """Each value's position in ``categories`` as ``int64``; ``-1`` for nulls and values not listed."""
+    lookup = {category_key(v): i for i, v in enumerate(categories)}
+    lookup.pop(None, None)  # a null is never a category's code
+    values = pd.Series(series).astype(object).to_numpy()
+    return np.fromiter((lookup.get(category_key(v), -1) for v in values), dtype=np.int64, count=len(values))

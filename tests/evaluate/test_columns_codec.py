@@ -1,0 +1,57 @@
+"""The one column codec (synthera._columns): one date, one number, in the DP domain, evaluation and bias."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthera._columns import category_codes, from_seconds, iso_seconds, to_seconds
+from synthera.metadata import ColumnMetadata, Metadata
+
+DAY = 86400.0
+
+
+def _dt(fmt=None):
+    return ColumnMetadata(kind="datetime", datetime_format=fmt)
+
+
+def test_naive_values_are_utc_and_offsets_are_converted():
+    naive = pd.Series(["1970-01-02 00:00", None])
+    assert to_seconds(naive, _dt("%Y-%m-%d %H:%M"))[0] == DAY and np.isnan(to_seconds(naive, _dt())[1])
+    mixed = pd.Series(["1970-01-02T02:00:00+02:00", "1970-01-01T19:00:00-05:00"])
+    assert to_seconds(mixed, _dt()).tolist() == [DAY, DAY]
+    zoned = pd.Series(pd.to_datetime(["1970-01-02 01:00"]).tz_localize("Europe/Paris"))
+    assert to_seconds(zoned, _dt("%Y-%m-%d")).tolist() == [DAY]  # parsed values ignore the text format
+    objects = pd.Series([pd.Timestamp("1970-01-02", tz="UTC"), pd.Timestamp("1970-01-02")], dtype=object)
+    assert to_seconds(objects, _dt()).tolist() == [DAY, DAY]
+
+
+def test_text_not_in_the_format_is_nan_and_round_trips_keep_the_format():
+    col = _dt("%d/%m/%Y")
+    assert np.isnan(to_seconds(pd.Series(["1970-01-02"]), col)[0])
+    assert from_seconds(np.array([DAY, np.nan]), col, "object").tolist() == ["02/01/1970", None]
+    assert from_seconds(np.array([DAY]), _dt(), "datetime64[ns, UTC]")[0] == pd.Timestamp("1970-01-02", tz="UTC")
+    assert iso_seconds("1970-01-02T01:00:00+01:00") == DAY and np.isnan(iso_seconds(None))
+
+
+def test_category_codes_match_labels_by_value_not_spelling():
+    assert category_codes(pd.Series([1.0, 2, None, np.int64(1), True, "x"]), [1, 2]).tolist() == [0, 1, -1, 0, -1, -1]
+
+
+def test_dp_domain_evaluation_and_bias_read_a_mixed_offset_column_alike():
+    from synthera.bias._features import feature_frame
+    from synthera.dp.domain import to_float
+    from synthera.evaluate import EvalData
+
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("2021-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**7, 80), unit="s")
+    text = [s.tz_convert(z).isoformat() for s, z in zip(stamps, ["Europe/Paris", "America/New_York"] * 40, strict=True)]
+    df = pd.DataFrame({"when": text, "x": rng.normal(size=80)})
+    col = _dt()
+    expected = ((stamps.tz_localize(None) - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)).to_numpy()
+    md = Metadata(columns={"when": col, "x": ColumnMetadata(kind="numerical")})
+    assert to_float(df["when"], col) == pytest.approx(expected)
+    assert feature_frame(df, md, ["when"])["when"].to_numpy() == pytest.approx(expected)
+    data = EvalData.build(df, df, metadata=md)
+    assert data.values("real", "when") == pytest.approx(expected)
