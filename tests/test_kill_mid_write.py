@@ -32,7 +32,7 @@ _WRITER = textwrap.dedent(
     n = int(sys.argv[3])
     df = pd.DataFrame({"a": rng.integers(0, 10**9, n), "b": rng.random(n), "c": rng.choice(["x", "yy", "zzz"], n)})
     print("ready", flush=True)
-    write_table(df, target, table=table, **({"replace": True} if "replace" in write_table.__code__.co_varnames else {}))
+    write_table(df, target, table=table, replace=True)
     print("done", flush=True)
     """
 )
