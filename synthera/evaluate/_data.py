@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from synthera._columns import to_seconds
-from synthera.errors import DataError, UserInputError
-from synthera.metadata import ColumnMetadata, Metadata, infer_metadata
+from synthera.errors import DataError, SyntheraWarning, UserInputError
+from synthera.metadata import ColumnMetadata, Metadata, infer_metadata, parse_numbers
 
 __all__ = [
     "CONTINUOUS",
@@ -48,6 +48,8 @@ FRAMES = ("real", "synthetic", "holdout")
 MAX_GROUPS = 50  # groups a sensitive column may have (evaluate's fairness and bias alike)
 # Below these row counts a metric is noise: it is skipped with the reason, and the headline says so.
 MIN_ROWS = {"real": 50, "synthetic": 50, "holdout": 50}
+# Share of unreadable cells a number or date column may hold (they count as missing), as in inference.
+BAD_CELL_SHARE = 0.1
 
 
 def check_group_column(frame: pd.DataFrame, metadata: Metadata, column: str) -> None:
@@ -277,24 +279,23 @@ class EvalData:
         series = self.frame(frame)[column]
         col = self.metadata[column]
         if col.kind == "datetime":
-            seconds = to_seconds(series, col)
-            bad = np.isnan(seconds) & series.notna().to_numpy()
-            if bad.any():
-                raise DataError(
-                    f"column '{column}' in the {frame} table has {int(bad.sum())} values that are not dates "
-                    f"in the format {col.datetime_format!r}; fix them or the metadata's datetime_format"
-                )
-            return seconds
-        if pd.api.types.is_bool_dtype(series):
-            series = series.astype("float64")
-        numbers = pd.to_numeric(series, errors="coerce")
-        bad = numbers.isna() & series.notna()
-        if bad.any():
-            raise DataError(
-                f"column '{column}' is numerical in the real table but the {frame} table has {int(bad.sum())} "
-                "values that are not numbers; fix them or evaluate tables with the same column types"
-            )
-        return numbers.to_numpy(dtype="float64", na_value=np.nan)
+            values = to_seconds(series, col)
+            what = f"values that are not dates in the format {col.datetime_format!r}"
+            problem = f"column '{column}' in the {frame} table has {{bad}} {what}; fix them or the metadata's datetime_format"
+        else:
+            if pd.api.types.is_bool_dtype(series):
+                series = series.astype("float64")
+            values = parse_numbers(series, getattr(col, "number_format", None)).to_numpy(dtype="float64", na_value=np.nan)
+            what = "values that are not numbers"
+            problem = (f"column '{column}' is numerical in the real table but the {frame} table has {{bad}} {what}; "
+                       "fix them or evaluate tables with the same column types")
+        bad = int((np.isnan(values) & series.notna().to_numpy()).sum())
+        if bad > BAD_CELL_SHARE * len(series):
+            raise DataError(problem.replace("{bad}", str(bad)))
+        if bad:  # as when the model was fitted: a few unreadable cells count as missing
+            warnings.warn(f"column '{column}' in the {frame} table: {bad} {what} count as missing",
+                          SyntheraWarning, stacklevel=2)
+        return values
 
     def _codes(self, column: str) -> dict:
         def compute():

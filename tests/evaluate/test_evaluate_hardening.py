@@ -311,3 +311,31 @@ def test_mixed_utc_offsets_are_evaluated_on_their_wall_clock_step():
     assert report.results["errors"] == []
     assert report["fidelity"]["datetime_step_match"]["at"]["step"] in ("day", "hour")  # the metadata may count in UTC
     assert report["fidelity"]["datetime_step_match"]["at"]["share"] == 1.0
+
+
+def test_tables_the_model_accepts_are_evaluated_too():
+    """A few unreadable cells and thousands separators: inference and fit accept them, so must evaluate."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import synthera
+    from synthera.errors import SyntheraWarning
+
+    rng = np.random.default_rng(0)
+    n = 200
+    amounts = [f"{v:,.2f}" for v in rng.uniform(1000, 90000, n)]
+    ages = [str(v) for v in rng.integers(18, 90, n)]
+    ages[5] = "unknown"
+    real = pd.DataFrame({"amount": amounts, "age": ages, "group": rng.choice(["a", "b"], n)})
+    synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    synthetic["age"] = [str(v) for v in rng.integers(18, 90, n)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = synthera.evaluate(real, synthetic)
+    column = report.results["fidelity"]["per_column"]["amount"]
+    assert column["kind"] == "numerical" and column["score"] > 0.5
+    messages = [str(w.message) for w in caught if issubclass(w.category, SyntheraWarning)]
+    assert any("'age'" in m and "1 values" in m for m in messages), messages
+    assert not any("unknown" in m for m in messages)
