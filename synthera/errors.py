@@ -28,7 +28,15 @@ class SyntheraError(Exception):
 
 
 class UserInputError(SyntheraError, ValueError):
-    """A mistake in what the user passed: fixable without changing Synthera."""
+    """A mistake in what the user passed: fixable without changing Synthera.
+
+    ``param`` optionally names the parameter at fault (``"rows"``), as the message does; the CLI then shows
+    that name as its flag (``--rows``).
+    """
+
+    def __init__(self, *args: object, param: str | None = None):
+        super().__init__(*args)
+        self.param = param
 
 
 class DataError(UserInputError):

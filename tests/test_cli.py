@@ -51,7 +51,8 @@ def test_user_mistakes_are_one_line_exit_2(files, args, needles):
 
 def test_edited_metadata_that_contradicts_the_data(files):
     meta = files / "m.json"
-    meta.write_text(json.dumps({"format_version": 1, "columns": {"age": {"kind": "datetime", "datetime_format": "%Y"}}}))
+    columns = {"age": {"kind": "datetime", "datetime_format": "%Y"}}
+    meta.write_text(json.dumps({"format_version": 1, "columns": columns}))
     result = runner.invoke(app, ["inspect", str(files / "ok.csv"), "--metadata", str(meta)])
     _one_line_error(result, "do not match datetime format")
 

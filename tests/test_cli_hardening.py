@@ -155,16 +155,16 @@ def _read_commands(url: str, small_csv: Path, model_dir: Path, private_dir: Path
 @pytest.mark.parametrize("command", ["inspect", "convert", "fit", "bias", "bias-holdout", "hf-eval", "train-private",
                                      "predict", "evaluate", "sample"])
 def test_a_password_is_never_printed(command, url, small_csv, model_dir, private_dir, tmp_path, monkeypatch):
-    import synthera.cli.data as cli_data
+    import synthera.cli._common as cli_common
 
     spinner_texts = []
 
-    class Recorder(cli_data._Quiet):
+    class Recorder(cli_common._Quiet):
         def __init__(self, status: str = ""):
             super().__init__(status)
             spinner_texts.append(status)
 
-    monkeypatch.setattr(cli_data, "_Quiet", Recorder)
+    monkeypatch.setattr(cli_common, "_Quiet", Recorder)
     args = _read_commands(url, small_csv, model_dir, private_dir, tmp_path)[command]
     result = runner.invoke(app, args)
     assert result.exit_code != 0  # nothing listens on port 1, and the libpq form is no file
@@ -175,14 +175,14 @@ def test_a_password_is_never_printed(command, url, small_csv, model_dir, private
 
 
 def test_the_spinner_text_is_redacted_on_a_terminal(monkeypatch):
-    from synthera.cli.data import _status
+    from synthera.cli._common import status
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
     monkeypatch.setattr(sys, "stderr", Terminal())
-    spinner = _status(f"Reading {URLS[1]}")
+    spinner = status(f"Reading {URLS[1]}")
     assert spinner.status == "Reading postgresql://u@127.0.0.1:1/db?password=***"
 
 
@@ -195,13 +195,13 @@ def test_inspect_title_masks_the_password(monkeypatch):
 
 
 def test_every_printed_line_goes_through_redaction(monkeypatch):
-    from synthera.cli.data import _console
-    from synthera.cli.main import fail, warn
+    from synthera.cli._app import fail, warn
+    from synthera.cli._common import console
 
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-abcdef-123456")
     err = io.StringIO()
     monkeypatch.setattr(sys, "stdout", err)
-    _console().print(f"connected to {URLS[2]} with tok-abcdef-123456")
+    console().print(f"connected to {URLS[2]} with tok-abcdef-123456")
     assert SECRET not in err.getvalue() and "tok-abcdef-123456" not in err.getvalue()
     assert "password=***" in err.getvalue()
     monkeypatch.setattr(sys, "stderr", err)

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthera.cli import app
-from tests.test_cli import _one_line_error
+from tests.helpers import one_line_error as _one_line_error
 
 runner = CliRunner()
 

@@ -2,80 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from synthera.cli.main import app, clean
-from synthera.errors import UserInputError
-
-DATA_HELP = (
-    "A table: a .csv/.tsv/.parquet/.jsonl/.db file, a SQLAlchemy URL "
-    "(postgresql://user@host/db), or a bundled dataset such as dataset:adult or dataset:german:test."
-)
-TABLE_HELP = "Table name, for SQLite files and database URLs (optional when there is only one)."
-FORMAT_HELP = "Force the file format: csv, tsv, parquet, jsonl, sqlite."
-ENCODING_HELP = "Text encoding of CSV/TSV files (e.g. latin-1)."
-REPLACE_HELP = "Replace an existing table of that name in a SQLite file or database (refused by default)."
-
-
-class _RedactingStream:
-    """A text stream that masks secrets in everything written to it (see :func:`synthera.cli.main.clean`)."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        return self._stream.write(clean(text, one_line=False))
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # Piped output gets a wider table than rich's 80-column fallback.
-    width = None if stream.isatty() else 120
-    return Console(file=_RedactingStream(stream), highlight=False, emoji=False, markup=False, width=width)
-
-
-def _status(message: str):
-    """A spinner on stderr while something slow runs (silent when not a terminal); its text is redacted.
-
-    The returned object's ``status`` attribute is the text shown.
-    """
-    text = clean(message)
-    return _console(stderr=True).status(text) if sys.stderr.isatty() else _Quiet(text)
-
-
-def _check_out(target, *, folder: bool = False) -> None:
-    """Refuse an output location that cannot be written (one line), before any slow work."""
-    from synthera.io import check_writable
-
-    check_writable(target, folder=folder)
-
-
-def _check_table_out(target: str, table: str | None) -> None:
-    """:func:`_check_out` for a table output; a database URL also needs ``--out-table``."""
-    if table is None and "://" in str(target):
-        raise UserInputError(f"writing to a database URL needs a table name; pass --out-table NAME (for {target})")
-    _check_out(target)
-
-
-class _Quiet:
-    def __init__(self, status: str = ""):
-        self.status = status
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+from synthera.cli import _common as common
+from synthera.cli._app import app, clean
+from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 
 
 def _short(value, width: int = 18) -> str:
@@ -141,29 +75,27 @@ def _properties(col, values=None) -> str:
 @app.command()
 def inspect(
     data: str = typer.Argument(..., help=DATA_HELP),
-    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metadata JSON to this file."),
-    metadata: Optional[Path] = typer.Option(
+    table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the metadata JSON to this file."),
+    metadata: Path | None = typer.Option(
         None, "--metadata", "-m",
         help="Start from this metadata JSON (e.g. one you edited); what it leaves out is inferred.",
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Detect each column's kind (numerical, categorical, boolean, datetime, id, text, personal data)."""
     from rich.table import Table
 
-    from synthera.io import read_table
     from synthera.metadata import Metadata, infer_metadata
 
     if out is not None:
-        _check_out(out)
+        common.check_out(out)
     hints = Metadata.load(metadata) if metadata else None
     start = time.perf_counter()
-    with _status(f"Reading {data}"):
-        df = read_table(data, table=table, format=fmt, encoding=encoding)
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
     read_s = time.perf_counter() - start
-    with _status("Inferring column kinds"):
+    with common.status("Inferring column kinds"):
         md = infer_metadata(df, hints=hints)
     infer_s = time.perf_counter() - start - read_s
 
@@ -174,14 +106,14 @@ def inspect(
         kind = col.kind + (f" ({col.pii_type})" if col.pii_type else "")
         nulls = f"{col.null_fraction:.1%}" if col.nullable else "–"
         view.add_row(name, kind, col.dtype or "", nulls, _describe(col, df[name] if name in df else None))
-    console = _console()
-    console.print(view)
+    shown = common.console()
+    shown.print(view)
     if md.primary_key:
-        console.print(f"primary key: {md.primary_key}")
+        shown.print(f"primary key: {md.primary_key}")
     if out is not None:
         md.save(out)
-        console.print(f"metadata written to {out}")
-    console.print(f"read in {read_s:.2f} s, inferred in {infer_s:.2f} s", style="dim")
+        shown.print(f"metadata written to {out}")
+    shown.print(f"read in {read_s:.2f} s, inferred in {infer_s:.2f} s", style="dim")
 
 
 @app.command()
@@ -199,30 +131,29 @@ def datasets() -> None:
             entry.name, f"{entry.rows:,}", str(entry.columns), entry.target, ", ".join(entry.sensitive),
             entry.split, entry.license, entry.source,
         )
-    _console().print(view)
+    common.console().print(view)
 
 
 @app.command()
 def convert(
     source: str = typer.Argument(..., help=DATA_HELP),
     target: str = typer.Argument(..., help="Where to write: a .csv/.tsv/.parquet/.jsonl/.db file or a database URL."),
-    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
-    out_table: Optional[str] = typer.Option(
+    table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    out_table: str | None = typer.Option(
         None, "--out-table", help="Table name to write, for SQLite files (default: the file name) and URLs."
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP + " (of SOURCE)"),
-    out_format: Optional[str] = typer.Option(
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP + " (of SOURCE)"),
+    out_format: str | None = typer.Option(
         None, "--out-format", help="Force the format of TARGET: csv, tsv, parquet, jsonl, sqlite."
     ),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
     replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
 ) -> None:
     """Copy a table from one format or database to another, atomically."""
-    from synthera.io import read_table, write_table
+    from synthera.io import write_table
 
-    _check_table_out(target, out_table)
-    with _status(f"Reading {source}"):
-        df = read_table(source, table=table, format=fmt, encoding=encoding)
-    with _status(f"Writing {target}"):
+    common.check_table_out(target, out_table)
+    df = common.read_source(source, table=table, fmt=fmt, encoding=encoding)
+    with common.status(f"Writing {target}"):
         where = write_table(df, target, table=out_table, format=out_format, replace=replace)
-    _console().print(f"wrote {len(df):,} rows × {df.shape[1]} columns to {where}")
+    common.console().print(f"wrote {len(df):,} rows × {df.shape[1]} columns to {where}")

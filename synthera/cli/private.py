@@ -5,22 +5,12 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from synthera.cli.data import (
-    DATA_HELP,
-    ENCODING_HELP,
-    FORMAT_HELP,
-    REPLACE_HELP,
-    TABLE_HELP,
-    _check_out,
-    _check_table_out,
-    _console,
-    _status,
-)
-from synthera.cli.main import app
+from synthera.cli import _common as common
+from synthera.cli._app import app
+from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 from synthera.errors import UserInputError
 
 
@@ -45,23 +35,25 @@ def train_private(
         help="Privacy budget ε > 0 for everything learned from the rows; 'inf' trains without privacy.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
-    delta: Optional[float] = typer.Option(
+    delta: float | None = typer.Option(
         None, "--delta", help="δ in (0, 1); default 1/(10·rows) rounded down to a power of ten."
     ),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Planned passes over the data (default 20)."),
-    metadata: Optional[Path] = typer.Option(
+    epochs: int | None = typer.Option(None, "--epochs", help="Planned passes over the data (default 20)."),
+    metadata: Path | None = typer.Option(
         None, "--metadata", "-m",
         help="Metadata JSON whose min/max and categories you declare PUBLIC (cost no budget); "
         "columns it leaves undeclared get bounds estimated under DP.",
     ),
-    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
-    seed: int = typer.Option(0, "--seed", help="Same seed and data give the same model."),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    seed: int | None = typer.Option(
+        None, "--seed",
+        help="Same seed and data give the same model; only for tests: without it the DP noise is fresh randomness.",
+    ),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Train a classifier with DP-SGD (Opacus) and report the ε it spent."""
     from synthera.dp.classifier import DPClassifier
-    from synthera.io import read_table
     from synthera.metadata import Metadata
 
     eps = _parse_epsilon(epsilon)
@@ -69,14 +61,11 @@ def train_private(
         raise UserInputError(f"--delta must lie strictly between 0 and 1 (e.g. 1e-6); got {delta:g}")
     if epochs is not None and epochs < 1:
         raise UserInputError(f"--epochs must be at least 1; got {epochs}")
-    if seed < 0:
+    if seed is not None and seed < 0:
         raise UserInputError(f"--seed must be >= 0; got {seed}")
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
-    _check_out(out, folder=True)
+    common.check_out_folder(out, "save the model in")
     declared = Metadata.load(metadata) if metadata else None
-    with _status(f"Reading {data}"):
-        df = read_table(data, table=table, format=fmt, encoding=encoding)
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
     params = {"epsilon": eps, "delta": delta, "seed": seed}
     if epochs is not None:
         params["epochs"] = epochs
@@ -84,26 +73,26 @@ def train_private(
     clf = DPClassifier(**params).fit(df, target=target, metadata=declared, progress=True)
     seconds = time.perf_counter() - start
     clf.save(out)
-    console = _console()
+    shown = common.console()
     if math.isinf(eps):
-        console.print(f"trained a NON-PRIVATE baseline (ε = ∞) on {len(df):,} rows in {seconds:.1f} s; saved to {out}")
+        shown.print(f"trained a NON-PRIVATE baseline (ε = ∞) on {len(df):,} rows in {seconds:.1f} s; saved to {out}")
     else:
-        console.print(
+        shown.print(
             f"ε spent: {clf.epsilon_spent_:.4f} of {eps:g} (training {clf.epsilon_training_:.4f}"
             f" + domain {clf.epsilon_domain_:.4f}), δ = {clf.delta_:.3g}"
         )
         truncated = f" (of {clf.planned_steps_} planned)" if clf.steps_ < clf.planned_steps_ else ""
-        console.print(
+        shown.print(
             f"DP-SGD: noise multiplier {clf.noise_multiplier_:.3f}, sample rate {clf.sample_rate_:.4f}, "
             f"{clf.steps_} steps{truncated}, clipping norm {clf.max_grad_norm:g}"
         )
-        console.print(f"accountant: {clf.accountant_}")
+        shown.print(f"accountant: {clf.accountant_}")
     public = sum(c.source == "public" for c in clf.domain_.columns.values())
-    console.print(
+    shown.print(
         f"target '{target}' with {len(clf.classes_)} classes, {len(clf.features_)} feature columns "
         f"({public} with a declared public domain); {len(df):,} rows, {seconds:.1f} s"
     )
-    console.print(f"saved to {out}")
+    shown.print(f"saved to {out}")
 
 
 @app.command()
@@ -111,10 +100,10 @@ def predict(
     model_dir: Path = typer.Argument(..., help="A folder written by `synthera train-private`."),
     data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
     out: str = typer.Option(..., "--out", "-o", help="Where to write the predictions: .csv, .parquet, .jsonl."),
-    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP + " (of --data)"),
+    table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP + " (of --data)"),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
-    out_table: Optional[str] = typer.Option(
+    out_table: str | None = typer.Option(
         None, "--out-table", help="Table name for SQLite output (default: the file name) and database URLs."
     ),
     replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
@@ -123,12 +112,11 @@ def predict(
     import pandas as pd
 
     from synthera.dp.classifier import DPClassifier
-    from synthera.io import read_table, write_table
+    from synthera.io import write_table
 
-    _check_table_out(out, out_table)
+    common.check_table_out(out, out_table)
     clf = DPClassifier.load(model_dir)
-    with _status(f"Reading {data}"):
-        df = read_table(data, table=table, format=fmt, encoding=encoding)
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
     proba = clf.predict_proba(df)
     result = pd.DataFrame({"prediction": [clf.classes_[i] for i in proba.argmax(axis=1)]})
     for j, label in enumerate(clf.classes_):
@@ -137,4 +125,4 @@ def predict(
             raise UserInputError(f"two classes both give the column name {name!r}; rename one of the classes")
         result[name] = proba[:, j]
     where = write_table(result, out, table=out_table, replace=replace)
-    _console().print(f"wrote {len(result):,} predictions ({len(clf.classes_)} classes) to {where}")
+    common.console().print(f"wrote {len(result):,} predictions ({len(clf.classes_)} classes) to {where}")

@@ -7,22 +7,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from synthera.cli.data import (
-    DATA_HELP,
-    ENCODING_HELP,
-    FORMAT_HELP,
-    REPLACE_HELP,
-    TABLE_HELP,
-    _check_out,
-    _check_table_out,
-    _console,
-    _status,
-)
-from synthera.cli.main import app
+from synthera.cli import _common as common
+from synthera.cli._app import app
+from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 from synthera.errors import UserInputError
 
 
@@ -30,38 +20,38 @@ from synthera.errors import UserInputError
 def fit(
     data: str = typer.Argument(..., help=DATA_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to save the fitted model in."),
-    table: Optional[str] = typer.Option(None, "--table", "-t", help=TABLE_HELP),
-    metadata: Optional[Path] = typer.Option(
+    table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
+    metadata: Path | None = typer.Option(
         None, "--metadata", "-m", help="Metadata JSON (e.g. edited after `synthera inspect`); the rest is inferred."
     ),
-    model: Optional[str] = typer.Option(None, "--model", help="Synthesizer name (see `synthera models`); default: the flagship."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
-    epsilon: Optional[float] = typer.Option(
+    model: str | None = typer.Option(
+        None, "--model", help="Synthesizer name (see `synthera models`); default: the flagship."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
+    epsilon: float | None = typer.Option(
         None, "--epsilon", help="Privacy budget ε, required by differentially private models (see `synthera models`)."
     ),
-    delta: Optional[float] = typer.Option(
+    delta: float | None = typer.Option(
         None, "--delta", help="δ of (ε, δ)-DP (default: a power of ten at least ten times below 1/rows)."
     ),
-    seed: Optional[int] = typer.Option(
+    seed: int | None = typer.Option(
         None, "--seed",
-        help="Same seed and data give the same model (default 0; DP models default to fresh randomness for their noise).",
+        help="Same seed and data give the same model "
+        "(default 0; DP models default to fresh randomness for their noise).",
     ),
     domain_is_public: bool = typer.Option(
         False, "--domain-is-public",
         help="DP models: the --metadata bounds and categories are public knowledge, even if measured from the data "
         "(ε then does not cover them).",
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Learn a synthesizer from a real table and save it to a folder."""
-    from synthera.io import read_table
     from synthera.metadata import Metadata
     from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
 
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"{out} is a file; --out needs a folder to save the model in")
-    _check_out(out, folder=True)
+    common.check_out_folder(out, "save the model in")
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
     params = {"seed": seed if seed is not None or private else 0}
@@ -75,18 +65,19 @@ def fit(
         from synthera.dp.mechanisms import check_budget
 
         if epsilon is None:
-            raise UserInputError(f"the {cls.name} model is differentially private and needs --epsilon, e.g. --epsilon 1")
+            raise UserInputError(
+                f"the {cls.name} model is differentially private and needs --epsilon, e.g. --epsilon 1"
+            )
         check_budget(epsilon, delta if delta is not None else 0.5)
         params.update(epsilon=epsilon, delta=delta)
     if epochs is not None:
-        if "epochs" not in cls._param_names():
+        if "epochs" not in cls.param_names():
             raise UserInputError(f"the {cls.name} model does not train in epochs; drop --epochs")
         if epochs < 1:
             raise UserInputError(f"--epochs must be at least 1; got {epochs}")
         params["epochs"] = epochs
     hints = Metadata.load(metadata) if metadata else None
-    with _status(f"Reading {data}"):
-        df = read_table(data, table=table, format=fmt, encoding=encoding)
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
     start = time.perf_counter()
     synth = cls(**params).fit(df, metadata=hints, progress=True, domain_is_public=domain_is_public)
     seconds = time.perf_counter() - start
@@ -94,7 +85,7 @@ def fit(
     spent = ""
     if private:
         spent = f"; (ε, δ) = ({synth.privacy_['epsilon_spent']:.4g}, {synth.privacy_['delta']:.3g}) spent"
-    _console().print(
+    common.console().print(
         f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
     )
 
@@ -114,27 +105,30 @@ def sample(
     model_dir: Path = typer.Argument(..., help="A folder written by `synthera fit`."),
     rows: int = typer.Option(..., "--rows", "-n", help="Number of synthetic rows."),
     out: str = typer.Option(..., "--out", "-o", help="Where to write: .csv, .parquet, .jsonl or .db (SQLite)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Same seed, same rows (default: fresh randomness)."),
+    seed: int | None = typer.Option(None, "--seed", help="Same seed, same rows (default: fresh randomness)."),
     where: list[str] = typer.Option(
         [], "--where", "-w", help="Condition COLUMN=VALUE that every row must meet; repeat for several."
     ),
-    out_table: Optional[str] = typer.Option(None, "--out-table", help="Table name for SQLite output (default: the file name)."),
+    out_table: str | None = typer.Option(
+        None, "--out-table", help="Table name for SQLite output (default: the file name)."
+    ),
     balance: list[str] = typer.Option(
         [], "--balance", help="Give every group of this column the same share of rows; repeat for several columns."
     ),
-    parity: Optional[str] = typer.Option(
-        None, "--parity", help="Make this target column's rates equal across the --sensitive groups (demographic parity)."
+    parity: str | None = typer.Option(
+        None, "--parity",
+        help="Make this target column's rates equal across the --sensitive groups (demographic parity).",
     ),
     sensitive: list[str] = typer.Option([], "--sensitive", help="Sensitive column for --parity; repeat for several."),
     intersectional: bool = typer.Option(
         False, "--intersectional", help="Apply --balance/--parity to combinations of the columns (e.g. sex & race)."
     ),
-    relabel: Optional[float] = typer.Option(
+    relabel: float | None = typer.Option(
         None, "--relabel",
         help="With --parity: share of rows (0-1) whose target is re-drawn given their features instead of "
         "drawn per (group, target) cell; default 0.3 (see the README's bias section).",
     ),
-    fmt: Optional[str] = typer.Option(
+    fmt: str | None = typer.Option(
         None, "--format", help="Force the output format: csv, tsv, parquet, jsonl, sqlite (default: from --out)."
     ),
     replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
@@ -146,7 +140,7 @@ def sample(
     if rows < 1:
         raise UserInputError(f"--rows must be at least 1; got {rows}")
     conditions = _parse_where(where)
-    _check_table_out(out, out_table)
+    common.check_table_out(out, out_table)
     synth = load_synthesizer(model_dir)
     start = time.perf_counter()
     mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
@@ -161,18 +155,20 @@ def sample(
     elif chunk < rows:
         where_written = _sample_in_chunks(synth, rows, out, fmt, chunk=chunk, seed=seed, conditions=conditions)
         seconds = time.perf_counter() - start
-        _console().print(f"wrote {rows:,} synthetic rows to {where_written} ({seconds:.2f} s to sample and write)")
+        common.console().print(
+            f"wrote {rows:,} synthetic rows to {where_written} ({seconds:.2f} s to sample and write)"
+        )
         return
     else:
-        with _status(f"Sampling {rows:,} rows"):
+        with common.status(f"Sampling {rows:,} rows"):
             df = synth.sample(rows, seed=seed, conditions=conditions)
     seconds = time.perf_counter() - start
     where_written = write_table(df, out, table=out_table, format=fmt, replace=replace)
-    console = _console()
+    shown = common.console()
     if plan is not None:
         for line in _plan_lines(df, plan):
-            console.print(line)
-    console.print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
+            shown.print(line)
+    shown.print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
 
 
 #: Rough bytes one cell takes while rows are sampled (arrays, decoding, the frame; about 35 measured), and the
@@ -217,10 +213,10 @@ def _size(n_bytes: float) -> str:
 
 def _plan_size(rows: int, columns: int, out: str, fmt: str | None, *, chunkable: bool) -> int:
     """How many rows to sample at a time; refuse sizes the disk or the memory cannot hold, in one line."""
-    from synthera.io import _is_url, detect_format
+    from synthera.io import detect_format
 
     columns = max(columns, 1)
-    local = not _is_url(out)
+    local = not common.is_url(out)
     fmt = (fmt or (detect_format(out) if local else None) or "").lower()
     compressed = local and detect_format("x" + Path(out).suffix) is None  # e.g. .csv.gz: written whole
     chunkable = chunkable and local and not compressed and fmt in CHUNKED_FORMATS
@@ -332,4 +328,4 @@ def models() -> None:
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
         about = (cls.__doc__ or "").strip().splitlines()[0]
         view.add_row(label, "yes, required" if cls.differentially_private else "no", cls.__name__, params, about)
-    _console().print(view)
+    common.console().print(view)

@@ -1,7 +1,7 @@
-"""The ``text`` command group: synthetic training data for language tasks (SynthGen).
+"""``synthera text generate``: synthetic training data for language tasks (SynthGen).
 
-``synthera text generate`` is defined here. Other modules add commands to the
-same group by importing :data:`text_app` (e.g. ``synthera.cli.text_train``).
+The ``text`` group itself is :data:`synthera.cli._app.text_app`; ``synthera.cli.text_train`` adds
+``finetune`` and ``evaluate`` to it.
 """
 
 from __future__ import annotations
@@ -12,24 +12,9 @@ from pathlib import Path
 
 import typer
 
-from synthera.cli.main import _Group, app
+from synthera.cli._app import fail, text_app, warn
+from synthera.cli._common import console
 from synthera.errors import UserInputError
-
-__all__ = ["text_app"]
-
-text_app = typer.Typer(
-    cls=_Group,
-    help="Synthetic training data for language tasks: generate, fine-tune, evaluate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(
-    text_app,
-    name="text",
-    help="Synthetic training data for language tasks (Text-to-SQL, summarization, QA, character dialogue).",
-)
 
 _OUT_HELP = (
     "Output .jsonl (FLock conversation format); a .parquet, a Hugging Face dataset folder (.hf) and a "
@@ -84,7 +69,6 @@ def generate_command(
         "(default 0.7; text-to-sql checks distinct SQL instead unless set)."),
 ) -> None:
     """Generate verified synthetic training examples and write JSONL, Parquet, a HF dataset and a manifest."""
-    from synthera.cli.data import _console
     from synthera.text.pipeline import GenerationConfig, generate, write_outputs
 
     if out.suffix.lower() != ".jsonl":
@@ -98,7 +82,6 @@ def generate_command(
     ).validated()
     result = generate(config, out=out, progress=sys.stderr.isatty())
     if not result.records:
-        from synthera.cli.main import fail
         from synthera.io import write_text
         from synthera.text.output import output_paths
 
@@ -108,17 +91,15 @@ def generate_command(
         raise fail(f"no example passed the filters ({reasons}); nothing written except {manifest}; "
                    "try a larger model (--model) or another seed", code=1)
     paths = write_outputs(result, out)
-    console = _console()
+    shown = console()
     stats = result.stats
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats["dropped"].items()) if v) or "none"
-    console.print(
-        f"kept {stats['kept']:,} of {stats['candidates']:,} candidates ({stats['examples_per_minute']:.1f} examples/min);"
-        f" dropped: {dropped}"
+    shown.print(
+        f"kept {stats['kept']:,} of {stats['candidates']:,} candidates "
+        f"({stats['examples_per_minute']:.1f} examples/min); dropped: {dropped}"
     )
     for note in stats.get("notes", []):
-        console.print(f"note: {note}")
-    console.print("wrote " + ", ".join(str(p) for p in paths))
+        shown.print(f"note: {note}")
+    shown.print("wrote " + ", ".join(str(p) for p in paths))
     if stats["kept"] < config.n:
-        from synthera.cli.main import warn
-
         warn(f"only {stats['kept']} of the {config.n} requested examples passed the filters; see {paths[-1]}")

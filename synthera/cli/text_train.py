@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from synthera.cli.data import _console
-from synthera.cli.main import warnings_once
-from synthera.cli.text import text_app
+from synthera.cli._app import text_app
+from synthera.cli._common import console, library_warnings
 from synthera.errors import UserInputError
 
 _MODEL_HELP = "Base model: a local Hugging Face folder, or 'smollm2' (default) for the bundled SmolLM2-135M-Instruct."
@@ -21,22 +18,6 @@ _TEMPLATE_HELP = (
     "Prompt format: the model's chat template (default), or a FLock validator template "
     "(qwen1.5, llama3, gemma, mistral, phi3, ...) to match how FLock scores a submission."
 )
-
-
-@contextmanager
-def library_warnings() -> Iterator[None]:
-    """Keep the loading bars of transformers quiet; show each warning once (see :func:`warnings_once`).
-
-    Deprecation notices from the libraries are dropped (they are for us, not for the user).
-    """
-    try:  # the weight-loading bars of transformers would break one-line errors and our own progress bars
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
-    with warnings_once():
-        yield
 
 
 def _modules(text: str) -> list[str]:
@@ -107,16 +88,16 @@ def finetune_command(
         tuner.fit(
             str(data), model=model, out=out, resume=resume, progress=True, base_model_id=base_model_id, limit=limit
         )
-    console = _console()
+    shown = console()
     if tuner.resumed_from_:
-        console.print(f"resumed from step {tuner.resumed_from_}")
+        shown.print(f"resumed from step {tuner.resumed_from_}")
     first, last = tuner.losses_[0], tuner.losses_[-1]
-    console.print(
+    shown.print(
         f"trained {tuner.steps_} steps on {tuner.examples_:,} conversations ({tuner.target_tokens_:,} answer tokens; "
         f"{tuner.truncated_} cut at {max_length} tokens, {tuner.skipped_} skipped) in {tuner.seconds_:.1f} s"
     )
-    console.print(f"training loss {first:.4f} -> {last:.4f}")
-    console.print(f"adapter saved to {out} (adapter_config.json, adapter_model.safetensors)")
+    shown.print(f"training loss {first:.4f} -> {last:.4f}")
+    shown.print(f"adapter saved to {out} (adapter_config.json, adapter_model.safetensors)")
 
 
 def _print_table(results: dict, *, title: str) -> None:
@@ -141,11 +122,11 @@ def _print_table(results: dict, *, title: str) -> None:
             else:
                 row.append(f"{100 * (b - a):+.1f} pts")
         table.add_row(*row)
-    console = _console()
-    console.print(table)
+    shown = console()
+    shown.print(table)
     for label, result in results.items():
         for name, why in result.errors.items():
-            console.print(f"{label} {name}: {why}")
+            shown.print(f"{label} {name}: {why}")
 
 
 @text_app.command("evaluate")
@@ -203,4 +184,4 @@ def evaluate_command(
             "results": {k: v.to_dict() for k, v in results.items()},
         }
         write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", out)
-        _console().print(f"wrote {out}")
+        console().print(f"wrote {out}")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthera.cli import app
-from tests.bias.conftest import one_line_error
+from tests.helpers import one_line_error
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from synthera.cli import app
 from synthera.dp.accounting import ALPHAS
 from synthera.io import write_table
-from tests.test_cli import _one_line_error
+from tests.helpers import one_line_error as _one_line_error
 
 from .conftest import make_frame, public_metadata
 
@@ -92,7 +92,7 @@ def test_a_run_never_reports_more_than_asked(workdir, epsilon, epochs):
         (["--epsilon", "abc"], ["--epsilon must be a number"]),
         (["--epsilon", "1", "--delta", "1"], ["--delta must lie strictly between 0 and 1"]),
         (["--epsilon", "1", "--delta", "0"], ["--delta must lie strictly between 0 and 1"]),
-        (["--epsilon", "1e-7"], ["too small for even one training step", "raise epsilon"]),
+        (["--epsilon", "1e-7"], ["too small for even one training step", "raise --epsilon"]),
         (["--epsilon", "1", "--epochs", "0"], ["--epochs must be at least 1"]),
     ],
 )
@@ -144,3 +144,20 @@ def test_predict_refuses_a_tampered_model_and_missing_columns(trained, workdir, 
 def test_commands_have_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def _weights(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".npz")}
+
+
+def test_without_seed_two_runs_draw_different_noise(tmp_path):
+    write_table(make_frame(400), tmp_path / "train.csv")
+    runs = {}
+    for name, extra in (("a", []), ("b", []), ("c", ["--seed", "3"]), ("d", ["--seed", "3"])):
+        result = runner.invoke(app, ["train-private", str(tmp_path / "train.csv"), "--target", "label", "--epsilon",
+                                     "1", "--epochs", "1", "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.stderr
+        runs[name] = _weights(tmp_path / name)
+    assert runs["a"], "no weight file found in the model folder"
+    assert runs["a"] != runs["b"]  # the DP noise comes from the OS unless a seed is given
+    assert runs["c"] == runs["d"]  # and then only in tests: the same seed gives the same model

@@ -7,7 +7,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import synthera.cli.evaluate  # noqa: F401  registers the command until cli/main.py imports it
 from synthera.cli import app
 
 
@@ -46,7 +45,8 @@ def test_writes_results_and_report(files, tmp_path):
 )
 def test_mistakes_are_one_line_and_exit_2(files, tmp_path, extra, message):
     result = CliRunner().invoke(app, [
-        "evaluate", "--real", str(files["real"]), "--synthetic", str(files["synthetic"]), "--out", str(tmp_path / "o"), *extra,
+        "evaluate", "--real", str(files["real"]), "--synthetic", str(files["synthetic"]), "--out", str(tmp_path / "o"),
+        *extra,
     ])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -57,5 +57,7 @@ def test_mismatched_schemas_are_refused(files, people, tmp_path):
     _, _, syn = people
     other = tmp_path / "other.csv"
     syn.drop(columns="group").to_csv(other, index=False)
-    result = CliRunner().invoke(app, ["evaluate", "--real", str(files["real"]), "--synthetic", str(other), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app, ["evaluate", "--real", str(files["real"]), "--synthetic", str(other), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "mismatched schemas" in result.output and "'group'" in result.output

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synthera.cli import app
-from tests.hf.conftest import make_frame, one_line_error
+from tests.helpers import one_line_error
+from tests.hf.conftest import make_frame
 
 runner = CliRunner()
 
@@ -49,10 +50,12 @@ def test_a_run_writes_the_results(files, tiny_bert):
 
 @pytest.mark.parametrize(("extra", "needles"), [
     (["--max-rows", "0"], ["--max-rows must be a whole number >= 10"]),
-    (["--max-rows", "lots"], ["--max-rows", "'lots'"]),
+    (["--max-rows", "lots"], ["--max-rows", "integer"]),
     (["--epochs", "0"], ["--epochs must be a whole number >= 1"]),
     (["--epochs", "2.5"], ["--epochs"]),
-    (["--lr", "-1"], ["--learning-rate must be > 0"]),
+    (["--lr", "-1"], ["--learning-rate must lie in (0, 1)"]),
+    (["--seed", "-1"], ["--seed must be a whole number >= 0"]),
+    (["--max-length", "4"], ["--max-length must be a whole number >= 8"]),
     (["--class-weight", "heavy"], ["--class-weight must be 'none' or 'balanced'"]),
     (["--from-scratch", "gpt9"], ["unknown --from-scratch architecture 'gpt9'", "roberta, distilbert"]),
     (["--validation-fraction", "0.9"], ["--validation-fraction"]),

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthera.cli.main import app
-from tests.text.conftest import one_line_error
+from tests.helpers import one_line_error
 
 runner = CliRunner()
 
