@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from synthera.errors import ModelFileError, UserInputError
 
-__all__ = ["MANIFEST_HASH_FIELD", "manifest_digest", "read_model", "write_model"]
+__all__ = ["MANIFEST_HASH_FIELD", "check_format", "manifest_digest", "read_model", "write_model"]
 
 MANIFEST_HASH_FIELD = "manifest_sha256"
 _STALE_SECONDS = 3600
@@ -251,6 +251,25 @@ def _file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_format(folder: Path, manifest: Any, *, expected: str, version: int, what: str, redo: str,
+                 hint: str = "", manifest_name: str = "manifest.json") -> None:
+    """Refuse a manifest of another format, of a newer version, or of an older one without checksums.
+
+    ``what`` names the format in messages (``"model"``, ``"DP classifier"``),
+    ``redo`` says how to make a new folder (``"fit the model again"``),
+    ``hint`` is added when the manifest's format is not ``expected``.
+    """
+    if not isinstance(manifest, dict) or manifest.get("format") != expected:
+        raise ModelFileError(f"{folder / manifest_name} is not a Synthera {what} manifest{hint}")
+    found = manifest.get("format_version")
+    if not isinstance(found, int) or isinstance(found, bool) or found > version:
+        raise ModelFileError(
+            f"{folder} was saved in {what} format {found!r}; this Synthera reads up to {version}, upgrade it"
+        )
+    if found < version:
+        raise ModelFileError(f"{folder} was saved in {what} format {found}, whose manifest has no checksum; {redo}")
 
 
 def read_model(

@@ -17,6 +17,7 @@ from synthera._lazy import lazy_attributes
 
 _LAZY = {
     "ACCOUNTANT": "synthera.dp.accounting",
+    "BudgetTooSmall": "synthera.dp.accounting",
     "calibrate_noise": "synthera.dp.accounting",
     "default_delta": "synthera.dp.accounting",
     "epsilon_spent": "synthera.dp.accounting",
@@ -33,6 +34,7 @@ _LAZY = {
 
 __all__ = [
     "ACCOUNTANT",
+    "BudgetTooSmall",
     "ColumnDomain",
     "DPClassifier",
     "Domain",

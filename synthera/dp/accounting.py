@@ -41,6 +41,7 @@ __all__ = [
     "ACCOUNTANT",
     "ALPHAS",
     "MAX_NOISE_MULTIPLIER",
+    "BudgetTooSmall",
     "TrainingPlan",
     "calibrate_noise",
     "check_budget",
@@ -60,6 +61,10 @@ ALPHAS = tuple(
 )
 #: Above this noise multiplier a step is judged too noisy to be worth taking (see :func:`plan_training`).
 MAX_NOISE_MULTIPLIER = 50.0
+
+
+class BudgetTooSmall(UserInputError):
+    """The privacy budget cannot pay for even one step (or for the whole schedule, in :func:`calibrate_noise`)."""
 
 
 def check_budget(epsilon: float, delta: float, *, allow_infinite: bool = False) -> None:
@@ -147,8 +152,9 @@ def calibrate_noise(
     Raises
     ------
     UserInputError
-        Bad budget or schedule, or a budget that even a noise multiplier of
-        1e6 cannot meet.
+        Bad budget or schedule.
+    BudgetTooSmall
+        A budget that even a noise multiplier of 1e6 cannot meet.
     """
     check_budget(epsilon, delta)
     _check_schedule(sample_rate, steps)
@@ -162,7 +168,7 @@ def calibrate_noise(
     while eps(high) > epsilon:
         high *= 2.0
         if high > 1e6:
-            raise UserInputError(f"epsilon {epsilon:g} is too small for {steps} training steps; raise --epsilon")
+            raise BudgetTooSmall(f"epsilon {epsilon:g} is too small for {steps} training steps; raise --epsilon")
     low = high / 2.0 if high > 1.0 else 0.0
     while high - low > tolerance * high:
         mid = (low + high) / 2.0
@@ -232,7 +238,9 @@ def plan_training(
     Raises
     ------
     UserInputError
-        ε ≤ 0, δ outside (0, 1), or a budget too small for one step.
+        ε ≤ 0 or δ outside (0, 1).
+    BudgetTooSmall
+        A budget too small for one step (a :class:`UserInputError` too).
     """
     check_budget(epsilon, delta, allow_infinite=True)
     _check_schedule(sample_rate, steps)
@@ -242,7 +250,7 @@ def plan_training(
         return TrainingPlan(0.0, sample_rate, steps, steps, math.inf, delta)
     try:
         sigma = calibrate_noise(epsilon=epsilon, delta=delta, sample_rate=sample_rate, steps=steps)
-    except UserInputError:
+    except BudgetTooSmall:
         sigma = math.inf
     if sigma <= max_noise_multiplier:
         spent = epsilon_spent(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, delta=delta)
@@ -250,7 +258,7 @@ def plan_training(
     sigma = float(max_noise_multiplier)
     affordable = max_steps(noise_multiplier=sigma, sample_rate=sample_rate, epsilon=epsilon, delta=delta, limit=steps)
     if affordable < 1:
-        raise UserInputError(
+        raise BudgetTooSmall(
             f"epsilon {epsilon:g} (delta {delta:g}) is too small for even one training step: it would need a "
             f"noise multiplier above {max_noise_multiplier:g}; raise --epsilon"
         )

@@ -54,30 +54,51 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera.dp.accounting import ACCOUNTANT, MAX_NOISE_MULTIPLIER, default_delta, epsilon_spent, plan_training
+from synthera._estimator import Estimator, Interval, Rule, Whole
+from synthera._persist import check_format, read_model, write_model
+from synthera.dp.accounting import (
+    ACCOUNTANT,
+    MAX_NOISE_MULTIPLIER,
+    BudgetTooSmall,
+    TrainingPlan,
+    default_delta,
+    epsilon_spent,
+    plan_training,
+)
 from synthera.dp.domain import Domain, domain_from_metadata, estimate_domain, resolve_domain, to_float
-from synthera._persist import read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, SyntheraWarning, UserInputError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "DPClassifier", "load_classifier"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "BudgetSplit", "DPClassifier", "load_classifier"]
 
 FORMAT = "synthera-dp-classifier"
 FORMAT_VERSION = 2  # 2: manifest_sha256 covers the whole manifest
 _MANIFEST = "manifest.json"
 _WEIGHTS = "model.safetensors"
 _MAX_MANIFEST_BYTES = 16 << 20
-_PARAM_DEFAULTS = {
-    "epsilon": 1.0,
-    "delta": None,
-    "epochs": 20,
-    "batch_size": 4096,
-    "learning_rate": 0.01,
-    "max_grad_norm": 1.0,
-    "hidden": (64,),
-    "domain_share": 0.2,
-    "max_noise_multiplier": MAX_NOISE_MULTIPLIER,
-    "seed": 0,
-}
+
+
+@dataclass(frozen=True)
+class BudgetSplit:
+    """How the total ε and δ are split between the domain estimate and training (basic composition)."""
+
+    epsilon: float
+    delta: float
+    epsilon_domain: float
+    delta_domain: float
+
+    @property
+    def epsilon_training(self) -> float:
+        return self.epsilon - self.epsilon_domain if math.isfinite(self.epsilon) else math.inf
+
+    @property
+    def delta_training(self) -> float:
+        return self.delta - self.delta_domain
+
+
+def _is_widths(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(
+        not isinstance(h, bool) and isinstance(h, (int, np.integer)) and h >= 1 for h in value
+    )
 
 
 @dataclass(frozen=True)
@@ -89,7 +110,7 @@ class _Feature:
     datetime_format: str | None
 
 
-class DPClassifier:
+class DPClassifier(Estimator):
     """MLP classifier trained with DP-SGD; sklearn-style.
 
     Parameters
@@ -116,8 +137,25 @@ class DPClassifier:
         Noisiest step worth taking; a budget that needs more stops training
         early, and one that cannot afford a single step is an error.
     seed
-        Same seed and data give the same model on the same machine.
+        ``None`` (default): the noise, sampling and initialisation come from
+        the operating system's entropy, so nobody can regenerate the noise.
+        A fixed seed makes the same data give the same model on the same
+        machine, which is for tests only: a known seed makes the noise known.
     """
+
+    differentially_private = True
+    _parameter_constraints = {
+        "epsilon": Interval(0, says="be > 0 (or inf for a non-private baseline)"),
+        "delta": Interval(0, 1, optional=True, says="lie strictly between 0 and 1 (e.g. 1e-6)"),
+        "epochs": Whole(1),
+        "batch_size": Whole(1),
+        "learning_rate": Interval(0, finite=True),
+        "max_grad_norm": Interval(0, finite=True),
+        "hidden": Rule(_is_widths, "be a tuple of layer widths >= 1, e.g. (64,)"),
+        "domain_share": Interval(0, 1),
+        "max_noise_multiplier": Interval(0, finite=True),
+        "seed": Whole(0, optional=True),
+    }
 
     def __init__(
         self,
@@ -131,7 +169,7 @@ class DPClassifier:
         hidden: tuple = (64,),
         domain_share: float = 0.2,
         max_noise_multiplier: float = MAX_NOISE_MULTIPLIER,
-        seed: int = 0,
+        seed: int | None = None,
     ) -> None:
         self.epsilon = epsilon
         self.delta = delta
@@ -143,37 +181,6 @@ class DPClassifier:
         self.domain_share = domain_share
         self.max_noise_multiplier = max_noise_multiplier
         self.seed = seed
-
-    # -- params ---------------------------------------------------------------------
-
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in _PARAM_DEFAULTS}
-
-    def _check_params(self) -> None:
-        eps = self.epsilon
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or math.isnan(eps) or eps <= 0:
-            raise UserInputError(f"epsilon must be > 0 (or inf for a non-private baseline); got {eps!r}")
-        if self.delta is not None and (
-            isinstance(self.delta, bool) or not isinstance(self.delta, (int, float)) or not 0 < self.delta < 1
-        ):
-            raise UserInputError(f"delta must lie strictly between 0 and 1 (e.g. 1e-6); got {self.delta!r}")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserInputError(f"{name} must be a whole number >= 1; got {value!r}")
-        for name in ("learning_rate", "max_grad_norm", "max_noise_multiplier"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise UserInputError(f"{name} must be a positive number; got {value!r}")
-        if not isinstance(self.domain_share, (int, float)) or not 0 < self.domain_share < 1:
-            raise UserInputError(f"domain_share must lie strictly between 0 and 1; got {self.domain_share!r}")
-        hidden = self.hidden
-        if not isinstance(hidden, (tuple, list)) or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden
-        ):
-            raise UserInputError(f"hidden must be a tuple of layer widths >= 1, e.g. (64,); got {hidden!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise UserInputError(f"seed must be a whole number >= 0; got {self.seed!r}")
 
     # -- fitting --------------------------------------------------------------------
 
@@ -187,6 +194,10 @@ class DPClassifier:
         progress: bool = False,
     ) -> DPClassifier:
         """Train on ``df`` to predict column ``target``; returns ``self``.
+
+        The steps: check the inputs, split the budget (:meth:`_budget`), plan
+        the noise (before anything is spent), find the columns' domain
+        (:meth:`_domain`), encode (:meth:`_encode`), train (:meth:`_train_dp_sgd`).
 
         Parameters
         ----------
@@ -207,138 +218,115 @@ class DPClassifier:
         progress
             Draw a progress bar on stderr.
         """
-        import torch
-
-        from synthera._progress import progress_bar
-        from synthera.metadata import Metadata, infer_metadata
-
-        self._check_params()
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame; got {type(df).__name__}")
-        if target not in df.columns:
-            raise UserInputError(
-                f"target column '{target}' is not in the data; pick one of: {', '.join(map(str, df.columns[:20]))}"
-            )
-        if isinstance(metadata, dict):
-            metadata = Metadata.from_dict(metadata)
-        if metadata is not None and metadata.n_rows == len(df) and any(
-            c.min is not None or c.categories for c in metadata.columns.values()
-        ):
+        self.check_params()
+        metadata = _as_metadata(df, metadata)
+        kinds, modelled = _columns(df, target, metadata)
+        columns = modelled + [target]
+        public = _declared_domain(metadata, columns, domain)
+        budget = self._budget(n=len(df), columns=columns, public=public, given=domain)
+        plan = self._plan(budget, n=len(df))  # a budget too small for one step is refused before anything is spent
+        seeds = self.noise_seed().spawn(4)  # the DP-seed rule: seed=None draws the noise from the OS
+        domain = self._domain(df, kinds=kinds, columns=columns, target=target, metadata=metadata, public=public,
+                              given=domain, budget=budget, rng=np.random.default_rng(seeds[0]))
+        features, x, y = self._encode(df, kinds=kinds, modelled=modelled, target=target, domain=domain)
+        if plan.truncated:
             warnings.warn(
-                f"the metadata records {len(df):,} rows, like this table: if it was inferred from these rows "
-                "(e.g. by `synthera inspect`), its min/max and categories are not public and epsilon does not "
-                "cover them; declare only what is public, or pass no metadata",
+                f"epsilon {budget.epsilon:g} affords only {plan.steps} of {plan.planned_steps} "
+                f"steps at noise multiplier {plan.noise_multiplier:g}; training stops early",
                 SyntheraWarning,
                 stacklevel=2,
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntheraWarning)
-            kinds = infer_metadata(df, hints=metadata)
-        tkind = kinds[target].kind
-        if tkind not in ("categorical", "boolean"):
-            raise UserInputError(
-                f"target column '{target}' is {tkind}; train-private trains classifiers, so the target must be "
-                "categorical or boolean (declare its kind in the metadata)"
-            )
-        modelled = [n for n in kinds.of_kind("numerical", "datetime", "categorical", "boolean") if n != target]
-        if not modelled:
-            raise DataError(f"the table has no usable feature columns besides '{target}'")
-        columns = modelled + [target]
-        n = len(df)
+        start = time.perf_counter()
+        net = self._train_dp_sgd(x, y, n_classes=len(domain[target].categories), plan=plan, seeds=seeds[1:],
+                                 n=len(df), progress=progress)
+        self.fit_seconds_ = time.perf_counter() - start
+        self._record(net, target=target, features=features, domain=domain, plan=plan, budget=budget, n=len(df))
+        return self
+
+    def _budget(self, *, n: int, columns: list[str], public: Domain | None, given: Domain | None) -> BudgetSplit:
+        """Split ε and δ between the domain estimate and training (basic composition)."""
         delta = float(self.delta) if self.delta is not None else default_delta(n)
         epsilon = float(self.epsilon)
-        seeds = np.random.SeedSequence(self.seed).spawn(4)
-        if domain is not None:
-            missing = [c for c in columns if c not in domain]
-            if missing:
-                raise UserInputError(f"the domain given has no column '{missing[0]}'; include every column used")
-            domain = Domain({c: domain[c] for c in columns}, domain.epsilon, domain.delta)
-            public, eps_domain, delta_domain = None, domain.epsilon, domain.delta
+        if given is not None:
+            eps_domain, delta_domain = given.epsilon, given.delta
         else:
-            public = domain_from_metadata(metadata, [c for c in columns if c in metadata], partial=True) \
-                if metadata is not None else Domain()
             undeclared = any(c not in public for c in columns)
             if math.isinf(epsilon):
                 eps_domain, delta_domain = (math.inf if undeclared else 0.0), 0.0
             else:
                 eps_domain = self.domain_share * epsilon if undeclared else 0.0
                 delta_domain = self.domain_share * delta if undeclared else 0.0
-        eps_train = epsilon - eps_domain if math.isfinite(epsilon) else math.inf
-        delta_train = delta - delta_domain
-        if not eps_train > 0 or not delta_train > 0:
+        budget = BudgetSplit(epsilon, delta, eps_domain, delta_domain)
+        if not budget.epsilon_training > 0 or not budget.delta_training > 0:
             raise UserInputError(
                 f"the domain already spends epsilon {eps_domain:g}, delta {delta_domain:g} of the budget "
                 f"({epsilon:g}, {delta:g}); nothing is left to train with, raise --epsilon"
             )
+        return budget
+
+    def _plan(self, budget: BudgetSplit, *, n: int) -> TrainingPlan:
+        """The noise and number of steps the training share of the budget affords."""
         q = min(1.0, self.batch_size / n)
         planned = self.epochs * math.ceil(n / self.batch_size)
-        private = math.isfinite(eps_train)
-        # Plan first: a budget too small for one step is reported before anything is spent.
         try:
-            plan = plan_training(epsilon=eps_train, delta=delta_train, sample_rate=q, steps=planned,
-                                 max_noise_multiplier=self.max_noise_multiplier)
-        except UserInputError as exc:
-            if "too small" not in str(exc):
-                raise
-            spent = f" after {eps_domain:g} for the domain" if eps_domain else ""
-            raise UserInputError(
-                f"epsilon {epsilon:g} is too small for even one training step: the {eps_train:g} left{spent} would "
-                f"need a noise multiplier above {self.max_noise_multiplier:g}; raise epsilon"
+            return plan_training(epsilon=budget.epsilon_training, delta=budget.delta_training, sample_rate=q,
+                                 steps=planned, max_noise_multiplier=self.max_noise_multiplier)
+        except BudgetTooSmall:
+            spent = f" after {budget.epsilon_domain:g} for the domain" if budget.epsilon_domain else ""
+            raise BudgetTooSmall(
+                f"epsilon {budget.epsilon:g} is too small for even one training step: the "
+                f"{budget.epsilon_training:g} left{spent} would need a noise multiplier above "
+                f"{self.max_noise_multiplier:g}; raise epsilon"
             ) from None
-        if domain is None:
-            rng = np.random.default_rng(seeds[0])
-            if math.isinf(epsilon):
-                domain = resolve_domain(df, kinds, declared=metadata, epsilon=epsilon, delta=delta, rng=rng,
-                                        columns=columns)
-            else:
-                domain = _estimate(df, kinds, public, columns, target, eps_domain, delta_domain, rng)
+
+    def _domain(self, df: pd.DataFrame, *, kinds, columns: list[str], target: str, metadata, public: Domain | None,
+                given: Domain | None, budget: BudgetSplit, rng: np.random.Generator) -> Domain:
+        """The columns' domain: the one given, or declared parts plus a DP estimate of the rest."""
+        if given is not None:
+            domain = public
+        elif math.isinf(budget.epsilon):
+            domain = resolve_domain(df, kinds, declared=metadata, epsilon=budget.epsilon, delta=budget.delta,
+                                    rng=rng, columns=columns)
+        else:
+            domain = _estimate(df, kinds, public, columns, target, budget.epsilon_domain, budget.delta_domain, rng)
         classes = domain[target].categories
         if domain[target].kind != "categorical" or classes is None or len(classes) < 2:
             raise UserInputError(
                 f"the budget revealed {len(classes or ())} class(es) of target '{target}'; a classifier needs 2 or "
                 "more: declare the target's categories in the metadata or raise --epsilon"
             )
+        return domain
+
+    def _encode(self, df: pd.DataFrame, *, kinds, modelled: list[str], target: str,
+                domain: Domain) -> tuple[list[_Feature], np.ndarray, np.ndarray]:
+        """Inputs and class codes; rows whose class was not revealed (rare or null) are left out."""
+        classes = domain[target].categories
         features = [_Feature(c, kinds[c].kind, kinds[c].datetime_format) for c in modelled]
-        x = _encode(df, features, domain)
-        y_codes = _codes(df[target], classes)
-        keep = y_codes < len(classes)  # rows whose class was not revealed (rare or null) are left out
-        x, y = x[keep], y_codes[keep]
+        x = _encode_features(df, features, domain)
+        y = _codes(df[target], classes)
+        keep = y < len(classes)
+        x, y = x[keep], y[keep]
         if len(y) == 0:
             raise DataError(f"no row of target '{target}' holds one of its classes {list(classes)}")
-        if plan.truncated:
-            warnings.warn(
-                f"epsilon {epsilon:g} affords only {plan.steps} of {plan.planned_steps} "
-                f"steps at noise multiplier {plan.noise_multiplier:g}; training stops early",
-                SyntheraWarning,
-                stacklevel=2,
-            )
+        return features, x, y
 
-        init_gen = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
-        sample_gen = torch.Generator().manual_seed(int(seeds[2].generate_state(1)[0]))
-        noise_gen = torch.Generator().manual_seed(int(seeds[3].generate_state(1)[0]))
-        net = _build_net(x.shape[1], tuple(self.hidden), len(classes), init_gen)
+    def _train_dp_sgd(self, x: np.ndarray, y: np.ndarray, *, n_classes: int, plan: TrainingPlan, seeds, n: int,
+                      progress: bool):
+        """DP-SGD with Poisson sampling (or plain SGD for ε = inf); returns the trained network."""
+        import torch
+
+        from synthera._progress import progress_bar
+
+        init_gen, sample_gen, noise_gen = (torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in seeds)
+        net = _build_net(x.shape[1], tuple(self.hidden), n_classes, init_gen)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        expected = max(1, round(q * n))
-        start = time.perf_counter()
-        if private:
-            from opacus import GradSampleModule
-            from opacus.optimizers import DPOptimizer
-
-            model = GradSampleModule(net, loss_reduction="sum")
-            optimizer = DPOptimizer(
-                torch.optim.Adam(model.parameters(), lr=self.learning_rate),
-                noise_multiplier=plan.noise_multiplier,
-                max_grad_norm=self.max_grad_norm,
-                expected_batch_size=expected,
-                loss_reduction="mean",  # (sum of clipped grads + noise) / expected batch size
-                generator=noise_gen,
-            )
-        else:
-            model = net
-            optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
+        private = plan.noise_multiplier > 0
+        q = plan.sample_rate
+        expected = max(1, round(q * n))  # n: every row, also those left out for an unrevealed class
+        model, optimizer = self._optimizer(net, plan, expected, noise_gen)
         model.train()
-        with warnings.catch_warnings(), progress_bar(plan.steps, "Training (DP-SGD)" if private else "Training (non-private)",
-                          enabled=progress) as advance:
+        label = "Training (DP-SGD)" if private else "Training (non-private)"
+        with warnings.catch_warnings(), progress_bar(plan.steps, label, enabled=progress) as advance:
             # Opacus hooks warn that the inputs need no gradient; they do not.
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
             for _ in range(plan.steps):
@@ -351,31 +339,56 @@ class DPClassifier:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 advance(1)
-        self.fit_seconds_ = time.perf_counter() - start
         net.eval()
+        return net
+
+    def _optimizer(self, net, plan: TrainingPlan, expected: int, noise_gen):
+        """Adam, wrapped by Opacus (per-sample clipping and noise from ``noise_gen``) when the plan is private."""
+        import torch
+
+        if plan.noise_multiplier <= 0:
+            return net, torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+        from opacus import GradSampleModule
+        from opacus.optimizers import DPOptimizer
+
+        model = GradSampleModule(net, loss_reduction="sum")
+        optimizer = DPOptimizer(
+            torch.optim.Adam(model.parameters(), lr=self.learning_rate),
+            noise_multiplier=plan.noise_multiplier,
+            max_grad_norm=self.max_grad_norm,
+            expected_batch_size=expected,
+            loss_reduction="mean",  # (sum of clipped grads + noise) / expected batch size
+            generator=noise_gen,
+        )
+        return model, optimizer
+
+    def _record(self, net, *, target: str, features: list[_Feature], domain: Domain, plan: TrainingPlan,
+                budget: BudgetSplit, n: int) -> None:
+        """Set the fitted attributes, with the ε the accountant reports for the steps taken."""
+        private = plan.noise_multiplier > 0
         self.net_ = net
         self.target_ = target
         self.features_ = features
-        self.classes_ = tuple(classes)
+        self.classes_ = tuple(domain[target].categories)
         self.domain_ = domain
         self.noise_multiplier_ = plan.noise_multiplier
-        self.sample_rate_ = q
+        self.sample_rate_ = plan.sample_rate
         self.steps_ = plan.steps
         self.planned_steps_ = plan.planned_steps
         self.epsilon_training_ = (
-            epsilon_spent(noise_multiplier=plan.noise_multiplier, sample_rate=q, steps=plan.steps, delta=delta_train)
+            epsilon_spent(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate, steps=plan.steps,
+                          delta=budget.delta_training)
             if private else math.inf
         )
         self.epsilon_domain_ = domain.epsilon
         self.epsilon_spent_ = self.epsilon_domain_ + self.epsilon_training_
-        self.delta_training_ = delta_train
+        self.delta_training_ = budget.delta_training
         self.delta_domain_ = domain.delta
-        self.delta_ = delta_train + domain.delta
+        self.delta_ = budget.delta_training + domain.delta
         self.n_rows_ = n
         self.accountant_ = ACCOUNTANT
-        if private and self.epsilon_spent_ > epsilon * (1 + 1e-12):  # the plan guarantees this; never report more
-            raise AssertionError(f"spent {self.epsilon_spent_} > budget {epsilon}")
-        return self
+        if private and self.epsilon_spent_ > budget.epsilon * (1 + 1e-12):  # the plan guarantees this
+            raise AssertionError(f"spent {self.epsilon_spent_} > budget {budget.epsilon}")
 
     # -- prediction -----------------------------------------------------------------
 
@@ -396,7 +409,7 @@ class DPClassifier:
                 f"column '{missing[0]}' is missing from the data; the model was trained with it "
                 f"({len(missing)} missing in all)"
             )
-        x = torch.from_numpy(_encode(df, self.features_, self.domain_))
+        x = torch.from_numpy(_encode_features(df, self.features_, self.domain_))
         with torch.no_grad():
             return torch.softmax(self.net_(x), dim=1).numpy().astype(np.float64)
 
@@ -480,13 +493,13 @@ class DPClassifier:
         weights = folder / _WEIGHTS
         try:
             params = dict(manifest["params"])
-            if set(params) != set(_PARAM_DEFAULTS):
-                odd = min(set(params) ^ set(_PARAM_DEFAULTS))
+            if set(params) != set(cls.param_names()):
+                odd = min(set(params) ^ set(cls.param_names()))
                 raise ModelFileError(f"{folder}: unexpected or missing parameter '{odd}' in the manifest")
             params = {k: _from_json_float(v) for k, v in params.items()}
             params["hidden"] = tuple(params["hidden"])
             obj = cls(**params)
-            obj._check_params()
+            obj.check_params()
             obj.target_ = _expect(manifest["target"], str, "target")
             obj.features_ = [_read_feature(f) for f in manifest["features"]]
             obj.classes_ = tuple(manifest["classes"])
@@ -535,6 +548,65 @@ class DPClassifier:
 def load_classifier(path: str | os.PathLike) -> DPClassifier:
     """Load a DP classifier folder written by :meth:`DPClassifier.save`."""
     return DPClassifier.load(path)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_metadata(df: pd.DataFrame, metadata):
+    """``metadata`` as :class:`~synthera.metadata.Metadata`; warns when it looks inferred from these very rows."""
+    from synthera.metadata import Metadata
+
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame; got {type(df).__name__}")
+    if isinstance(metadata, dict):
+        metadata = Metadata.from_dict(metadata)
+    if metadata is not None and metadata.n_rows == len(df) and any(
+        c.min is not None or c.categories for c in metadata.columns.values()
+    ):
+        warnings.warn(
+            f"the metadata records {len(df):,} rows, like this table: if it was inferred from these rows "
+            "(e.g. by `synthera inspect`), its min/max and categories are not public and epsilon does not "
+            "cover them; declare only what is public, or pass no metadata",
+            SyntheraWarning,
+            stacklevel=3,
+        )
+    return metadata
+
+
+def _columns(df: pd.DataFrame, target: str, metadata):
+    """The column kinds and the feature columns; the target must be categorical or boolean."""
+    from synthera.metadata import infer_metadata
+
+    if target not in df.columns:
+        raise UserInputError(
+            f"target column '{target}' is not in the data; pick one of: {', '.join(map(str, df.columns[:20]))}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntheraWarning)
+        kinds = infer_metadata(df, hints=metadata)
+    tkind = kinds[target].kind
+    if tkind not in ("categorical", "boolean"):
+        raise UserInputError(
+            f"target column '{target}' is {tkind}; train-private trains classifiers, so the target must be "
+            "categorical or boolean (declare its kind in the metadata)"
+        )
+    modelled = [n for n in kinds.of_kind("numerical", "datetime", "categorical", "boolean") if n != target]
+    if not modelled:
+        raise DataError(f"the table has no usable feature columns besides '{target}'")
+    return kinds, modelled
+
+
+def _declared_domain(metadata, columns: list[str], given: Domain | None) -> Domain:
+    """The ``given`` domain cut to ``columns``, or the part of the domain the metadata declares."""
+    if given is not None:
+        missing = [c for c in columns if c not in given]
+        if missing:
+            raise UserInputError(f"the domain given has no column '{missing[0]}'; include every column used")
+        return Domain({c: given[c] for c in columns}, given.epsilon, given.delta)
+    if metadata is None:
+        return Domain()
+    return domain_from_metadata(metadata, [c for c in columns if c in metadata], partial=True)
 
 
 # --------------------------------------------------------------------------- domain
@@ -603,7 +675,7 @@ def _n_inputs(features: list[_Feature], domain: Domain) -> int:
     return total
 
 
-def _encode(df: pd.DataFrame, features: list[_Feature], domain: Domain) -> np.ndarray:
+def _encode_features(df: pd.DataFrame, features: list[_Feature], domain: Domain) -> np.ndarray:
     """The model's inputs: float32, every scale taken from ``domain``."""
     blocks = []
     for f in features:
@@ -709,20 +781,9 @@ def _check_accounting(folder: Path, obj: DPClassifier) -> None:
 
 
 def _check_header(folder: Path, manifest: dict) -> None:
-    path = folder / _MANIFEST
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        other = manifest.get("format") if isinstance(manifest, dict) else None
-        hint = "; use `synthera sample` for synthesizer folders" if other == "synthera-model" else ""
-        raise ModelFileError(f"{path} is not a Synthera DP classifier manifest{hint}")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was saved in DP classifier format {version!r}; this Synthera reads up to {FORMAT_VERSION}, "
-            "upgrade it"
-        )
-    if version < FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was saved in DP classifier format {version}, whose manifest has no checksum; train it again"
-        )
+    other = manifest.get("format") if isinstance(manifest, dict) else None
+    hint = "; use `synthera sample` for synthesizer folders" if other == "synthera-model" else ""
+    check_format(folder, manifest, expected=FORMAT, version=FORMAT_VERSION, what="DP classifier",
+                 redo="train it again", hint=hint, manifest_name=_MANIFEST)
     if manifest.get("class") != "DPClassifier":
         raise ModelFileError(f"{folder} holds a '{manifest.get('class')}' model, not a DPClassifier")

@@ -33,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from synthera.errors import DataError, SyntheraError, UserInputError
+from synthera._estimator import Rule
+from synthera.errors import DataError, SyntheraError
 
 __all__ = [
     "ModeTransformer",
     "SpanOps",
     "adam",
     "arrays_to_module",
+    "LAYER_SIZES",
     "check_dims",
     "import_torch",
     "init_linear_layers",
@@ -117,12 +119,19 @@ def torch_threads():
             torch.set_num_threads(before)
 
 
+def _is_layer_sizes(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value
+    )
+
+
+#: the constraint of hidden layer sizes: a list or tuple of whole numbers >= 1
+LAYER_SIZES = Rule(_is_layer_sizes, "be a list of layer sizes (whole numbers >= 1), e.g. [256, 256]")
+
+
 def check_dims(name: str, value: Any) -> None:
     """Hidden layer sizes: a list or tuple of whole numbers >= 1."""
-    if not isinstance(value, (list, tuple)) or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value
-    ):
-        raise UserInputError(f"{name} must be a list of layer sizes (whole numbers >= 1), e.g. [256, 256]; got {value!r}")
+    LAYER_SIZES.check(name, value)
 
 
 # --------------------------------------------------------------------------- transformer

@@ -57,7 +57,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthera._persist import read_model, write_model
+from synthera._estimator import Estimator
+from synthera._persist import check_format, read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
 from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
@@ -74,28 +75,31 @@ _ARRAYS = "arrays.npz"
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
-class Synthesizer:
+#: name -> class and class -> name of the registered synthesizers; filled by
+#: :func:`synthera.tabular.register_synthesizer`, which never touches the class itself
+_BY_NAME: dict[str, type[Synthesizer]] = {}
+_BY_CLASS: dict[type, str] = {}
+
+
+def registered_name(cls: type) -> str | None:
+    """The name ``cls`` is registered under, or None (a subclass does not inherit its parent's name)."""
+    return _BY_CLASS.get(cls)
+
+
+class _RegistryName:
+    """``Synthesizer.name``: read from the registry, so registering never renames a class."""
+
+    def __get__(self, obj, owner: type) -> str:
+        return _BY_CLASS.get(owner, "")
+
+
+class Synthesizer(Estimator):
     """Base class of every tabular synthesizer (see the module docstring)."""
 
-    #: registry name, set by :func:`synthera.tabular.register_synthesizer`
-    name: ClassVar[str] = ""
+    #: registry name (empty for an unregistered class), see :func:`synthera.tabular.register_synthesizer`
+    name: ClassVar[str] = _RegistryName()  # type: ignore[assignment]
     #: True for models that spend a privacy budget (they take ``epsilon`` and ``delta``)
     differentially_private: ClassVar[bool] = False
-
-    # -- parameters (scikit-learn style) -------------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as stored."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- public API --------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class Synthesizer:
 
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"fit expects a pandas DataFrame; got {type(data).__name__}")
-        self._check_params()
+        self.check_params()
         _check_row_count(len(data))
         if self.differentially_private and not domain_is_public:
             _refuse_measured_metadata(metadata)
@@ -141,7 +145,7 @@ class Synthesizer:
         encoded = encoder.encode(data)
         self.metadata_ = md
         self.encoder_ = encoder
-        self._fit(encoded, encoder, np.random.default_rng(self._seed()))
+        self._fit(encoded, encoder, np.random.default_rng(self.noise_seed()))
         self.n_rows_ = len(data)
         return self
 
@@ -156,7 +160,7 @@ class Synthesizer:
         epsilon, delta = check_budget(self.epsilon, delta)
         if isinstance(declared, Mapping):
             declared = Metadata.from_dict(dict(declared))
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.noise_seed())  # the DP-seed rule: None means OS entropy
         share = getattr(self, "domain_share", None)
         domain = resolve_domain(data, md, declared=declared, epsilon=epsilon, delta=delta, rng=rng,
                                 **({"share": share} if share is not None else {}))
@@ -219,6 +223,12 @@ class Synthesizer:
         from synthera import __version__
 
         self._check_fitted()
+        name = registered_name(type(self))
+        if name is None:
+            raise UserInputError(
+                f"{type(self).__name__} is not a registered synthesizer, so a saved model could not be loaded "
+                "again; register it first: register_synthesizer(cls, name)"
+            )
         info, arrays = self._get_state()
         for key, arr in arrays.items():
             if np.asarray(arr).dtype == object:
@@ -232,7 +242,7 @@ class Synthesizer:
             "format": "synthera-model",
             "format_version": MODEL_FORMAT_VERSION,
             "synthera_version": __version__,
-            "class": self.name,
+            "class": name,
             "params": self.get_params(),
             "n_rows": self.n_rows_,
             "metadata": self.metadata_.to_dict(),
@@ -262,12 +272,17 @@ class Synthesizer:
 
     @classmethod
     def _from_manifest(cls, folder: Path, manifest: dict) -> Synthesizer:
-        from synthera.tabular import get_synthesizer
+        import synthera.tabular  # noqa: F401 - fills the registry
         from synthera.tabular.transforms import TableEncoder
 
-        target = get_synthesizer(manifest["class"]) if manifest.get("class") else None
-        if target is None or (cls is not Synthesizer and not issubclass(target, cls)):
-            raise ModelFileError(f"{folder} holds a '{manifest.get('class')}' model, not a {cls.__name__}")
+        name = manifest.get("class")
+        target = _BY_NAME.get(name) if isinstance(name, str) else None
+        if target is None:
+            raise ModelFileError(
+                f"{folder} holds an unknown model '{name}'; this Synthera loads: {', '.join(_BY_NAME)}"
+            )
+        if cls is not Synthesizer and not issubclass(target, cls):
+            raise ModelFileError(f"{folder} holds a '{name}' model, not a {cls.__name__}")
         try:
             params = manifest["params"]
             unknown = set(params) - set(target._param_names())
@@ -306,31 +321,7 @@ class Synthesizer:
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    def _check_params(self) -> None:
-        """Validate constructor arguments at fit time; override to add checks."""
-
-    def _require_whole(self, *names: str, minimum: int = 1, optional: bool = False) -> None:
-        """Each named parameter must be a whole number >= ``minimum`` (or None when ``optional``)."""
-        for name in names:
-            value = getattr(self, name)
-            if optional and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                extra = " or None" if optional else ""
-                raise UserInputError(f"{name} must be a whole number >= {minimum}{extra}; got {value!r}")
-
-    def _require_number(self, *names: str, positive: bool = True) -> None:
-        """Each named parameter must be a number > 0 (``positive``) or >= 0."""
-        for name in names:
-            value = getattr(self, name)
-            ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (value > 0 if positive else value >= 0)
-            if not ok:
-                raise UserInputError(f"{name} must be a number {'>' if positive else '>='} 0; got {value!r}")
-
     # -- helpers ------------------------------------------------------------------------
-
-    def _seed(self) -> int:
-        return int(getattr(self, "seed", 0) or 0)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "encoder_"):
@@ -576,16 +567,5 @@ def _loads_and_samples(folder: Path) -> None:
 
 
 def _check_header(folder: Path, manifest: dict) -> None:
-    path = folder / _MANIFEST
-    if not isinstance(manifest, dict) or manifest.get("format") != "synthera-model":
-        raise ModelFileError(f"{path} is not a Synthera model manifest")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was saved in model format {version!r}; this Synthera reads up to {MODEL_FORMAT_VERSION}, "
-            "upgrade it"
-        )
-    if version < MODEL_FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was saved in model format {version}, whose manifest has no checksum; fit the model again"
-        )
+    check_format(folder, manifest, expected="synthera-model", version=MODEL_FORMAT_VERSION, what="model",
+                 redo="fit the model again", manifest_name=_MANIFEST)

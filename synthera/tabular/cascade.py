@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from synthera._estimator import Whole
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
 from synthera.tabular.transforms import Discretizer, discretizers_from_state, discretizers_state
@@ -98,10 +99,13 @@ class CascadeSynthesizer(Synthesizer):
         self.max_features = max_features
         self.seed = seed
 
-    def _check_params(self) -> None:
-        self._require_whole("max_bins", minimum=2)
-        self._require_whole("exact_up_to", minimum=0)
-        self._require_whole("min_samples_leaf", "max_depth", "max_features", optional=True)
+    _parameter_constraints = {
+        "max_bins": Whole(2),
+        "exact_up_to": Whole(0),
+        "min_samples_leaf": Whole(1, optional=True),
+        "max_depth": Whole(1, optional=True),
+        "max_features": Whole(1, optional=True),
+    }
 
     # -- fit ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from synthera._estimator import Whole
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
 from synthera.tabular.transforms import Discretizer, discretizers_from_state, discretizers_state
@@ -47,8 +48,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.max_bins = max_bins
         self.seed = seed
 
-    def _check_params(self) -> None:
-        self._require_whole("max_bins", minimum=2)
+    _parameter_constraints = {"max_bins": Whole(2)}
 
     def _fit(self, data: dict[str, np.ndarray], encoder, rng: np.random.Generator) -> None:
         from scipy.special import ndtri

@@ -43,13 +43,14 @@ from typing import Any
 
 import numpy as np
 
+from synthera._estimator import Interval, Whole
 from synthera.errors import UserInputError
 from synthera.tabular._neural import (
+    LAYER_SIZES,
     ModeTransformer,
     SpanOps,
     adam,
     arrays_to_module,
-    check_dims,
     import_torch,
     module_to_arrays,
     torch_generator,
@@ -120,16 +121,23 @@ class CTGANSynthesizer(Synthesizer):
         self.weight_decay = weight_decay
         self.seed = seed
 
-    def _check_params(self) -> None:
-        self._require_whole("epochs", "batch_size", "embedding_dim", "pac")
+    _parameter_constraints = {
+        "epochs": Whole(1),
+        "batch_size": Whole(1),
+        "embedding_dim": Whole(1),
+        "pac": Whole(1),
+        "generator_dim": LAYER_SIZES,
+        "discriminator_dim": LAYER_SIZES,
+        "generator_lr": Interval(0),
+        "discriminator_lr": Interval(0),
+        "weight_decay": Interval(0, closed="left"),
+    }
+
+    def _check_extra(self) -> None:
         if self.batch_size % self.pac or self.batch_size < 2:
             raise UserInputError(
                 f"batch_size must be a multiple of pac and at least 2; got batch_size={self.batch_size}, pac={self.pac}"
             )
-        check_dims("generator_dim", self.generator_dim)
-        check_dims("discriminator_dim", self.discriminator_dim)
-        self._require_number("generator_lr", "discriminator_lr")
-        self._require_number("weight_decay", positive=False)
 
     # -- networks ---------------------------------------------------------------------
     #
@@ -377,7 +385,7 @@ class CTGANSynthesizer(Synthesizer):
         return {"transformer": info, "n_discrete": len(self.counts_)}, arrays
 
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
-        self._check_params()
+        self.check_params()
         self.transformer_ = ModeTransformer.from_state(info["transformer"], arrays, self.encoder_)
         n_discrete = int(info["n_discrete"])
         if n_discrete != int(self.transformer_.is_discrete.sum()):

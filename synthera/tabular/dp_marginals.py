@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from synthera._estimator import Interval, Whole
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
 
@@ -275,39 +276,56 @@ class DPMarginalsSynthesizer(Synthesizer):
         self.domain_share = domain_share
         self.target = target
 
-    def _check_params(self) -> None:
+    _parameter_constraints = {
+        "seed": Whole(0, optional=True),
+        "n_components": Whole(1),
+        "numeric_bins": Whole(2),
+        "fine_cells": Whole(2),
+        "one_way_share": Interval(0, 1),
+        "threshold": Interval(0, closed="left"),
+        "steps": Whole(1),
+        "domain_share": Interval(0, 1),
+    }
+
+    def _check_extra(self) -> None:
         if self.epsilon is None:
             raise UserInputError(f"the {self.name or 'dp_marginals'} model needs a privacy budget; pass epsilon (e.g. --epsilon 1)")
-        self._require_whole("n_components", "steps")
-        self._require_whole("numeric_bins", "fine_cells", minimum=2)
-        self._require_whole("seed", minimum=0, optional=True)
-        self._require_number("threshold", positive=False)
-        for name in ("one_way_share", "domain_share"):
-            share = getattr(self, name)
-            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
-                raise UserInputError(f"{name} must be a number between 0 and 1; got {share!r}")
 
     # -- fit ---------------------------------------------------------------------------------
 
     def _fit(self, data: dict[str, np.ndarray], encoder, rng: np.random.Generator) -> None:
-        from synthera.dp.mechanisms import (
-            MeasurementGroup,
-            accountant_spec,
-            calibrate,
-            epsilon_spent,
-            gaussian_histogram,
-        )
-
-        md = self.metadata_
         d = len(encoder.modelled)
         if d == 0:
             raise UserInputError("the table has no column to model (only ids, text or personal data); nothing to learn")
         epsilon, delta = self.dp_budget_
+        target = self._target_index(encoder)
+        groups, accountant = self._calibrate(d, target, epsilon=epsilon, delta=delta)
+        n_count = self._noisy_row_count(data, groups, rng)
+        # the row count sizes the fine grids: about three noise deviations of rows per cell
+        # (integers keep one cell per value up to fine_cells values: 40 hours a week stays 40)
+        cells = int(min(self.fine_cells, max(8, n_count / (3 * groups[1].sigma))))
+        self.columns_ = self._fine_columns(encoder, cells=cells)
+        fine = {c.name: c.fine_codes(data[c.name]) for c in self.columns_}
+        noisy1, n_hat = self._one_way_histograms(fine, groups, n_count, rng)
+        codes, one_way = self._discretise(fine, noisy1, n_hat, sigma1=groups[1].sigma)
+        tables, weight = self._pair_marginals(codes, groups, n_hat, target, rng)
+        self.components_ = self._project(self.sizes_, one_way, tables, weight, target, rng)
+        self.n_rows_ = round(n_hat)
+        self._set_null_fractions()
+        self._record_privacy(groups, accountant, delta)
+
+    def _target_index(self, encoder) -> int | None:
+        """Position of ``target`` among the modelled columns, when 3-way marginals with it are measured."""
         if self.target is not None and self.target not in encoder.modelled:
             raise UserInputError(
                 f"target '{self.target}' is not a modelled column; pick one of: {', '.join(encoder.modelled)}"
             )
-        target = encoder.modelled.index(self.target) if self.target is not None and d >= 3 else None
+        return encoder.modelled.index(self.target) if self.target is not None and len(encoder.modelled) >= 3 else None
+
+    def _calibrate(self, d: int, target: int | None, *, epsilon: float, delta: float):
+        """The measurement groups with their noise, calibrated to spend (ε, δ) together."""
+        from synthera.dp.mechanisms import MeasurementGroup, accountant_spec, calibrate
+
         plan = [MeasurementGroup("row count", count=1, share=ROW_COUNT_SHARE),
                 MeasurementGroup("1-way fine histograms", count=d, share=self.one_way_share)]
         if target is not None:  # every pair of the other columns, together with the target
@@ -316,12 +334,13 @@ class DPMarginalsSynthesizer(Synthesizer):
         elif d > 1:
             plan.append(MeasurementGroup("2-way marginals", count=d * (d - 1) // 2, share=1.0 - self.one_way_share))
         accountant = accountant_spec("pld", epsilon=epsilon)
-        groups = calibrate(plan, epsilon=epsilon, delta=delta, accountant=accountant)
-        sigma1 = groups[1].sigma
-        sigma_model = groups[-1].sigma
+        return calibrate(plan, epsilon=epsilon, delta=delta, accountant=accountant), accountant
 
-        # the row count sizes the fine grids: about three noise deviations of rows per cell
-        # (integers keep one cell per value up to fine_cells values: 40 hours a week stays 40)
+    def _noisy_row_count(self, data: dict[str, np.ndarray], groups, rng: np.random.Generator) -> float:
+        """The noisy row count; refuses a budget whose noise would swamp the table's counts."""
+        from synthera.dp.mechanisms import gaussian_histogram
+
+        sigma_model = groups[-1].sigma
         first_column = next(iter(data.values()))
         n_count = float(gaussian_histogram(np.array([len(first_column)]), groups[0].sigma, rng)[0])
         if n_count < 10 * sigma_model:
@@ -329,22 +348,29 @@ class DPMarginalsSynthesizer(Synthesizer):
                 f"epsilon={self.dp_request_[0]:g} is too small a budget for this table: the noise (about "
                 f"{sigma_model:,.0f} per count) would swamp its counts; raise epsilon, or model fewer columns"
             )
-        cells = int(min(self.fine_cells, max(8, n_count / (3 * sigma1))))
-        self.columns_ = []
+        return n_count
+
+    def _fine_columns(self, encoder, *, cells: int) -> list[_Column]:
+        """One :class:`_Column` per modelled column, its fine grid taken from the domain only."""
+        md = self.metadata_
+        columns = []
         for name in encoder.modelled:
             info, col = encoder.info(name), md[name]
             if info.kind == "discrete":
-                self.columns_.append(_Column(name, "discrete", info.nullable, n_codes=info.n_codes))
-            else:
-                low, high = self.domain_[name].lower, self.domain_[name].upper
-                if col.kind == "numerical":
-                    low, high = float(col.min), float(col.max)
-                self.columns_.append(_Column.grid(name, low, high, integer=bool(col.integer) and col.kind == "numerical",
-                                                  nullable=info.nullable, cells=cells,
-                                                  per_integer_up_to=self.fine_cells))
-        fine = {c.name: c.fine_codes(data[c.name]) for c in self.columns_}
+                columns.append(_Column(name, "discrete", info.nullable, n_codes=info.n_codes))
+                continue
+            low, high = self.domain_[name].lower, self.domain_[name].upper
+            if col.kind == "numerical":
+                low, high = float(col.min), float(col.max)
+            columns.append(_Column.grid(name, low, high, integer=bool(col.integer) and col.kind == "numerical",
+                                        nullable=info.nullable, cells=cells, per_integer_up_to=self.fine_cells))
+        return columns
 
-        # 1-way: noisy fine histograms; the row count is re-estimated from all totals
+    def _one_way_histograms(self, fine: dict, groups, n_count: float, rng: np.random.Generator):
+        """Noisy fine histograms and the row count re-estimated from all totals; sets ``fine_weights_``."""
+        from synthera.dp.mechanisms import gaussian_histogram
+
+        sigma1 = groups[1].sigma
         noisy1 = [gaussian_histogram(np.bincount(fine[c.name], minlength=c.n_fine), sigma1, rng) for c in self.columns_]
         totals = np.array([n_count] + [h.sum() for h in noisy1])
         variances = np.array([groups[0].sigma ** 2] + [c.n_fine * sigma1**2 for c in self.columns_])
@@ -355,38 +381,47 @@ class DPMarginalsSynthesizer(Synthesizer):
             kept = np.where(h >= floor, h, 0.0)
             # a histogram too thin for the threshold keeps its positive cells instead
             self.fine_weights_.append(kept if kept.sum() >= 0.5 * max(h.sum(), 0.0) else np.clip(h, 0.0, None))
+        return noisy1, n_hat
 
-        # discretise (post-processing of the noisy histograms)
-        self.coarse_ = [self._coarse_map(c, w, n_hat, floor) for c, w in zip(self.columns_, self.fine_weights_)]
+    def _discretise(self, fine: dict, noisy1: list, n_hat: float, *, sigma1: float):
+        """Model codes of every row and the weighted 1-way targets (post-processing of the noisy histograms)."""
+        floor = self.threshold * sigma1
+        self.coarse_ = [self._coarse_map(c, w, n_hat, floor) for c, w in zip(self.columns_, self.fine_weights_, strict=True)]
         sizes = [int(m.max()) + 1 for m in self.coarse_]
-        self.fine_weights_ = [_spread_residual(w, h, m) for w, h, m in zip(self.fine_weights_, noisy1, self.coarse_)]
+        self.fine_weights_ = [_spread_residual(w, h, m) for w, h, m in zip(self.fine_weights_, noisy1, self.coarse_, strict=True)]
         codes = [self.coarse_[j][fine[c.name]] for j, c in enumerate(self.columns_)]
         one_way = []
-        for j, c in enumerate(self.columns_):
+        for j in range(len(self.columns_)):
             counts = np.bincount(self.coarse_[j], weights=noisy1[j], minlength=sizes[j])
             cells = np.bincount(self.coarse_[j], minlength=sizes[j]).astype(np.float64)
             one_way.append((counts / n_hat, n_hat**2 / (sigma1**2 * cells)))
-
-        # 2-way: every pair of coarse codes (3-way with the target when one is named)
-        tables = {}
-        weight = 0.0
-        if d > 1:
-            sigma2 = groups[2].sigma
-            weight = n_hat**2 / sigma2**2
-            others = [j for j in range(d) if j != target]
-            for i, j in combinations(others, 2):
-                flat_codes = codes[i] * sizes[j] + codes[j]
-                shape = (sizes[i], sizes[j])
-                if target is not None:
-                    flat_codes = flat_codes * sizes[target] + codes[target]
-                    shape = shape + (sizes[target],)
-                joint = np.bincount(flat_codes, minlength=int(np.prod(shape)))
-                tables[(i, j)] = gaussian_histogram(joint, sigma2, rng).reshape(shape) / n_hat
-
         self.sizes_ = sizes
-        self.components_ = self._project(sizes, one_way, tables, weight, target, rng)
-        self.n_rows_ = round(n_hat)
-        self._set_null_fractions()
+        return codes, one_way
+
+    def _pair_marginals(self, codes: list, groups, n_hat: float, target: int | None, rng: np.random.Generator):
+        """Noisy 2-way marginals of every pair of model codes (3-way with the target when one is named)."""
+        from synthera.dp.mechanisms import gaussian_histogram
+
+        d, sizes = len(codes), self.sizes_
+        tables: dict = {}
+        if d <= 1:
+            return tables, 0.0
+        sigma2 = groups[2].sigma
+        others = [j for j in range(d) if j != target]
+        for i, j in combinations(others, 2):
+            flat_codes = codes[i] * sizes[j] + codes[j]
+            shape = (sizes[i], sizes[j])
+            if target is not None:
+                flat_codes = flat_codes * sizes[target] + codes[target]
+                shape = shape + (sizes[target],)
+            joint = np.bincount(flat_codes, minlength=int(np.prod(shape)))
+            tables[(i, j)] = gaussian_histogram(joint, sigma2, rng).reshape(shape) / n_hat
+        return tables, n_hat**2 / sigma2**2
+
+    def _record_privacy(self, groups, accountant, delta: float) -> None:
+        """``privacy_``: what the domain and the measurements spent, as the accountant computes it."""
+        from synthera.dp.mechanisms import epsilon_spent
+
         spent = epsilon_spent(groups, delta=delta, accountant=accountant) + self.domain_.epsilon
         requested_eps, requested_delta = self.dp_request_
         self.privacy_ = {

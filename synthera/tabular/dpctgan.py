@@ -51,12 +51,13 @@ import math
 
 import numpy as np
 
+from synthera._estimator import Interval, Whole
 from synthera.errors import UserInputError
 from synthera.tabular._neural import (
+    LAYER_SIZES,
     ModeTransformer,
     SpanOps,
     adam,
-    check_dims,
     import_torch,
     torch_generator,
     torch_threads,
@@ -142,16 +143,22 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
     pac = 1
     weight_decay = 0.0
 
-    def _check_params(self) -> None:
+    _parameter_constraints = {
+        "epochs": Whole(1),
+        "batch_size": Whole(1),
+        "embedding_dim": Whole(1),
+        "max_modes": Whole(1),
+        "generator_dim": LAYER_SIZES,
+        "discriminator_dim": LAYER_SIZES,
+        "generator_lr": Interval(0),
+        "discriminator_lr": Interval(0),
+        "max_grad_norm": Interval(0),
+        "marginal_share": Interval(0, 1),
+    }
+
+    def _check_extra(self) -> None:
         if self.epsilon is None:
             raise UserInputError(f"the {self.name or 'dp_ctgan'} model needs a privacy budget; pass epsilon (--epsilon), e.g. 1.0")
-        self._require_whole("epochs", "batch_size", "embedding_dim", "max_modes")
-        check_dims("generator_dim", self.generator_dim)
-        check_dims("discriminator_dim", self.discriminator_dim)
-        self._require_number("generator_lr", "discriminator_lr", "max_grad_norm")
-        self._require_number("marginal_share")
-        if not 0 < self.marginal_share < 1:
-            raise UserInputError(f"marginal_share must lie strictly between 0 and 1; got {self.marginal_share}")
 
     # -- privacy plan ---------------------------------------------------------------------
 

@@ -38,12 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from synthera._estimator import Interval, Whole
 from synthera.tabular._neural import (
+    LAYER_SIZES,
     ModeTransformer,
     SpanOps,
     adam,
     arrays_to_module,
-    check_dims,
     import_torch,
     init_linear_layers,
     module_to_arrays,
@@ -106,11 +107,14 @@ class TVAESynthesizer(Synthesizer):
         self.loss_factor = loss_factor
         self.seed = seed
 
-    def _check_params(self) -> None:
-        self._require_whole("epochs", "batch_size", "embedding_dim")
-        check_dims("compress_dims", self.compress_dims)
-        check_dims("decompress_dims", self.decompress_dims)
-        self._require_number("loss_factor")
+    _parameter_constraints = {
+        "epochs": Whole(1),
+        "batch_size": Whole(1),
+        "embedding_dim": Whole(1),
+        "compress_dims": LAYER_SIZES,
+        "decompress_dims": LAYER_SIZES,
+        "loss_factor": Interval(0),
+    }
 
     # -- networks ---------------------------------------------------------------------
 
@@ -212,7 +216,7 @@ class TVAESynthesizer(Synthesizer):
         return {"transformer": info}, arrays
 
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
-        self._check_params()
+        self.check_params()
         self.transformer_ = ModeTransformer.from_state(info["transformer"], arrays, self.encoder_)
         self.decoder_ = self._build_decoder()
         arrays_to_module(self.decoder_, arrays, "decoder")

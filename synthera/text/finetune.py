@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from synthera._estimator import Estimator, Interval, OneOf, Rule, Whole
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -165,7 +166,7 @@ def load_base_model(model=None, *, quantize: str = "none", for_training: bool = 
 # --------------------------------------------------------------------------- the trainer
 
 
-class LoraFinetuner:
+class LoraFinetuner(Estimator):
     """Train a LoRA adapter on FLock-format conversations.
 
     Parameters
@@ -195,6 +196,26 @@ class LoraFinetuner:
     max_steps
         Stop after this many optimizer steps (for smoke runs and budgets).
     """
+
+    _parameter_constraints = {
+        "lora_r": Whole(1),
+        "lora_alpha": Whole(1),
+        "lora_dropout": Interval(0, 1, closed="left"),
+        "target_modules": Rule(lambda v: not isinstance(v, str) and len(v) > 0 and all(isinstance(m, str) for m in v),
+                               "name at least one layer, e.g. ('q_proj', 'v_proj')"),
+        "quantize": OneOf(QUANTIZE_CHOICES),
+        "epochs": Whole(1),
+        "max_length": Whole(8),
+        "batch_size": Whole(1),
+        "grad_accum": Whole(1),
+        "learning_rate": Interval(0),
+        "warmup_ratio": Interval(0, 1, closed="left"),
+        "weight_decay": Interval(0, closed="left"),
+        "max_grad_norm": Interval(0),
+        "seed": Whole(0),
+        "save_every": Whole(0),
+        "max_steps": Whole(1, optional=True),
+    }
 
     def __init__(
         self,
@@ -237,36 +258,7 @@ class LoraFinetuner:
 
     # ------------------------------------------------------------------ settings
 
-    def get_params(self) -> dict:
-        """The constructor's keyword arguments (JSON-friendly)."""
-        return {
-            "lora_r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_dropout": self.lora_dropout,
-            "target_modules": list(self.target_modules), "quantize": self.quantize, "epochs": self.epochs,
-            "max_length": self.max_length, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
-            "learning_rate": self.learning_rate, "warmup_ratio": self.warmup_ratio,
-            "weight_decay": self.weight_decay, "max_grad_norm": self.max_grad_norm, "template": self.template,
-            "seed": self.seed, "save_every": self.save_every, "max_steps": self.max_steps,
-        }
-
-    def _validate(self) -> None:
-        def positive(name, value, minimum=1):
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise UserInputError(f"--{name.replace('_', '-')} must be an integer >= {minimum}; got {value!r}")
-
-        for name in ("lora_r", "lora_alpha", "epochs", "batch_size", "grad_accum"):
-            positive(name, getattr(self, name))
-        positive("max_length", self.max_length, 8)
-        positive("save_every", self.save_every, 0)
-        if self.max_steps is not None:
-            positive("max_steps", self.max_steps)
-        if self.quantize not in QUANTIZE_CHOICES:
-            raise UserInputError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}; got {self.quantize!r}")
-        if not 0 <= self.lora_dropout < 1:
-            raise UserInputError(f"lora_dropout must be in [0, 1); got {self.lora_dropout}")
-        if not self.learning_rate > 0:
-            raise UserInputError(f"learning_rate must be > 0; got {self.learning_rate}")
-        if isinstance(self.target_modules, str) or not self.target_modules:
-            raise UserInputError("target_modules needs at least one layer name, e.g. q_proj,v_proj")
+    def _check_extra(self) -> None:
         if self.template is not None:
             from synthera.text.prompts import get_template
 
@@ -311,7 +303,7 @@ class LoraFinetuner:
         from synthera._progress import progress_bar
         from synthera.io import model_folder
 
-        self._validate()
+        self.check_params()
         records = read_conversations(data, limit=limit)
         out = model_folder(out)
         start_time = time.perf_counter()

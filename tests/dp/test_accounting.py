@@ -10,6 +10,7 @@ from opacus.accountants import RDPAccountant
 
 from synthera.dp.accounting import (
     ALPHAS,
+    BudgetTooSmall,
     calibrate_noise,
     default_delta,
     epsilon_spent,
@@ -88,6 +89,16 @@ def test_plan_for_infinite_epsilon_has_no_noise():
 def test_bad_budgets_are_user_errors(kwargs, needle):
     with pytest.raises(UserInputError, match=needle):
         plan_training(sample_rate=0.1, steps=100, **kwargs)
+
+
+def test_a_budget_too_small_is_its_own_error_type_and_bad_inputs_are_not():
+    with pytest.raises(BudgetTooSmall, match="too small for even one training step"):
+        plan_training(epsilon=1e-7, delta=1e-6, sample_rate=0.1, steps=100)
+    with pytest.raises(BudgetTooSmall, match="too small for 100 training steps"):
+        calibrate_noise(epsilon=1e-9, delta=1e-6, sample_rate=1.0, steps=100)
+    with pytest.raises(UserInputError) as info:
+        plan_training(epsilon=0.0, delta=1e-6, sample_rate=0.1, steps=100)
+    assert not isinstance(info.value, BudgetTooSmall)
 
 
 def test_bad_schedules_are_user_errors():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from synthera._persist import manifest_digest
 from synthera.dp.accounting import epsilon_spent
 from synthera.dp.classifier import DPClassifier
 from synthera.errors import ModelFileError, NotFittedError, UserInputError
@@ -85,6 +89,16 @@ def test_same_seed_same_model_and_another_seed_differs(frame, public):
     assert not np.allclose(a.predict_proba(frame), c.predict_proba(frame))
 
 
+def test_without_a_seed_the_noise_is_fresh_each_fit(frame, public):
+    assert DPClassifier().seed is None
+    a = DPClassifier(epsilon=1.0, **FAST).fit(frame, target="label", metadata=public)
+    b = DPClassifier(epsilon=1.0, **FAST).fit(frame, target="label", metadata=public)
+    weights = [np.concatenate([p.detach().numpy().ravel() for p in m.net_.parameters()]) for m in (a, b)]
+    assert not np.allclose(*weights)
+    saved = a.get_params()
+    assert saved["seed"] is None
+
+
 def test_non_private_baseline_uses_no_noise(frame, public):
     clf = DPClassifier(epsilon=math.inf, seed=0, **FAST).fit(frame, target="label", metadata=public)
     assert clf.noise_multiplier_ == 0 and math.isinf(clf.epsilon_spent_)
@@ -104,7 +118,9 @@ def test_predict_before_fit_says_call_fit_first(frame):
         ({"epsilon": 1e-6}, "label", "too small for even one training step"),
         ({}, "nope", "target column 'nope' is not in the data"),
         ({}, "age", "must be categorical or boolean"),
-        ({"hidden": (0,)}, "label", "hidden"),
+        ({"hidden": (0,)}, "label", "hidden must be a tuple of layer widths >= 1"),
+        ({"seed": -1}, "label", "seed must be a whole number >= 0 or None"),
+        ({"epochs": 0}, "label", "epochs must be a whole number >= 1; got 0"),
     ],
 )
 def test_bad_parameters_are_user_errors(frame, public, params, target, needle):
@@ -160,8 +176,6 @@ def test_tampered_weights_are_refused(fitted, tmp_path):
 
 
 def test_weights_of_the_wrong_shape_are_refused_even_with_a_matching_checksum(fitted, tmp_path):
-    import hashlib
-
     import torch
     from safetensors.torch import save_file
 
@@ -174,13 +188,44 @@ def test_weights_of_the_wrong_shape_are_refused_even_with_a_matching_checksum(fi
         DPClassifier.load(folder)
 
 
-def test_a_missing_folder_or_pickle_file_is_refused(tmp_path):
+def _touch(path: str) -> int:
+    Path(path).write_text("loading ran code from the model folder")
+    return 0
+
+
+class _Payload:
+    """Unpickling this writes a marker file: the proof that loading ran code from the folder."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return _touch, (self.marker,)
+
+
+def test_a_missing_folder_or_pickled_manifest_is_refused_without_running_it(tmp_path):
     with pytest.raises(ModelFileError, match="not found"):
         DPClassifier.load(tmp_path / "none")
     (tmp_path / "p").mkdir()
-    (tmp_path / "p" / "manifest.json").write_bytes(b"\x80\x04\x95")  # a pickle header is not JSON
+    marker = tmp_path / "ran"
+    (tmp_path / "p" / "manifest.json").write_bytes(pickle.dumps(_Payload(marker)))
     with pytest.raises(ModelFileError, match="not valid JSON"):
         DPClassifier.load(tmp_path / "p")
+    assert not marker.exists(), "loading unpickled the manifest"
+
+
+def test_pickled_weights_never_run_even_with_matching_checksums(fitted, tmp_path):
+    _, clf = fitted
+    folder = clf.save(tmp_path / "m")
+    marker = tmp_path / "ran"
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"0.weight": _Payload(marker)}))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["weights_sha256"] = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    manifest["manifest_sha256"] = manifest_digest(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match="not a valid DPClassifier model"):
+        DPClassifier.load(folder)
+    assert not marker.exists(), "loading unpickled the weights"
 
 
 def test_metadata_inferred_from_the_same_rows_draws_a_warning(frame):

@@ -32,7 +32,7 @@ def tiny(tmp_path_factory):
 
 
 def _target_text(enc, tok) -> str:
-    return tok.decode([t for t, m in zip(enc.input_ids, enc.target_mask) if m])
+    return tok.decode([t for t, m in zip(enc.input_ids, enc.target_mask, strict=True) if m])
 
 
 def test_only_assistant_tokens_are_targets(tiny):
@@ -48,7 +48,7 @@ def test_only_assistant_tokens_are_targets(tiny):
     assert _target_text(enc, tok) == ("SELECT COUNT(*) FROM people<|im_end|>\n"
                                       "SELECT COUNT(*) FROM people WHERE age > 30<|im_end|>\n")
     assert enc.labels[:5] == [-100] * 5
-    assert all((lab == -100) == (m == 0) for lab, m in zip(enc.labels, enc.target_mask))
+    assert all((lab == -100) == (m == 0) for lab, m in zip(enc.labels, enc.target_mask, strict=True))
 
 
 def test_validator_template_matches_flock_formatting(tiny):
@@ -189,7 +189,7 @@ def test_cli_finetune(tiny, tmp_path):
     (["--quantize", "3bit"], "--quantize must be one of none, 8bit, 4bit"),
     (["--target-modules", "nope"], "--target-modules nope not found"),
     (["--template", "qwen9"], "unknown prompt template 'qwen9'"),
-    (["--lora-r", "0"], "--lora-r must be an integer >= 1"),
+    (["--lora-r", "0"], "--lora-r must be a whole number >= 1; got 0"),
 ])
 def test_cli_finetune_errors_are_one_line(tiny, tmp_path, extra, needle):
     model, _ = tiny
@@ -207,3 +207,13 @@ def test_cli_finetune_missing_or_bad_data(tiny, tmp_path):
     bad.write_text('{"conversations": []}\nnot json\n')
     _one_line_error(runner.invoke(app, ["text", "finetune", "--data", str(bad), "--model", str(model), "--out",
                                         str(tmp_path / "o")]), "line 1")
+
+
+def test_settings_are_stored_by_the_constructor_and_checked_by_name():
+    tuner = LoraFinetuner(lora_dropout=1.0, target_modules=("q_proj",))  # the constructor only stores
+    assert tuner.get_params()["target_modules"] == ("q_proj",)
+    assert list(tuner.get_params()) == LoraFinetuner.param_names()
+    with pytest.raises(UserInputError, match=r"^lora_dropout must be a number in \[0, 1\); got 1.0$"):
+        tuner.check_params()
+    with pytest.raises(UserInputError, match="target_modules must name at least one layer"):
+        LoraFinetuner(target_modules="q_proj").check_params()

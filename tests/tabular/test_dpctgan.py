@@ -1,4 +1,4 @@
-"""DP-CTGAN: its ε recomputed independently, the budget never exceeded, and clipping that holds."""
+"""DP-CTGAN (tabular/dpctgan.py): its ε recomputed independently, the budget never exceeded, clipping holds."""
 
 from __future__ import annotations
 
