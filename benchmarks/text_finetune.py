@@ -118,11 +118,12 @@ def train_adapter(args, data: Path) -> dict:
     tuner = LoraFinetuner(
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=0.05,
         target_modules=tuple(args.target_modules.split(",")), epochs=args.epochs, max_length=args.max_length,
-        batch_size=args.batch_size, grad_accum=args.grad_accum, learning_rate=args.lr, warmup_ratio=0.05, seed=args.seed, save_every=20,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, learning_rate=args.lr, warmup_ratio=0.05,
+        seed=args.seed, save_every=20,
     )
     if summary.is_file() and (out / "adapter_model.safetensors").is_file():
         done = json.loads(summary.read_text())
-        if done["params"] == tuner.get_params():
+        if done["params"] == json.loads(json.dumps(tuner.get_params())):  # as stored: tuples become lists
             return done
     tuner.fit(data, model="smollm2", out=out, progress=True, base_model_id="HuggingFaceTB/SmolLM2-135M-Instruct")
     return json.loads(summary.read_text())
@@ -153,7 +154,7 @@ def per_group(results, test_lines, seen_sql: set[str]) -> tuple[dict, dict]:
         by_seen: dict = defaultdict(dict)
         for label, result in results.items():
             hits, seen_hits = defaultdict(list), defaultdict(list)
-            for line, pred in zip(test_lines, result.predictions):
+            for line, pred in zip(test_lines, result.predictions, strict=False):
                 hit = execution_match(pred, line["sql"], dbs.connection(line["db"]))
                 hits[line["db"]].append(hit)
                 key = "gold SQL also in training" if sql_key(line["sql"]) in seen_sql else "gold SQL unseen"
@@ -231,7 +232,8 @@ def write_results(args, payload: dict) -> None:
         f"difficulty shares {budget['difficulty']}; {t['target_tokens']:,} answer tokens"),
         (f"- LoRA r={t['params']['lora_r']}, alpha={t['params']['lora_alpha']}, modules "
         f"{','.join(t['params']['target_modules'])}; {t['params']['epochs']} epoch(s), batch "
-        f"{t['params']['batch_size']} x {t['params']['grad_accum']} accumulated, lr {t['params']['learning_rate']:g}, max length {t['params']['max_length']}; "
+        f"{t['params']['batch_size']} x {t['params']['grad_accum']} accumulated, lr {t['params']['learning_rate']:g}, "
+        f"max length {t['params']['max_length']}; "
         f"{t['steps']} steps; training loss {t['losses'][0]:.3f} -> {t['losses'][-1]:.3f}"),
         (f"- wall time: data {budget['data_seconds']:.0f} s, training {t['seconds']:.0f} s, evaluation "
         f"{budget['eval_seconds']:.0f} s (both models, {budget['max_new_tokens']} new tokens at most, greedy)"),

@@ -119,9 +119,28 @@ def category_key(value: Any) -> Any:
     return (type(value) is bool, value)
 
 
-def category_codes(series: pd.Series, categories: list) -> np.ndarray:
-    """Each value's position in ``categories`` as ``int64``; ``-1`` for nulls and values not listed."""
+def category_codes(series: pd.Series, categories: list, *, by_text: bool = False) -> np.ndarray:
+    """Each value's position in ``categories`` as ``int64``; ``-1`` for nulls and values not listed.
+
+    With ``by_text``, a value not found as it is is looked up by its text
+    (``str(value)``), so ``"3"`` in a JSON-declared domain matches the number
+    ``3`` in the data. Unhashable values (lists, dicts) are never listed: ``-1``.
+    """
     lookup = {category_key(v): i for i, v in enumerate(categories)}
     lookup.pop(None, None)  # a null is never a category's code
     values = pd.Series(series).astype(object).to_numpy()
-    return np.fromiter((lookup.get(category_key(v), -1) for v in values), dtype=np.int64, count=len(values))
+    codes = np.fromiter((_lookup(lookup, category_key(v)) for v in values), dtype=np.int64, count=len(values))
+    if by_text:
+        spelled = {str(v): i for i, v in enumerate(categories) if category_key(v) is not None}
+        for pos in np.flatnonzero(codes == -1):
+            key = category_key(values[pos])
+            if key is not None:
+                codes[pos] = spelled.get(str(key[1]), -1)
+    return codes
+
+
+def _lookup(lookup: dict, key: Any) -> int:
+    try:
+        return lookup.get(key, -1)
+    except TypeError:  # an unhashable value, e.g. a list read from JSON
+        return -1

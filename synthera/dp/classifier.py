@@ -54,7 +54,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthera._columns import category_codes
 from synthera._estimator import Estimator, Interval, Rule, Whole
+from synthera._extras import require
 from synthera._persist import check_format, read_model, write_model
 from synthera.dp.accounting import (
     ACCOUNTANT,
@@ -348,8 +350,8 @@ class DPClassifier(Estimator):
 
         if plan.noise_multiplier <= 0:
             return net, torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        from opacus import GradSampleModule
-        from opacus.optimizers import DPOptimizer
+        GradSampleModule = require("opacus", "dp").GradSampleModule
+        DPOptimizer = require("opacus.optimizers", "dp").DPOptimizer
 
         model = GradSampleModule(net, loss_reduction="sum")
         optimizer = DPOptimizer(
@@ -461,7 +463,7 @@ class DPClassifier(Estimator):
         Written beside the target, loaded back, then swapped in as a whole
         (see :mod:`synthera._persist`).
         """
-        from safetensors.torch import save_file
+        save_file = require("safetensors.torch", "dp").save_file
 
         self._check_fitted()
         tensors = {k: v.detach().contiguous().clone() for k, v in self.net_.state_dict().items()}
@@ -487,8 +489,8 @@ class DPClassifier(Estimator):
     @classmethod
     def _from_manifest(cls, folder: Path, manifest: dict) -> DPClassifier:
         import torch
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        SafetensorError = require("safetensors", "dp").SafetensorError
+        load_file = require("safetensors.torch", "dp").load_file
 
         weights = folder / _WEIGHTS
         try:
@@ -643,25 +645,9 @@ def _estimate(df, kinds, public: Domain, columns: list[str], target: str, epsilo
 
 
 def _codes(series: pd.Series, categories: tuple) -> np.ndarray:
-    """Index of each value in ``categories``; ``len(categories)`` for others and nulls."""
-    lookup = {c: i for i, c in enumerate(categories)}
-    by_text = {str(c): i for i, c in enumerate(categories)}
-    values = series.astype(object).to_numpy()
-    out = np.full(len(values), len(categories), dtype=np.int64)
-    for pos, v in enumerate(values):
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
-            continue
-        if isinstance(v, np.generic):
-            v = v.item()
-        try:
-            idx = lookup.get(v)
-        except TypeError:
-            idx = None
-        if idx is None:
-            idx = by_text.get(str(v))
-        if idx is not None:
-            out[pos] = idx
-    return out
+    """Index of each value in ``categories`` (matched by value, then by text); ``len(categories)`` for the rest."""
+    codes = category_codes(series, list(categories), by_text=True)
+    return np.where(codes < 0, len(categories), codes)
 
 
 def _n_inputs(features: list[_Feature], domain: Domain) -> int:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -88,7 +89,7 @@ def check_budget(epsilon, delta) -> tuple[float, float]:
 
 def dp_event(groups: list[MeasurementGroup]):
     """The ``dp_accounting`` event of a calibrated plan (a composition of Gaussian mechanisms)."""
-    import dp_accounting
+    dp_accounting = require("dp_accounting", "dp")
 
     events = []
     for g in groups:
@@ -115,7 +116,7 @@ def accountant_spec(kind: str = "pld", *, epsilon: float = 1.0) -> dict:
 
 
 def _accountant(spec: str | dict):
-    import dp_accounting
+    dp_accounting = require("dp_accounting", "dp")
 
     if isinstance(spec, str):
         spec = accountant_spec(spec)
@@ -161,7 +162,7 @@ def calibrate(
     UserInputError
         The budget is too small to answer the plan with any useful noise.
     """
-    import dp_accounting
+    dp_accounting = require("dp_accounting", "dp")
 
     epsilon, delta = check_budget(epsilon, delta)
     if not plan or all(g.count == 0 for g in plan):

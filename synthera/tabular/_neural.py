@@ -303,7 +303,7 @@ class ModeTransformer:
         """
         bias = np.zeros(self.dim, dtype=np.float32)
         freq = matrix.mean(axis=0) if len(matrix) else np.zeros(self.dim)
-        for start, width in zip(self.span_start, self.span_width):
+        for start, width in zip(self.span_start, self.span_width, strict=True):
             bias[start:start + width] = np.log(freq[start:start + width] + floor)
         return bias
 
@@ -501,7 +501,9 @@ def arrays_to_module(module, arrays: dict[str, np.ndarray], prefix: str) -> None
     given = {key[len(prefix) + 1:]: value for key, value in arrays.items() if key.startswith(prefix + ".")}
     missing, extra = set(expected) - set(given), set(given) - set(expected)
     if missing or extra:
-        raise ValueError(f"{prefix} weights do not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]}")
+        raise ValueError(
+            f"{prefix} weights do not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]}"
+        )
     state = {}
     for key, ref in expected.items():
         value = np.asarray(given[key])

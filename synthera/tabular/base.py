@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from synthera._columns import EPOCH, category_codes, iso_seconds, to_seconds
 from synthera._estimator import Estimator
 from synthera._persist import check_format, read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
@@ -418,17 +419,15 @@ def _encode_condition(name: str, col, value: Any, encoder) -> Any:
             )
         return number
     # datetime: the column's own format first, then ISO 8601
-    from synthera.tabular.transforms import _iso_seconds, _to_seconds
-
-    seconds = _to_seconds(pd.Series([text]), col)[0]
+    seconds = to_seconds(pd.Series([text]), col)[0]
     if np.isnan(seconds):
         try:
-            seconds = _iso_seconds(text)
+            seconds = iso_seconds(text)
         except (ValueError, TypeError):
             raise UserInputError(
                 f"condition {name}={text}: not a date in the column's format {col.datetime_format or 'ISO 8601'}"
             ) from None
-    if not _iso_seconds(col.min) <= seconds <= _iso_seconds(col.max):
+    if not iso_seconds(col.min) <= seconds <= iso_seconds(col.max):
         raise UserInputError(f"impossible condition {name}={text}: '{name}' lies between {col.min} and {col.max}")
     return float(seconds)
 
@@ -469,8 +468,8 @@ def _metadata_within(md: Metadata, domain, declared: Metadata | None) -> Metadat
                 low, high = float(np.ceil(low)), float(max(np.floor(high), np.ceil(low)))
             col.min, col.max = _plain_number(low), _plain_number(high)
         elif col.kind == "datetime":
-            col.min = (pd.Timestamp("1970-01-01") + pd.to_timedelta(float(dom.lower), unit="s")).isoformat()
-            col.max = (pd.Timestamp("1970-01-01") + pd.to_timedelta(float(dom.upper), unit="s")).isoformat()
+            col.min = (EPOCH + pd.to_timedelta(float(dom.lower), unit="s")).isoformat()
+            col.max = (EPOCH + pd.to_timedelta(float(dom.upper), unit="s")).isoformat()
     return out
 
 
@@ -486,8 +485,6 @@ def _encode_within(encoder, data: pd.DataFrame, rng: np.random.Generator) -> dic
     domain has nulls and a uniformly drawn category otherwise. Each row is
     mapped on its own, so a row's influence on the encoded table stays one row.
     """
-    from synthera.tabular.transforms import TableEncoder, _iso_seconds
-
     md = encoder.metadata_
     out = {}
     for info in encoder.columns_:
@@ -497,9 +494,9 @@ def _encode_within(encoder, data: pd.DataFrame, rng: np.random.Generator) -> dic
             if col.kind == "numerical":
                 values = encoder.encode_column(info.name, series)
             else:
-                values = _datetime_seconds(encoder, info.name, series)
-            low = col.min if col.kind == "numerical" else _iso_seconds(col.min)
-            high = col.max if col.kind == "numerical" else _iso_seconds(col.max)
+                values = to_seconds(series, col)
+            low = col.min if col.kind == "numerical" else iso_seconds(col.min)
+            high = col.max if col.kind == "numerical" else iso_seconds(col.max)
             values = np.clip(values, low, high)
             if not col.nullable and np.isnan(values).any():
                 nan = np.isnan(values)
@@ -509,18 +506,12 @@ def _encode_within(encoder, data: pd.DataFrame, rng: np.random.Generator) -> dic
             out[info.name] = values
             continue
         levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
-        codes = TableEncoder._codes(series, levels)
+        codes = category_codes(series, levels)
         outside = codes == -1
         if outside.any():
             codes[outside] = len(levels) if col.nullable else rng.integers(0, len(levels), int(outside.sum()))
         out[info.name] = codes
     return out
-
-
-def _datetime_seconds(encoder, name: str, series: pd.Series) -> np.ndarray:
-    from synthera.tabular.transforms import _to_seconds
-
-    return _to_seconds(series, encoder.metadata_[name])
 
 
 def _restore_tuples(cls: type, params: dict) -> dict:

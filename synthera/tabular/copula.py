@@ -107,7 +107,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
 
         d = len(self.columns_)
         bounds = []
-        for name, j in zip(conditions, cond_idx):
+        for name, j in zip(conditions, cond_idx, strict=True):
             code = self._code(name, conditions[name])
             lo, hi = self.cdfs_[j][code], self.cdfs_[j][code + 1]
             if hi <= lo:

@@ -191,7 +191,7 @@ class CTGANSynthesizer(Synthesizer):
         """Generator logits for noise ``z`` and condition positions ``cond`` (None without discrete columns)."""
         torch = import_torch()
         x = z
-        for k, (linear, norm) in enumerate(zip(net["linears"], net["norms"])):
+        for k, (linear, norm) in enumerate(zip(net["linears"], net["norms"], strict=True)):
             h = linear(x) if cond is None else linear(x) + net["conds"][k](cond)
             x = torch.cat([torch.relu(norm(h)), x], dim=1)
         return net["out"](x) if cond is None else net["out"](x) + net["out_cond"](cond)
@@ -251,9 +251,11 @@ class CTGANSynthesizer(Synthesizer):
             self.transformer_ = ModeTransformer().fit(data, encoder, rng)
             matrix = self.transformer_.transform(data, rng)
             n_rows = matrix.shape[0]
-            discrete = [n for n, c in zip(self.transformer_.names, self.transformer_.columns_) if c["kind"] == "discrete"]
+            columns = zip(self.transformer_.names, self.transformer_.columns_, strict=True)
+            discrete = [n for n, c in columns if c["kind"] == "discrete"]
             codes = [np.asarray(data[name], dtype=np.int64) for name in discrete]
-            self._set_conditions([np.bincount(c, minlength=encoder.info(n).n_codes) for n, c in zip(discrete, codes)])
+            self._set_conditions([np.bincount(c, minlength=encoder.info(n).n_codes)
+                                  for n, c in zip(discrete, codes, strict=True)])
             rows_by_code = _RowIndex(codes, self.counts_, n_rows)
 
             gen = torch_generator(rng)
@@ -263,7 +265,8 @@ class CTGANSynthesizer(Synthesizer):
                 generator["out"].bias.copy_(torch.as_tensor(self.transformer_.span_log_frequencies(matrix)))
             ops = SpanOps(self.transformer_)
             opt_g = adam(generator.parameters(), lr=self.generator_lr, betas=(0.5, 0.9), weight_decay=self.weight_decay)
-            opt_d = adam(critic.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9), weight_decay=self.weight_decay)
+            opt_d = adam(critic.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9),
+                         weight_decay=self.weight_decay)
             real_all = torch.from_numpy(matrix)
             b, pac = int(self.batch_size), int(self.pac)
             steps = max(1, n_rows // b)
@@ -304,7 +307,8 @@ class CTGANSynthesizer(Synthesizer):
         m = b // pac
         first = critic["linears"][0]
         real = real_all.index_select(0, torch.from_numpy(real_rows)).reshape(m, -1)
-        h_real, h_fake = torch.nn.functional.linear(torch.cat([real, fake.detach().reshape(m, -1)]), first.weight).split(m)
+        both = torch.cat([real, fake.detach().reshape(m, -1)])
+        h_real, h_fake = torch.nn.functional.linear(both, first.weight).split(m)
         offset = first.bias + self._cond_term(critic, cond)
         eps = torch.rand(m, 1, generator=gen)
         h_mixed = eps * h_real + (1 - eps) * h_fake + offset
@@ -392,7 +396,7 @@ class CTGANSynthesizer(Synthesizer):
             raise ValueError("condition tables do not match the columns")
         counts = [np.asarray(arrays[f"counts{j}"], dtype=np.float64) for j in range(n_discrete)]
         widths = self.transformer_.span_width[self.transformer_.is_discrete]
-        if any(c.shape != (w,) or np.any(c < 0) or not c.sum() > 0 for c, w in zip(counts, widths)):
+        if any(c.shape != (w,) or np.any(c < 0) or not c.sum() > 0 for c, w in zip(counts, widths, strict=True)):
             raise ValueError("condition tables are malformed")
         self._set_conditions(counts)
         self.generator_ = self._build_generator()

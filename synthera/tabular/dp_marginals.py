@@ -289,7 +289,9 @@ class DPMarginalsSynthesizer(Synthesizer):
 
     def _check_extra(self) -> None:
         if self.epsilon is None:
-            raise UserInputError(f"the {self.name or 'dp_marginals'} model needs a privacy budget; pass epsilon (e.g. --epsilon 1)")
+            raise UserInputError(
+                f"the {self.name or 'dp_marginals'} model needs a privacy budget; pass epsilon (e.g. --epsilon 1)"
+            )
 
     # -- fit ---------------------------------------------------------------------------------
 
@@ -386,9 +388,11 @@ class DPMarginalsSynthesizer(Synthesizer):
     def _discretise(self, fine: dict, noisy1: list, n_hat: float, *, sigma1: float):
         """Model codes of every row and the weighted 1-way targets (post-processing of the noisy histograms)."""
         floor = self.threshold * sigma1
-        self.coarse_ = [self._coarse_map(c, w, n_hat, floor) for c, w in zip(self.columns_, self.fine_weights_, strict=True)]
+        self.coarse_ = [self._coarse_map(c, w, n_hat, floor)
+                        for c, w in zip(self.columns_, self.fine_weights_, strict=True)]
         sizes = [int(m.max()) + 1 for m in self.coarse_]
-        self.fine_weights_ = [_spread_residual(w, h, m) for w, h, m in zip(self.fine_weights_, noisy1, self.coarse_, strict=True)]
+        self.fine_weights_ = [_spread_residual(w, h, m)
+                              for w, h, m in zip(self.fine_weights_, noisy1, self.coarse_, strict=True)]
         codes = [self.coarse_[j][fine[c.name]] for j, c in enumerate(self.columns_)]
         one_way = []
         for j in range(len(self.columns_)):
@@ -613,7 +617,8 @@ class DPMarginalsSynthesizer(Synthesizer):
             raise ValueError("model columns do not match the metadata")
         self.sizes_ = [int(k) for k in info["sizes"]]
         self.coarse_ = [np.asarray(arrays[f"coarse{j}"], dtype=np.int64) for j in range(len(self.columns_))]
-        self.fine_weights_ = [np.asarray(arrays[f"fine_weights{j}"], dtype=np.float64) for j in range(len(self.columns_))]
+        self.fine_weights_ = [np.asarray(arrays[f"fine_weights{j}"], dtype=np.float64)
+                              for j in range(len(self.columns_))]
         self.components_ = np.asarray(arrays["components"], dtype=np.float64)
         if self.components_.shape[1] != sum(self.sizes_):
             raise ValueError("component table has the wrong shape")

@@ -52,6 +52,7 @@ import math
 import numpy as np
 
 from synthera._estimator import Interval, Whole
+from synthera._extras import require
 from synthera.errors import UserInputError
 from synthera.tabular._neural import (
     LAYER_SIZES,
@@ -158,14 +159,15 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
 
     def _check_extra(self) -> None:
         if self.epsilon is None:
-            raise UserInputError(f"the {self.name or 'dp_ctgan'} model needs a privacy budget; pass epsilon (--epsilon), e.g. 1.0")
+            raise UserInputError(
+                f"the {self.name or 'dp_ctgan'} model needs a privacy budget; pass epsilon (--epsilon), e.g. 1.0"
+            )
 
     # -- privacy plan ---------------------------------------------------------------------
 
     @staticmethod
     def _event(sigma_marg: float, n_marg: int, sigma_sgd: float, q: float, steps: int):
-        import dp_accounting
-
+        dp_accounting = require("dp_accounting", "dp")
         return dp_accounting.ComposedDpEvent([
             dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(sigma_marg), n_marg),
             dp_accounting.SelfComposedDpEvent(
@@ -229,7 +231,8 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
             matrix = self.transformer_.transform(data, rng)
             discrete = [j for j, c in enumerate(self.transformer_.columns_) if c["kind"] == "discrete"]
             self._set_conditions([counts[j] for j in discrete])
-            codes = np.column_stack([np.asarray(data[names[j]], dtype=np.int64) for j in discrete]) if discrete else None
+            codes = (np.column_stack([np.asarray(data[names[j]], dtype=np.int64) for j in discrete])
+                     if discrete else None)
 
             gen = torch_generator(rng)
             generator = self._build_generator()
@@ -300,7 +303,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
     def _bias(self, counts: list[np.ndarray]) -> np.ndarray:
         """The output layer's initial bias: log noisy frequency of each code and mode (0 at alphas)."""
         bias = np.zeros(self.transformer_.dim, dtype=np.float32)
-        for start, width, c in zip(self.transformer_.span_start, self.transformer_.span_width, counts):
+        for start, width, c in zip(self.transformer_.span_start, self.transformer_.span_width, counts, strict=True):
             bias[start:start + width] = np.log(c / c.sum() + 1e-3)
         return bias
 
@@ -357,12 +360,12 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
             h = torch.nn.functional.leaky_relu(z, 0.2) * masks[k] if k < n_layers - 1 else z
         deltas = [d.detach() for d in torch.autograd.grad(sign * h.sum(), outs)]
         inputs = [a.detach() for a in inputs]
-        sq = sum(((a**2).sum(dim=1) + 1.0) * (d**2).sum(dim=1) for a, d in zip(inputs, deltas))
+        sq = sum(((a**2).sum(dim=1) + 1.0) * (d**2).sum(dim=1) for a, d in zip(inputs, deltas, strict=True))
         if onehot is not None:
             sq = sq + (deltas[0] ** 2).sum(dim=1)  # the condition's row of the table: a one-hot input of norm 1
         scale = (clip / torch.sqrt(sq + 1e-12)).clamp(max=1.0)[:, None]
         grads = {}
-        for k, (a, d) in enumerate(zip(inputs, deltas)):
+        for k, (a, d) in enumerate(zip(inputs, deltas, strict=True)):
             grads[f"w{k}"] = a.T @ (d * scale)
             grads[f"b{k}"] = (d * scale).sum(dim=0)
         if onehot is not None:
@@ -427,7 +430,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
         penalty = _GP_WEIGHT * ((slope.norm(2, dim=1) - 1) ** 2).mean()
         gp_grads = torch.autograd.grad(penalty, list(critic.values()), allow_unused=True)
         opt_d.zero_grad(set_to_none=True)
-        for (k, p), gg in zip(critic.items(), gp_grads):
+        for (k, p), gg in zip(critic.items(), gp_grads, strict=True):
             p.grad = grads[k] + fake_sum[k] / n_fake + (gg if gg is not None else 0.0)
         opt_d.step()
 

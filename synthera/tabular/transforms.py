@@ -10,7 +10,8 @@ and datetime formats. Columns that are never learned from the data
 Encoded form, one array per modelled column:
 
 * ``continuous`` columns (numerical, datetime): float64, NaN where null.
-  Datetimes are seconds since 1970-01-01.
+  Datetimes are seconds since 1970-01-01 UTC, through the shared column codec
+  :mod:`synthera._columns` (category codes too).
 * ``discrete`` columns (categorical, boolean): int64 codes ``0..K-1`` in the
   order of the metadata's categories (``false`` before ``true``), plus code
   ``K`` for null when the column is nullable.
@@ -27,11 +28,11 @@ without pickle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from synthera._columns import EPOCH, category_codes, from_seconds, iso_seconds, to_seconds
 from synthera.errors import DataError
 from synthera.metadata import RARE_COUNT, ColumnMetadata, Metadata, format_numbers, parse_numbers
 
@@ -50,7 +51,6 @@ MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
 RARE_LABEL = "(other)"  # what text categories held by fewer than RARE_COUNT rows decode to
 _STEP_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 _STEP_PERIOD = {"month": ("M", 15.2 * 86400.0), "year": ("Y", 182.6 * 86400.0)}
-_EPOCH = pd.Timestamp("1970-01-01")
 
 
 @dataclass(frozen=True)
@@ -82,26 +82,6 @@ def _datetime_resolution(col: ColumnMetadata) -> float:
     return 86400.0
 
 
-def _to_seconds(series: pd.Series, col: ColumnMetadata) -> np.ndarray:
-    if col.datetime_format is not None:
-        text = series.astype("string")
-        utc = "%z" in col.datetime_format
-        parsed = pd.to_datetime(text, format=col.datetime_format, errors="coerce", utc=utc)
-        if utc:
-            parsed = parsed.dt.tz_convert(None)
-    else:
-        aware = any(getattr(v, "tzinfo", None) is not None for v in series.iloc[:1000]) or (
-            isinstance(series.dtype, pd.DatetimeTZDtype))
-        try:
-            parsed = pd.to_datetime(series, errors="coerce", utc=aware)
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(series, errors="coerce", utc=True)
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
-    seconds = (parsed - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
-    return seconds
-
-
 def snap_to_step(seconds: np.ndarray, step: str | None) -> np.ndarray:
     """Datetimes (seconds since 1970) rounded to the nearest ``datetime_step`` (month: the 1st at 00:00)."""
     seconds = np.asarray(seconds, dtype=np.float64)
@@ -110,23 +90,10 @@ def snap_to_step(seconds: np.ndarray, step: str | None) -> np.ndarray:
         return np.round(seconds / size) * size
     if step in _STEP_PERIOD:
         freq, half = _STEP_PERIOD[step]
-        stamps = pd.Series(pd.to_datetime(seconds + half, unit="s", origin=_EPOCH, errors="coerce"))
+        stamps = pd.Series(pd.to_datetime(seconds + half, unit="s", origin=EPOCH, errors="coerce"))
         starts = stamps.dt.to_period(freq).dt.to_timestamp()
-        return (starts - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+        return (starts - EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     return seconds
-
-
-def _from_seconds(seconds: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
-    stamps = pd.to_datetime(pd.Series(seconds), unit="s", origin=_EPOCH, errors="coerce")
-    if col.datetime_format is None:
-        if not dtype.startswith("datetime64"):
-            return stamps
-        tz = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
-        if tz is not None:  # stored in UTC; written back in the column's own zone
-            return stamps.dt.tz_localize("UTC").dt.tz_convert(tz).astype(dtype)
-        return stamps.astype(dtype)
-    text = stamps.dt.strftime(col.datetime_format.replace("%z", "+0000"))
-    return text.astype(object).where(stamps.notna(), None)
 
 
 # --------------------------------------------------------------------------- discretizer
@@ -374,9 +341,9 @@ class TableEncoder:
             numbers = parse_numbers(series, col.number_format)
             return pd.Series(numbers).to_numpy(dtype=np.float64, na_value=np.nan)
         if col.kind == "datetime":
-            return _to_seconds(series, col)
+            return to_seconds(series, col)
         levels = [col.false_value, col.true_value] if col.kind == "boolean" else col.categories
-        codes = self._codes(series, levels)
+        codes = category_codes(series, levels)
         if (codes == -1).any():
             unknown = int(((codes == -1) & series.notna().to_numpy()).sum())
             if unknown and col.kind == "categorical" and col.rare_categories:
@@ -392,12 +359,6 @@ class TableEncoder:
                 raise DataError(f"column '{name}' has nulls but its metadata says it has none; re-run inspect")
             codes[codes == -1] = self._n_levels(col)
         return codes
-
-    @staticmethod
-    def _codes(series: pd.Series, levels: list) -> np.ndarray:
-        lookup = {_key(v): i for i, v in enumerate(levels)}
-        values = series.astype(object).to_numpy()
-        return np.fromiter((lookup.get(_key(v), -1) for v in values), dtype=np.int64, count=len(values))
 
     def decode(self, arrays: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> pd.DataFrame:
         """A table with every column of the metadata, in order, with the original dtypes."""
@@ -418,10 +379,10 @@ class TableEncoder:
         if col.kind == "numerical":
             return _numbers(values, col, dtype)
         if col.kind == "datetime":
-            seconds = np.clip(values, *(_iso_seconds(col.min), _iso_seconds(col.max)))
+            seconds = np.clip(values, iso_seconds(col.min), iso_seconds(col.max))
             step = _datetime_resolution(col)
             seconds = snap_to_step(np.round(seconds / step) * step, col.datetime_step)
-            return _from_seconds(seconds, col, dtype)
+            return from_seconds(seconds, col, dtype)
         levels = [col.false_value, col.true_value] if col.kind == "boolean" else list(col.categories)
         if col.kind == "categorical" and col.rare_categories:
             text = dtype in ("object", "string", "category")
@@ -437,31 +398,13 @@ def _merge_rare(name: str, col: ColumnMetadata, series: pd.Series | None) -> Non
     if series is None:
         col.rare_categories = None
         return
-    codes = TableEncoder._codes(series, col.categories)
+    codes = category_codes(series, col.categories)
     counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
     rare = (counts > 0) & (counts < RARE_COUNT)  # listed but unseen categories were declared: kept
     if col.rare_categories and not rare.any():
         return  # already merged (metadata from a saved model)
-    col.categories = [c for c, r in zip(col.categories, rare) if not r]
+    col.categories = [c for c, r in zip(col.categories, rare, strict=True) if not r]
     col.rare_categories = int(rare.sum()) or None
-
-
-def _key(value: Any) -> Any:
-    """Dictionary key that treats 1, 1.0 and True consistently with their metadata spelling."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    return (type(value) is bool, value)
-
-
-def _iso_seconds(value: str | None) -> float:
-    if value is None:
-        return np.nan
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert(None)
-    return (stamp - _EPOCH).total_seconds()
 
 
 def _numbers(values: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:

@@ -15,16 +15,14 @@ from synthera._persist import manifest_digest
 from synthera.dp.accounting import epsilon_spent
 from synthera.dp.classifier import DPClassifier
 from synthera.errors import ModelFileError, NotFittedError, UserInputError
-
-from .conftest import make_frame
+from tests.helpers import dp_public_metadata as public_metadata
+from tests.helpers import make_dp_frame as make_frame
 
 FAST = {"epochs": 5, "batch_size": 256, "hidden": (16,)}
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    from .conftest import public_metadata
-
     df = make_frame(800)
     return df, DPClassifier(epsilon=2.0, seed=0, **FAST).fit(df, target="label", metadata=public_metadata())
 
@@ -245,3 +243,28 @@ def test_every_column_kind_is_encoded_and_survives_a_round_trip(mixed_frame, tmp
     loaded = DPClassifier.load(clf.save(tmp_path / "m"))
     assert np.array_equal(loaded.predict_proba(mixed_frame), clf.predict_proba(mixed_frame))
     assert set(loaded.predict(mixed_frame)) <= {"yes", "no"}
+
+
+def test_features_are_coded_by_the_shared_codec_by_value_then_by_text():
+    import pandas as pd
+
+    from synthera.dp.classifier import _codes
+
+    values = pd.Series([3, "3", 3.0, None, "x", [1]], dtype=object)
+    # 3, "3" (its text) and 3.0 (the same number) are category 0; null, unknown and unhashable are "other" (2)
+    assert _codes(values, (3, "y")).tolist() == [0, 0, 0, 2, 2, 2]
+    assert _codes(pd.Series([True, 1]), (1, True)).tolist() == [1, 0]  # True is not 1
+
+
+def test_a_missing_dp_library_names_the_extra_to_install(monkeypatch, fitted, tmp_path):
+    import sys
+
+    from synthera.dp.mechanisms import MeasurementGroup, calibrate
+
+    monkeypatch.setitem(sys.modules, "dp_accounting", None)  # as if `pip install synthera` without [dp]
+    with pytest.raises(UserInputError, match=r"dp_accounting is not installed.*pip install 'synthera\[dp\]'"):
+        calibrate([MeasurementGroup("count", 1, 1.0)], epsilon=1.0, delta=1e-5)
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    with pytest.raises(UserInputError, match=r"safetensors.torch is not installed.*synthera\[dp\]"):
+        fitted[1].save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -11,7 +11,8 @@ import pytest
 from synthera.errors import UserInputError
 from synthera.tabular import load_synthesizer
 from synthera.tabular.dpctgan import DPCTGANSynthesizer
-from tests.dp.conftest import make_frame, public_metadata
+from tests.helpers import dp_public_metadata as public_metadata
+from tests.helpers import make_dp_frame as make_frame
 
 SMALL = {"epochs": 2, "batch_size": 100, "embedding_dim": 16, "generator_dim": (32,), "discriminator_dim": (32,)}
 
@@ -31,7 +32,8 @@ def _independent_epsilon(manifest: dict) -> float:
     event = dp_accounting.ComposedDpEvent([
         dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(hist["sigma"]), hist["count"]),
         dp_accounting.SelfComposedDpEvent(
-            dp_accounting.PoissonSampledDpEvent(sgd["sample_rate"], dp_accounting.GaussianDpEvent(sgd["noise_multiplier"])),
+            dp_accounting.PoissonSampledDpEvent(sgd["sample_rate"],
+                                                dp_accounting.GaussianDpEvent(sgd["noise_multiplier"])),
             sgd["steps"]),
     ])
     eps = RdpAccountant(privacy["accountant"]["orders"]).compose(event).get_epsilon(model["delta"])
@@ -106,7 +108,7 @@ def test_each_real_rows_gradient_is_clipped_exactly():
         g = torch.autograd.grad(-score, list(critic.values()))
         norm = torch.sqrt(sum((x**2).sum() for x in g))
         norms.append(float(norm))
-        for (k, _), x in zip(critic.items(), g):
+        for (k, _), x in zip(critic.items(), g, strict=True):
             slow[k] += x * min(1.0, clip / float(norm))
     assert max(norms) > clip  # the test exercises clipping
     for k in critic:

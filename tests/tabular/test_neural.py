@@ -29,7 +29,8 @@ from synthera.tabular.tvae import TVAESynthesizer
 SMALL = {
     CTGANSynthesizer: {"epochs": 2, "batch_size": 40, "embedding_dim": 8, "generator_dim": (16, 16),
                        "discriminator_dim": (16,), "pac": 4},
-    TVAESynthesizer: {"epochs": 2, "batch_size": 40, "embedding_dim": 4, "compress_dims": (16,), "decompress_dims": (16,)},
+    TVAESynthesizer: {"epochs": 2, "batch_size": 40, "embedding_dim": 4, "compress_dims": (16,),
+                      "decompress_dims": (16,)},
 }
 MODELS = list(SMALL)
 
@@ -81,7 +82,8 @@ def registered():
 
 
 def _decode_matrix(tf: ModeTransformer, matrix: np.ndarray) -> dict[str, np.ndarray]:
-    choices = np.column_stack([matrix[:, s:s + w].argmax(axis=1) for s, w in zip(tf.span_start, tf.span_width)])
+    spans = zip(tf.span_start, tf.span_width, strict=True)
+    choices = np.column_stack([matrix[:, s:s + w].argmax(axis=1) for s, w in spans])
     return tf.inverse(matrix[:, tf.alpha_cols], choices)
 
 
@@ -91,7 +93,7 @@ def test_transformer_round_trip(encoded):
     matrix = tf.transform(data, np.random.default_rng(1))
     assert matrix.dtype == np.float32 and matrix.shape == (len(data["group"]), tf.dim)
     assert np.all(np.abs(matrix[:, tf.alpha_cols]) <= 1)
-    for s, w in zip(tf.span_start, tf.span_width):  # every span is one-hot
+    for s, w in zip(tf.span_start, tf.span_width, strict=True):  # every span is one-hot
         assert np.array_equal(matrix[:, s:s + w].sum(axis=1), np.ones(len(matrix)))
     back = _decode_matrix(tf, matrix)
     for name in ("group", "rare", "city"):
@@ -142,7 +144,7 @@ def test_span_ops_match_a_per_column_loop(encoded):
     out = ops.activate(raw, gen, tau=0.2)
     lse = ops.span_logsumexp(raw)
     ce = 0.0
-    for j, (s, w) in enumerate(zip(tf.span_start, tf.span_width)):
+    for j, (s, w) in enumerate(zip(tf.span_start, tf.span_width, strict=True)):
         span = out[:, s:s + w]
         assert torch.allclose(span.sum(dim=1), torch.ones(7), atol=1e-5)
         assert torch.allclose(lse[:, j], torch.logsumexp(raw[:, s:s + w], dim=1), atol=1e-5)
@@ -221,7 +223,10 @@ def test_ctgan_conditions_on_a_rare_category(fitted):
 
 
 def test_ctgan_penalty_through_the_first_layer_equals_the_direct_gradient():
-    """The fit takes the critic's gradient at interpolates from its first layer's output; it must be the input gradient."""
+    """The fit takes the critic's gradient at interpolates from its first layer's output.
+
+    It must be the input gradient.
+    """
     torch = import_torch()
     model = CTGANSynthesizer(pac=2, discriminator_dim=(6, 5))
     model.cond_dim_, model.transformer_ = 0, SimpleNamespace(dim=3)  # a small critic without condition table
