@@ -31,6 +31,7 @@ import errno
 import functools
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -49,9 +50,11 @@ __all__ = [
     "READ_FORMATS",
     "STALE_TEMP_SECONDS",
     "WRITE_FORMATS",
+    "atomic_folder",
     "atomic_path",
     "check_writable",
     "default_file_mode",
+    "is_url",
     "detect_format",
     "note_source_mode",
     "read_table",
@@ -88,16 +91,17 @@ _source_mode_mask = 0o777
 # --------------------------------------------------------------------------- helpers
 
 
-def _is_url(source: str) -> bool:
-    return "://" in source
+def is_url(source) -> bool:
+    """Whether a table location is a database URL (``postgresql://…``, ``sqlite:///…``) rather than a file."""
+    return "://" in str(source)
 
 
 def _redact(url: str) -> str:
     """Render a database URL without its password (in the authority or the query), for messages."""
     try:
-        from sqlalchemy.engine import make_url
-
         from urllib.parse import unquote
+
+        from sqlalchemy.engine import make_url
 
         # decoded, so that a password inside an encoded parameter (odbc_connect=...%3BPWD%3D...) is seen too
         return redact(unquote(make_url(url).render_as_string(hide_password=True)), known=secrets_in(url))
@@ -233,7 +237,7 @@ def check_writable(target: str | os.PathLike, *, folder: bool = False) -> None:
     checked here: the database answers for itself.
     """
     text = os.fspath(target)
-    if _is_url(text):
+    if is_url(text):
         return
     path = Path(text).expanduser()
     if path.is_dir() and not folder:
@@ -305,6 +309,34 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target``; swap it into place on success.
+
+    An existing ``target`` is moved aside first and deleted only once the new
+    folder is in place; if the block raises, the temporary folder is removed
+    and the old ``target`` is put back.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @_redacted_errors
 def write_text(text: str, target: str | os.PathLike) -> Path:
     """Write ``text`` (UTF-8) to ``target`` atomically and return the path."""
@@ -365,7 +397,7 @@ def read_table(
     source_str = os.fspath(source)
     if source_str.startswith(_DATASET_PREFIX):
         return _read_dataset(source_str[len(_DATASET_PREFIX) :])
-    if _is_url(source_str):
+    if is_url(source_str):
         df = _check_columns(_read_sql(source_str, table), f"table '{table}' in {_redact(source_str)}")
         return _nested_to_json(df, _redact(source_str))
 
@@ -381,10 +413,10 @@ def read_table(
     if fmt is None:
         raise DataError(
             f"cannot tell the format of {source_str}; rename it with a .csv, .tsv, .parquet, "
-            "or .jsonl suffix, or pass --format"
+            "or .jsonl suffix, or pass format"
         )
     if table is not None and fmt != "sqlite":
-        raise UserInputError(f"--table only applies to SQLite files and database URLs, not {fmt} files; drop it")
+        raise UserInputError(f"table only applies to SQLite files and database URLs, not {fmt} files; drop it")
     if fmt in ("csv", "tsv"):
         df = _read_delimited(path, "\t" if fmt == "tsv" else _sniff_delimiter(path, encoding), encoding)
     elif fmt == "parquet":
@@ -394,7 +426,7 @@ def read_table(
     else:
         with open(path, "rb") as fh:
             if not fh.read(16).startswith(_SQLITE_MAGIC):
-                raise DataError(f"{source_str} is not a SQLite database; check the file or pass --format")
+                raise DataError(f"{source_str} is not a SQLite database; check the file or pass format")
         df = _read_sql(f"sqlite:///{path.resolve()}", table, shown=source_str)
     note_source_mode(path)
     return _nested_to_json(_check_columns(df, source_str), source_str)
@@ -477,7 +509,7 @@ def _arrow_to_pandas(tbl) -> pd.DataFrame:
         return None
 
     df = tbl.to_pandas(types_mapper=nullable)
-    for field, col in zip(tbl.schema, tbl.columns):
+    for field, col in zip(tbl.schema, tbl.columns, strict=True):
         if col.null_count == 0 and nullable(field.type) is not None:
             df[field.name] = df[field.name].astype("int64" if pa.types.is_integer(field.type) else "bool")
     return df
@@ -538,7 +570,7 @@ def _read_delimited(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise DataError(
                 f"{path} is not valid {encoding} text (column '{field.name}'); "
-                "pass the file's encoding, e.g. --encoding latin-1"
+                "pass the file's encoding, e.g. encoding='latin-1'"
             )
     return _arrow_to_pandas(tbl)
 
@@ -553,10 +585,10 @@ def _csv_error_message(path: Path, raw: str) -> str:
         reason = first.split(":", 2)[1].strip() if first.count(":") >= 2 else first
         return (
             f"malformed CSV {path}: a row has the wrong number of fields ({reason}); "
-            "fix that row, quote values that contain the delimiter, or pick --format tsv"
+            "fix that row, quote values that contain the delimiter, or pick format='tsv'"
         )
     if "invalid UTF8" in first or "UTF-8" in first or "codec" in first:
-        return f"{path} is not valid UTF-8 text; pass the file's encoding, e.g. --encoding latin-1"
+        return f"{path} is not valid UTF-8 text; pass the file's encoding, e.g. encoding='latin-1'"
     return f"cannot read {path} as CSV ({first[:120]}); check that it is a delimited text file"
 
 
@@ -607,7 +639,7 @@ def _engine(url: str, shown: str):
         raise UserInputError(
             f"no database driver for {shown}; check the URL scheme (e.g. postgresql://, sqlite:///)"
         ) from exc
-    except (ArgumentError, ValueError) as exc:
+    except (ArgumentError, ValueError):
         raise UserInputError(
             f"malformed database URL {shown}; expected dialect://user:password@host:port/database"
         ) from None
@@ -671,7 +703,7 @@ def _read_sql(url: str, table: str | None, *, shown: str | None = None) -> pd.Da
                 if len(available) != 1:
                     listing = ", ".join(available[:10]) or "none"
                     raise UserInputError(
-                        f"{shown} holds {len(available)} tables ({listing}); pass --table NAME"
+                        f"{shown} holds {len(available)} tables ({listing}); pass table NAME"
                     )
                 name = available[0]
             elif name not in available:
@@ -768,9 +800,9 @@ def write_table(
         Where the table was written (a URL is returned without its password).
     """
     target_str = os.fspath(target)
-    if _is_url(target_str):
+    if is_url(target_str):
         if not table:
-            raise UserInputError("writing to a database URL needs a table name; pass --table NAME")
+            raise UserInputError("writing to a database URL needs a table name; pass table NAME")
         _write_sql(df, target_str, table, replace)
         return _redact(target_str)
 
@@ -779,7 +811,7 @@ def write_table(
     if fmt is None:
         raise UserInputError(
             f"cannot tell which format to write {target_str} in; use a .csv, .tsv, .parquet, "
-            ".jsonl or .db suffix, or pass --format"
+            ".jsonl or .db suffix, or pass format"
         )
     if path.is_dir():
         raise UserInputError(f"{target_str} is a folder; pass a file name inside it")
@@ -824,8 +856,8 @@ def _write_sql(df: pd.DataFrame, url: str, table: str, replace: bool, *, shown: 
         with engine.begin() as conn:  # one transaction: all rows or none, the old table kept on failure
             if not replace and inspect(conn).has_table(name, schema=schema or None):
                 raise UserInputError(
-                    f"table '{table}' already exists in {shown}; pass replace=True (on the command line "
-                    "--replace) to overwrite it, or pick another table name"
+                    f"table '{table}' already exists in {shown}; pass replace=True to overwrite it, "
+                    "or pick another table name"
                 )
             df.to_sql(name, conn, schema=schema or None, if_exists="replace", index=False, chunksize=10_000)
     except (SQLAlchemyError, sqlite3.DatabaseError) as exc:

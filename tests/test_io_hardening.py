@@ -100,7 +100,7 @@ def test_existing_sqlite_table_is_refused_without_replace(tmp_path):
         write_table(_frame(1), path, table="orders")
     message = str(err.value)
     assert len(message.splitlines()) == 1
-    assert "'orders'" in message and "replace=True" in message and "--replace" in message
+    assert "'orders'" in message and "pass replace=True" in message and "--" not in message  # a parameter, no flag
     assert len(read_table(path, table="orders")) == 4
     write_table(_frame(1), path, table="orders", replace=True)
     assert len(read_table(path, table="orders")) == 1

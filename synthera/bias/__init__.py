@@ -7,6 +7,6 @@
   sensitive column, as a report in the format of ``synthera evaluate``.
 """
 
-from synthera.bias.mitigate import MitigationPlan, mitigated_sample, plan_mitigation
+from synthera.bias.mitigate import MitigationOptions, MitigationPlan, mitigated_sample, plan_mitigation
 
-__all__ = ["MitigationPlan", "mitigated_sample", "plan_mitigation"]
+__all__ = ["MitigationOptions", "MitigationPlan", "mitigated_sample", "plan_mitigation"]

@@ -131,7 +131,7 @@ def _check(data, target, sensitive, metadata, holdout):
     if len(data) == 0:
         raise DataError("the table has no rows; bias analysis needs data")
     if not sensitive:
-        raise UserInputError("name at least one sensitive column (--sensitive COLUMN)")
+        raise UserInputError("name at least one sensitive column (pass sensitive COLUMN)")
     md = infer_metadata(data, hints=metadata) if metadata is not None else infer_metadata(data)
     for col in [target, *sensitive]:
         if col not in data.columns:
@@ -161,7 +161,7 @@ def _positive(data, md, target, positive):
     classes = sorted(data[target].astype(str).unique())
     if positive is not None:
         if str(positive) not in classes:
-            raise UserInputError(f"--positive {positive!r} is not a value of '{target}'; it takes {', '.join(classes)}")
+            raise UserInputError(f"positive {positive!r} is not a value of '{target}'; it takes {', '.join(classes)}")
         return classes, classes.index(str(positive))
     col = md[target]
     if col.kind == "boolean" and str(col.true_value) in classes:
@@ -220,7 +220,7 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
         n_splits = int(min(_FOLDS, np.bincount(y).min()))
         if n_splits < 2:
             raise DataError(f"the rarer class of '{target}' has fewer than 2 rows; a model cannot be cross-validated "
-                            "(give a --holdout)")
+                            "(give a holdout)")
         proba = np.zeros(len(data))
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
         for train_idx, test_idx in folds.split(x, y):

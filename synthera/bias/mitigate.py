@@ -54,7 +54,7 @@ contradict each other, are errors that say what to do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,9 @@ import pandas as pd
 
 from synthera.errors import UserInputError
 
-__all__ = ["DEFAULT_RELABEL", "PILOT_ROWS", "MitigationPlan", "mitigated_sample", "plan_mitigation"]
+__all__ = [
+    "DEFAULT_RELABEL", "PILOT_ROWS", "MitigationOptions", "MitigationPlan", "mitigated_sample", "plan_mitigation",
+]
 
 PILOT_ROWS = 50_000
 DEFAULT_RELABEL = 0.3
@@ -97,11 +99,18 @@ class MitigationPlan:
         extra = 0 if self.relabel_cells is None else int(self.relabel_cells["rows"].sum())
         return int(self.cells["rows"].sum()) + extra
 
-    def summary(self) -> dict:
-        """Group shares (learned against planned) and, with parity, target rates by group."""
+    def summary(self, rows: pd.DataFrame | None = None) -> dict:
+        """Group shares (learned against planned) and, with parity, target rates by group.
+
+        With ``rows`` (the frame :func:`mitigated_sample` returned, or what was
+        written of it), ``"measured"`` adds the same numbers counted on those
+        rows: ``group_shares`` (group → share, largest first) and, with parity,
+        ``target_rates`` (group → target value → rate) for each sensitive
+        grouping.
+        """
         out: dict = {"rows": self.rows, "resampled_rows": int(self.cells["rows"].sum()),
                      "relabelled_rows": self.rows - int(self.cells["rows"].sum()), "cells": len(self.cells)}
-        shares_of = [*self._group_sets(self.balance), *self._group_sets(self.sensitive)]
+        shares_of = self.groupings()
         if shares_of:
             out["group_shares"] = {}
             for cols in shares_of:
@@ -112,7 +121,7 @@ class MitigationPlan:
                 }
         if self.parity is not None:
             out["target_rates"] = {}
-            for cols in self._group_sets(self.sensitive):
+            for cols in _group_sets(self.sensitive, self.intersectional):
                 entry = {}
                 for source in ("learned", "planned"):
                     table = self.cells.pivot_table(index=cols, columns=self.parity, values=source, aggfunc="sum",
@@ -121,10 +130,34 @@ class MitigationPlan:
                     entry[source] = {_label(g): {str(t): float(rates.loc[g, t]) for t in rates.columns}
                                      for g in rates.index}
                 out["target_rates"][" & ".join(cols)] = entry
+        if rows is not None:
+            out["measured"] = self._measured(rows)
         return out
 
-    def _group_sets(self, cols: list[str]) -> list[list[str]]:
-        return _group_sets(cols, self.intersectional)
+    def groupings(self) -> list[list[str]]:
+        """The column sets whose groups the plan constrains: balanced ones first, then sensitive ones (no repeats)."""
+        sets = [*_group_sets(self.balance, self.intersectional), *_group_sets(self.sensitive, self.intersectional)]
+        return [list(cols) for cols in dict.fromkeys(map(tuple, sets))]
+
+    def _measured(self, rows: pd.DataFrame) -> dict:
+        """Group shares and (with parity) target rates counted on ``rows``."""
+        missing = [c for c in self.columns if c not in rows.columns]
+        if missing:
+            raise UserInputError(f"rows lack the mitigated column(s) {', '.join(missing)}; "
+                                 "pass the frame mitigated_sample returned")
+        out: dict = {"rows": len(rows), "group_shares": {}}
+        if self.parity is not None:
+            target = rows[self.parity].astype(str)
+            out["target_shares"] = {str(t): float(v) for t, v in target.value_counts(normalize=True).items()}
+            out["target_rates"] = {}
+        for cols in self.groupings():
+            name, groups = " & ".join(cols), rows[cols].astype(str).agg(" & ".join, axis=1)
+            out["group_shares"][name] = {str(g): float(v) for g, v in groups.value_counts(normalize=True).items()}
+            if self.parity is not None and set(cols) <= set(self.sensitive):
+                rates = pd.crosstab(groups.to_numpy(), target.to_numpy(), normalize="index")
+                out["target_rates"][name] = {str(g): {str(t): float(rates.loc[g, t]) for t in rates.columns}
+                                             for g in rates.index}
+        return out
 
 
 def _group_sets(cols: Sequence[str], intersectional: bool) -> list[list[str]]:
@@ -137,27 +170,12 @@ def _label(group) -> str:
     return " & ".join(map(str, group)) if isinstance(group, tuple) else str(group)
 
 
-def plan_mitigation(
-    model,
-    n: int,
-    *,
-    balance: Sequence[str] = (),
-    parity: str | None = None,
-    sensitive: Sequence[str] = (),
-    intersectional: bool = False,
-    relabel: float | None = None,
-    conditions: Mapping[str, Any] | None = None,
-    seed: int | None = None,
-    pilot_rows: int = PILOT_ROWS,
-) -> MitigationPlan:
-    """Decide how many of ``n`` rows each cell of the grouping columns gets (see the module docstring).
+@dataclass(frozen=True)
+class MitigationOptions:
+    """What to mitigate and how: the options :func:`plan_mitigation` and :func:`mitigated_sample` share.
 
     Parameters
     ----------
-    model
-        A fitted synthesizer (any registered one).
-    n
-        Rows to generate in total.
     balance
         Columns whose groups get equal shares.
     parity
@@ -172,20 +190,54 @@ def plan_mitigation(
     conditions
         Fixed ``{column: value}`` every row must carry (as ``sample(conditions=...)``).
     seed
-        Seeds the pilot sample; the same seed gives the same plan.
+        Seeds the pilot sample (and, in :func:`mitigated_sample`, the rows); the same seed gives the same result.
     pilot_rows
         Size of the pilot sample the learned shares are read from.
     """
-    plan, _ = _plan(model, n, balance, parity, sensitive, intersectional, relabel, conditions, seed, pilot_rows)
+
+    balance: Sequence[str] = ()
+    parity: str | None = None
+    sensitive: Sequence[str] = ()
+    intersectional: bool = False
+    relabel: float | None = None
+    conditions: Mapping[str, Any] | None = None
+    seed: int | None = None
+    pilot_rows: int = PILOT_ROWS
+
+    def with_overrides(self, **overrides: Any) -> MitigationOptions:
+        """A copy with ``overrides`` set (the keyword form of the functions); unknown names are a TypeError."""
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"unknown mitigation option(s) {', '.join(unknown)}; see MitigationOptions")
+        return replace(self, **overrides)
+
+
+def plan_mitigation(model, n: int, options: MitigationOptions | None = None, **overrides: Any) -> MitigationPlan:
+    """Decide how many of ``n`` rows each cell of the grouping columns gets (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        A fitted synthesizer (any registered one).
+    n
+        Rows to generate in total.
+    options
+        What to mitigate (:class:`MitigationOptions`).
+    **overrides
+        Fields of :class:`MitigationOptions` given as keywords (``balance=["sex"]``); they win over ``options``.
+    """
+    opts = (options or MitigationOptions()).with_overrides(**overrides)
+    plan, _ = _plan(model, n, opts, opts.seed)
     return plan
 
 
-def _plan(model, n, balance, parity, sensitive, intersectional, relabel, conditions, seed, pilot_rows):
-    balance, sensitive = list(dict.fromkeys(balance)), list(dict.fromkeys(sensitive))
-    conditions = dict(conditions or {})
-    relabel = _check_request(model, n, balance, parity, sensitive, intersectional, relabel, conditions, pilot_rows)
+def _plan(model, n, opts: MitigationOptions, seed) -> tuple[MitigationPlan, pd.DataFrame]:
+    opts = replace(opts, balance=list(dict.fromkeys(opts.balance)), sensitive=list(dict.fromkeys(opts.sensitive)),
+                   conditions=dict(opts.conditions or {}))
+    balance, parity, sensitive, intersectional = opts.balance, opts.parity, opts.sensitive, opts.intersectional
+    relabel = _check_request(model, n, opts)
     columns = list(dict.fromkeys([*balance, *sensitive, *([parity] if parity else [])]))
-    pilot = model.sample(int(pilot_rows), seed=seed, conditions=conditions or None)
+    pilot = model.sample(int(opts.pilot_rows), seed=seed, conditions=opts.conditions or None)
     for col in columns:
         if pilot[col].isna().any():
             raise UserInputError(
@@ -204,30 +256,19 @@ def _plan(model, n, balance, parity, sensitive, intersectional, relabel, conditi
         gplanned = _ipf(gcells, glearned, _margins(gcells, glearned, balance, None, [], intersectional))
         relabel_cells = gcells.assign(learned=glearned, planned=gplanned, rows=_allocate(gplanned, n_relabel))
     plan = MitigationPlan(columns, cells, balance, parity, sensitive, intersectional, relabel, relabel_cells,
-                          conditions)
+                          opts.conditions)
     return plan, pilot
 
 
 def mitigated_sample(
-    model,
-    n: int,
-    *,
-    balance: Sequence[str] = (),
-    parity: str | None = None,
-    sensitive: Sequence[str] = (),
-    intersectional: bool = False,
-    relabel: float | None = None,
-    conditions: Mapping[str, Any] | None = None,
-    seed: int | None = None,
-    pilot_rows: int = PILOT_ROWS,
-    progress: bool = False,
+    model, n: int, options: MitigationOptions | None = None, *, progress: bool = False, **overrides: Any,
 ) -> tuple[pd.DataFrame, MitigationPlan]:
     """``n`` rows with balanced groups and/or demographic parity, and the plan that produced them.
 
     Every row comes from ``model.sample(k, conditions=cell)``, so the rest of
     each row is drawn from the learned distribution given its group. Rows are
-    shuffled; the same seed gives the same rows. Parameters as in
-    :func:`plan_mitigation`.
+    shuffled; the same seed gives the same rows. ``options`` and ``overrides``
+    as in :func:`plan_mitigation`; ``progress`` shows a bar per group sampled.
 
     Examples
     --------
@@ -239,12 +280,12 @@ def mitigated_sample(
     """
     from synthera._progress import progress_bar
 
-    pilot_seq, cells_seq, relabel_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(4)
-    plan, pilot = _plan(model, n, balance, parity, sensitive, intersectional, relabel, conditions,
-                        _int_seed(pilot_seq), pilot_rows)
+    opts = (options or MitigationOptions()).with_overrides(**overrides)
+    pilot_seq, cells_seq, relabel_seq, shuffle_seq = np.random.SeedSequence(opts.seed).spawn(4)
+    plan, pilot = _plan(model, n, opts, _int_seed(pilot_seq))
     jobs = [(plan.columns, row) for _, row in plan.cells[plan.cells["rows"] > 0].iterrows()]
     if plan.relabel_cells is not None:
-        groups = [c for c in plan.columns if c != parity]
+        groups = [c for c in plan.columns if c != plan.parity]
         jobs += [(groups, row) for _, row in plan.relabel_cells[plan.relabel_cells["rows"] > 0].iterrows()]
     parts = []
     with progress_bar(len(jobs), "Sampling groups", enabled=progress) as advance:
@@ -318,27 +359,29 @@ def _shift_to_rates(proba: np.ndarray, groupings: list[np.ndarray], wanted: np.n
 # --------------------------------------------------------------------------- checks
 
 
-def _check_request(model, n, balance, parity, sensitive, intersectional, relabel, conditions, pilot_rows) -> float:
+def _check_request(model, n, opts: MitigationOptions) -> float:
     """Refuse impossible requests with a message that says what to do; return the relabel share."""
+    balance, parity, sensitive, relabel = opts.balance, opts.parity, opts.sensitive, opts.relabel
+    intersectional, pilot_rows = opts.intersectional, opts.pilot_rows
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UserInputError(f"the number of rows must be a whole number >= 1; got {n!r}")
     if isinstance(pilot_rows, bool) or not isinstance(pilot_rows, (int, np.integer)) or pilot_rows < 1_000:
         raise UserInputError(f"pilot_rows must be a whole number >= 1000; got {pilot_rows!r}")
     if relabel is not None and parity is None:
-        raise UserInputError("relabel applies to parity only; add --parity TARGET or leave --relabel out")
+        raise UserInputError("relabel applies to parity only; pass parity TARGET or leave relabel out")
     relabel = DEFAULT_RELABEL if relabel is None else relabel
     if isinstance(relabel, bool) or not isinstance(relabel, (int, float, np.number)) or not 0 <= relabel <= 1:
         raise UserInputError(f"relabel must be a share between 0 and 1; got {relabel!r}")
     if intersectional and len(balance) < 2 and len(sensitive) < 2:
-        raise UserInputError("--intersectional combines two or more columns; give several --sensitive or --balance")
+        raise UserInputError("intersectional combines two or more columns; give several sensitive or balance columns")
     if not balance and parity is None:
-        raise UserInputError("nothing to mitigate: give a column to balance (--balance) "
-                             "or a target for parity (--parity)")
+        raise UserInputError("nothing to mitigate: give a column to balance (pass balance) "
+                             "or a target for parity (pass parity)")
     if parity is not None and not sensitive:
-        raise UserInputError(f"--parity {parity} needs the groups to equalise: add --sensitive COLUMN")
+        raise UserInputError(f"parity {parity} needs the groups to equalise: add sensitive COLUMN")
     if parity is None and sensitive:
-        raise UserInputError("--sensitive is used with --parity TARGET; add it, "
-                             "or use --balance to equalise group sizes")
+        raise UserInputError("sensitive is used with parity TARGET; add it, "
+                             "or use balance to equalise group sizes")
     if parity is not None and parity in sensitive:
         raise UserInputError(f"'{parity}' cannot be both the parity target and a sensitive column; pick one")
     md = model.metadata_
@@ -352,8 +395,9 @@ def _check_request(model, n, balance, parity, sensitive, intersectional, relabel
                 f"'{col}' is {kind}, but a {role} needs a few discrete values; "
                 f"bin it into a categorical column (e.g. age bands) before fitting"
             )
-        if col in conditions:
-            raise UserInputError(f"'{col}' is fixed by a condition (--where) and cannot also be balanced or equalised")
+        if col in opts.conditions:
+            raise UserInputError(f"'{col}' is fixed by a condition and cannot also be balanced or equalised; "
+                                 "pass conditions without it, or leave it out of the groups")
     return float(relabel)
 
 
@@ -367,19 +411,15 @@ def _margins(cells: pd.DataFrame, learned: np.ndarray, balance, parity, sensitiv
     sensitive groups' shares once the balance margins hold, so the two kinds
     never contradict each other.
     """
-
-    def sets(cols: list[str]) -> list[list[str]]:
-        return [list(cols)] if intersectional and len(cols) > 1 else [[c] for c in cols]
-
     out = []
-    for cols in sets(balance):
+    for cols in _group_sets(balance, intersectional):
         groups = _shares(cells, learned, cols)
         out.append((cols, pd.Series(1.0 / len(groups), index=groups.index)))
     if parity is not None:
         balanced = _ipf(cells, learned, out) if out else learned
         target = _shares(cells, learned, [parity])
         target = target / target.sum()
-        for cols in sets(sensitive):
+        for cols in _group_sets(sensitive, intersectional):
             weight = _shares(cells, balanced, cols)
             weight = weight / weight.sum()
             index = pd.MultiIndex.from_tuples([(*g, *t) for g in weight.index for t in target.index])
@@ -434,7 +474,7 @@ def _ipf(cells: pd.DataFrame, start: np.ndarray, margins) -> np.ndarray:
             return p / p.sum()
     raise UserInputError(
         "the requested balance and parity cannot all hold at once for this model "
-        f"(still {worst:.3f} off after {_IPF_ITERATIONS} rounds); use --intersectional, or fewer columns"
+        f"(still {worst:.3f} off after {_IPF_ITERATIONS} rounds); use intersectional or fewer columns"
     )
 
 

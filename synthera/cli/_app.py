@@ -43,6 +43,19 @@ _DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarn
 _TEXT_MODEL_FLAGS = {"data": "--data", "model": "--model", "template": "--template", "batch_size": "--batch-size",
                      "limit": "--limit"}
 
+#: What :mod:`synthera.io` names in its errors (reading or writing a table), for the commands that read or write.
+#: Commands with several tables (``evaluate``, ``hf-eval``) name the table option through ``read_source(flags=…)``.
+_READ_FLAGS = {"pass format": "pass --format", "e.g. encoding='latin-1'": "e.g. --encoding latin-1",
+               "pick format='tsv'": "pick --format tsv"}
+_IO_FLAGS = {**_READ_FLAGS, "table NAME": "--table NAME", "table only applies": "--table only applies"}
+#: ... and for the commands that also write a table (``--replace`` an existing one).
+_WRITE_FLAGS = {**_IO_FLAGS, "replace=True": "--replace"}
+
+#: The table options of ``evaluate`` and ``bias`` and the phrases of their messages that name them.
+_EVALUATE_FLAGS = {"target": "--target", "sensitive": "--sensitive", "holdout": "--holdout",
+                   "pick a categorical target": "pick a categorical --target", "another target": "another --target",
+                   "out sensitive": "out --sensitive"}
+
 #: For each command (its path after ``synthera``), the library parameter names its errors may carry and the
 #: flag that sets each. A command missing here has no error that names a parameter.
 FLAGS: dict[str, dict[str, str]] = {
@@ -63,12 +76,32 @@ FLAGS: dict[str, dict[str, str]] = {
         **_TEXT_MODEL_FLAGS, "task": "--task", "compare": "--compare", "adapter": "--adapter", "db": "--db",
         "max_new_tokens": "--max-new-tokens", "context_length": "--context-length",
     },
-    "train-private": {"epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed"},
+    "sample": {
+        "pass format": "pass --format", "replace=True": "--replace", "table NAME": "--out-table NAME",  # only writes
+        "balance": "--balance", "parity": "--parity", "sensitive": "--sensitive", "relabel": "--relabel",
+        "intersectional": "--intersectional", "conditions": "--where",
+        # phrases: a plain word in the middle of a sentence names the parameter only here
+        "sensitive or balance": "--sensitive or --balance", "sensitive COLUMN": "--sensitive COLUMN",
+        "parity TARGET": "--parity TARGET", "balance to equalise": "--balance to equalise",
+        "relabel out": "--relabel out", "intersectional or": "--intersectional or",
+    },
+    "evaluate": {**_READ_FLAGS, **_EVALUATE_FLAGS},
+    "bias": {**_IO_FLAGS, **_EVALUATE_FLAGS, "positive": "--positive", "give a holdout": "give a --holdout"},
+    "fit": {**_IO_FLAGS}, "inspect": {**_IO_FLAGS}, "convert": {**_WRITE_FLAGS}, "predict": {**_WRITE_FLAGS},
+    "train-private": {**_IO_FLAGS, "epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed"},
     "hf-eval": {
+        **_READ_FLAGS, "model bert": "--model bert", "model /path/to/model": "--model /path/to/model",
+        "scratch architecture": "--from-scratch architecture", "device auto": "--device auto", "exclude": "--exclude",
         "max_rows": "--max-rows", "epochs": "--epochs", "batch_size": "--batch-size", "max_length": "--max-length",
         "learning_rate": "--learning-rate", "patience": "--patience", "threads": "--threads",
         "validation_fraction": "--validation-fraction", "class_weight": "--class-weight", "template": "--template",
         "seed": "--seed", "device": "--device",
+    },
+    "flock task": {"base_url": "--base-url"},
+    "flock submit": {"base_url": "--base-url", "hg_repo_id": "--repo-id"},
+    "flock run": {
+        "base_url": "--base-url", "hg_repo_id": "--repo-id", "data": "--data", "dry_run": "--dry-run",
+        "copy (train.candidates)": "copy (--model)",
     },
 }
 
@@ -159,11 +192,12 @@ def _warning_text(w: warnings.WarningMessage) -> str | None:
 
 
 @contextmanager
-def warnings_once() -> Iterator[None]:
+def warnings_once(ctx=None) -> Iterator[None]:
     """Record warnings while the body runs; afterwards print each distinct one once as ``warning: …``.
 
     The lines are printed only after the recording has stopped, so printing
-    can never feed the list being printed.
+    can never feed the list being printed. With the group context ``ctx``, the
+    parameter names of the running command become its flags, as in errors (:data:`FLAGS`).
     """
     pending: list[warnings.WarningMessage] = []
     try:
@@ -175,9 +209,10 @@ def warnings_once() -> Iterator[None]:
                 pending = list(caught)
     finally:
         seen = set()
+        names = FLAGS.get(_command_of(ctx), {}) if ctx is not None and pending else {}
         for w in pending:
             text = _warning_text(w)
-            line = None if text is None else clean(text)
+            line = None if text is None else clean(_rename(text, names))
             if line and line not in seen:
                 seen.add(line)
                 warn(line)
@@ -242,7 +277,7 @@ class _Group(TyperGroup):
             return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx):
-        with _one_line_errors(ctx), warnings_once():
+        with _one_line_errors(ctx), warnings_once(ctx):
             return super().invoke(ctx)
 
 

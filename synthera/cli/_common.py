@@ -16,7 +16,7 @@ from synthera.errors import UserInputError
 
 __all__ = [
     "DATA_HELP", "TABLE_HELP", "table_help", "FORMAT_HELP", "ENCODING_HELP", "REPLACE_HELP", "SOURCE_HELP",
-    "console", "status", "is_url", "check_out", "check_out_folder", "check_table_out", "read_source", "write_report",
+    "console", "status", "check_out", "check_out_folder", "check_table_out", "read_source", "write_report",
     "library_warnings",
 ]
 
@@ -98,13 +98,10 @@ def check_out_folder(out: Path, purpose: str) -> None:
     check_out(out, folder=True)
 
 
-def is_url(target) -> bool:
-    """Whether a table location is a database URL rather than a file."""
-    return "://" in str(target)
-
-
 def check_table_out(target: str, table: str | None) -> None:
     """:func:`check_out` for a table output; a database URL also needs ``--out-table``."""
+    from synthera.io import is_url
+
     if table is None and is_url(target):
         raise UserInputError(f"writing to a database URL needs a table name; pass --out-table NAME (for {target})")
     check_out(target)

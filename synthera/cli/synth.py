@@ -147,11 +147,11 @@ def sample(
     chunk = _plan_size(rows, len(synth.metadata_.columns), out, fmt, chunkable=not mitigate)
     plan = None
     if mitigate:
-        from synthera.bias import mitigated_sample
+        from synthera.bias import MitigationOptions, mitigated_sample
 
-        df, plan = mitigated_sample(synth, rows, balance=balance, parity=parity, sensitive=sensitive,
-                                    intersectional=intersectional, relabel=relabel, conditions=conditions,
-                                    seed=seed, progress=True)
+        options = MitigationOptions(balance=balance, parity=parity, sensitive=sensitive, intersectional=intersectional,
+                                    relabel=relabel, conditions=conditions, seed=seed)
+        df, plan = mitigated_sample(synth, rows, options, progress=True)
     elif chunk < rows:
         where_written = _sample_in_chunks(synth, rows, out, fmt, chunk=chunk, seed=seed, conditions=conditions)
         seconds = time.perf_counter() - start
@@ -213,10 +213,10 @@ def _size(n_bytes: float) -> str:
 
 def _plan_size(rows: int, columns: int, out: str, fmt: str | None, *, chunkable: bool) -> int:
     """How many rows to sample at a time; refuse sizes the disk or the memory cannot hold, in one line."""
-    from synthera.io import detect_format
+    from synthera.io import detect_format, is_url
 
     columns = max(columns, 1)
-    local = not common.is_url(out)
+    local = not is_url(out)
     fmt = (fmt or (detect_format(out) if local else None) or "").lower()
     compressed = local and detect_format("x" + Path(out).suffix) is None  # e.g. .csv.gz: written whole
     chunkable = chunkable and local and not compressed and fmt in CHUNKED_FORMATS
@@ -299,15 +299,15 @@ def _append(df, tmp: Path, fmt: str, writer, *, first: bool):
 
 def _plan_lines(df, plan) -> list[str]:
     """What the mitigation did, measured on the rows written: group shares and, with parity, target rates."""
+    measured = plan.summary(df)["measured"]
+    rarest = list(measured["target_shares"])[-1] if "target_shares" in measured else None
     lines = []
-    rarest = None if plan.parity is None else df[plan.parity].astype(str).value_counts().index[-1]
-    for cols in plan._group_sets(list(dict.fromkeys([*plan.balance, *plan.sensitive]))):
-        groups = df[cols].astype(str).agg(" & ".join, axis=1)
-        shares = groups.value_counts(normalize=True)
-        line = f"{' & '.join(cols)} shares: " + ", ".join(f"{g} {v:.1%}" for g, v in shares.items())
-        if rarest is not None and set(cols) <= set(plan.sensitive):
-            rates = (df[plan.parity].astype(str) == rarest).groupby(groups.to_numpy()).mean()
-            line += f"; {plan.parity}={rarest} rate: " + ", ".join(f"{g} {v:.1%}" for g, v in rates.items())
+    for name, shares in measured["group_shares"].items():
+        line = f"{name} shares: " + ", ".join(f"{g} {v:.1%}" for g, v in shares.items())
+        rates = measured.get("target_rates", {}).get(name)
+        if rates is not None:
+            line += f"; {plan.parity}={rarest} rate: " + ", ".join(
+                f"{g} {by_value.get(rarest, 0.0):.1%}" for g, by_value in rates.items())
         lines.append(line)
     return lines
 

@@ -101,7 +101,7 @@ def evaluate(
 
         raise UserInputError(
             f"fairness needs a categorical target; '{data.target}' is {data.kind(data.target)}: "
-            "pick a categorical --target, or leave out --sensitive"
+            "pick a categorical target, or leave out sensitive"
         )
     return run_metrics(data, metrics)
 

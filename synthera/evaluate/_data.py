@@ -156,9 +156,9 @@ def _check_target(real: pd.DataFrame, metadata: Metadata, target: str) -> None:
         )
     values = real[target].dropna()
     if values.empty:
-        raise DataError(f"target column '{target}' is empty in the real table; pick another --target")
+        raise DataError(f"target column '{target}' is empty in the real table; pick another target")
     if kind in DISCRETE and values.astype("string").nunique() < 2:
-        raise DataError(f"target column '{target}' has fewer than two classes in the real table; pick another --target")
+        raise DataError(f"target column '{target}' has fewer than two classes in the real table; pick another target")
 
 
 @dataclass
@@ -211,7 +211,7 @@ class EvalData:
         if isinstance(sensitive, str):
             sensitive = (sensitive,)
         sensitive = tuple(dict.fromkeys(sensitive))
-        for col, what in [(target, "--target"), *((s, "--sensitive") for s in sensitive)]:
+        for col, what in [(target, "target"), *((s, "sensitive") for s in sensitive)]:
             if col is not None and col not in real.columns:
                 raise UserInputError(
                     f"{what} column '{col}' is not in the data; the columns are {_preview(list(real.columns), 20)}"
@@ -281,11 +281,13 @@ class EvalData:
         if col.kind == "datetime":
             values = to_seconds(series, col)
             what = f"values that are not dates in the format {col.datetime_format!r}"
-            problem = f"column '{column}' in the {frame} table has {{bad}} {what}; fix them or the metadata's datetime_format"
+            problem = (f"column '{column}' in the {frame} table has {{bad}} {what}; "
+                       "fix them or the metadata's datetime_format")
         else:
             if pd.api.types.is_bool_dtype(series):
                 series = series.astype("float64")
-            values = parse_numbers(series, getattr(col, "number_format", None)).to_numpy(dtype="float64", na_value=np.nan)
+            values = parse_numbers(series, getattr(col, "number_format", None))
+            values = values.to_numpy(dtype="float64", na_value=np.nan)
             what = "values that are not numbers"
             problem = (f"column '{column}' is numerical in the real table but the {frame} table has {{bad}} {what}; "
                        "fix them or evaluate tables with the same column types")

@@ -69,7 +69,7 @@ def fairness(data: EvalData) -> dict:
     spec = task(data)
     if spec["kind"] != "classification":
         raise UserInputError(
-            f"fairness needs a categorical target; '{data.target}' is numerical. Pick a categorical --target"
+            f"fairness needs a categorical target; '{data.target}' is numerical; pick a categorical target"
         )
     for col in data.sensitive:
         n = len(data.categories(col)) if not data.is_continuous(col) else None

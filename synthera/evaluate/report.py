@@ -26,9 +26,9 @@ from synthera.evaluate.registry import METRICS, SECTIONS
 __all__ = ["Report", "run_metrics"]
 
 _NEED_HINTS = {
-    "holdout": "a holdout table of real rows the synthesizer never saw (--holdout)",
-    "target": "a target column (--target)",
-    "sensitive": "one or more sensitive columns (--sensitive)",
+    "holdout": "a holdout table of real rows the synthesizer never saw (holdout)",
+    "target": "a target column (target)",
+    "sensitive": "one or more sensitive columns (sensitive)",
 }
 
 

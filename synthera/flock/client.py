@@ -115,7 +115,7 @@ def check_download_url(url: str) -> str:
         scheme = ""
     if scheme not in ("http", "https"):
         raise UserInputError(f"refusing to download {redact_url(str(url))}: only http:// and https:// URLs are "
-                             "accepted for a task's data; download it yourself and pass --data FILE.jsonl")
+                             "accepted for a task's data; download it yourself and pass data FILE.jsonl")
     return url
 
 
@@ -234,7 +234,7 @@ def submission_body(task_id: int, *, hg_repo_id: str, base_model: str, gpu_type:
         if not isinstance(value, str) or not value.strip():
             raise UserInputError(f"{name} must be a non-empty string for a FLock submission")
     if "/" not in hg_repo_id:
-        raise UserInputError(f"--repo-id must look like user/name; got {hg_repo_id!r}")
+        raise UserInputError(f"hg_repo_id must look like user/name; got {hg_repo_id!r}")
     return {"task_id": _task_id(task_id), "data": {"hg_repo_id": hg_repo_id, "base_model": base_model,
                                                    "gpu_type": gpu_type, "revision": revision}}
 
@@ -334,7 +334,7 @@ class FlockClient:
                 raise FlockAPIError(scrub(f"FLock API answered {what} with something that is not JSON: "
                                           f"{text[:200]!r}")) from None
         raise FlockAPIError(scrub(f"FLock API unreachable for {what} at {redact_url(self.url)} after "
-                                  f"{self.retries + 1} attempts ({last}); try again later or check --base-url"))
+                                  f"{self.retries + 1} attempts ({last}); try again later or check base_url"))
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:

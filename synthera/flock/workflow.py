@@ -224,10 +224,10 @@ def prepare_training_data(task, work_dir: Path, *, data: str | os.PathLike | Non
     if url is None:
         if task.hf_dataset:
             raise UserInputError(scrub(f"task {task.id} names its training data as the Hugging Face dataset "
-                                       f"{task.hf_dataset}; download it and pass --data FILE.jsonl"))
+                                       f"{task.hf_dataset}; download it and pass data FILE.jsonl"))
         keys = ", ".join(sorted(map(str, task.data))) or "none"
         raise UserInputError(scrub(f"task {task.id} gives no training data URL (data keys: {keys}); "
-                                   "pass --data FILE.jsonl"))
+                                   "pass data FILE.jsonl"))
     check_download_url(url)
     target = work_dir / "training_set.jsonl"
     (download_fn or download)(url, target)
@@ -286,7 +286,7 @@ def _resolve_local(candidate: Candidate) -> str:
                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
     except Exception as exc:  # noqa: BLE001
         raise UserInputError(scrub(f"cannot fetch {candidate.model_id} from the Hugging Face Hub "
-                                   f"({type(exc).__name__}); pass --model with a local copy")) from None
+                                   f"({type(exc).__name__}); pass a local copy (train.candidates)")) from None
 
 
 # --------------------------------------------------------------------------- the loop, one step at a time
@@ -336,7 +336,7 @@ def fetch_task(task_id, *, client, work_dir: Path, dry_run: bool = False, log: C
         f"context_length {task.context_length if task.context_length is not None else 'unstated'}")
     if task.accepts_submissions is False and not dry_run:
         raise UserInputError(scrub(f"task {task.id} is in phase '{task.status}'; submissions are accepted only in "
-                                   "submission_phase (use --dry-run to train and validate anyway)"))
+                                   "submission_phase (use dry_run to train and validate anyway)"))
     _write_json(task.summary(), work_dir / "task.json")
     return task
 
@@ -493,7 +493,7 @@ def _check_run(train: TrainOptions, augmentation: AugmentOptions, *, dry_run: bo
     if train.max_models < 1:
         raise UserInputError(f"max_models must be >= 1; got {train.max_models}")
     if not dry_run and not os.environ.get(API_KEY_ENV, "").strip():
-        raise UserInputError(f"{API_KEY_ENV} is not set; export your FLock API key, or use --dry-run")
+        raise UserInputError(f"{API_KEY_ENV} is not set; export your FLock API key, or use dry_run")
     for module in ("transformers", "peft", "safetensors", "huggingface_hub"):
         require(module, "text")  # one line naming the extra now, not a traceback after the download
 

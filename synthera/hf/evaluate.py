@@ -101,7 +101,7 @@ def _prepare(real, synthetic, test, target, template: RowTemplate):
         if missing:
             raise UserInputError(
                 f"column {missing[0]!r} of the real table is missing from the {name} table; "
-                "the texts need the same columns (exclude it with --exclude if it should not be written)"
+                "the texts need the same columns (pass exclude with it if it should not be written)"
             )
     labels = {name: _labels(frame, target) for name, frame in tables.items()}
     classes = sorted(labels["real"].dropna().unique().tolist())

@@ -139,7 +139,7 @@ def resolve_model(name: str) -> ModelSpec:
     """
     name = str(name).strip()
     if not name:
-        raise UserInputError("--model is empty; pass an alias (bert), a local model folder or a hub id")
+        raise UserInputError("model is empty; pass an alias (bert), a local model folder or a hub id", param="model")
     key = name.lower()
     if key in ALIASES:
         path = minilm_path()
@@ -157,7 +157,8 @@ def resolve_model(name: str) -> ModelSpec:
         return ModelSpec(name=name, source=str(folder), tokenizer=str(folder), pretrained=True, architecture=arch,
                          label=f"{shown} ({_DISPLAY.get(arch, arch or 'unknown')} architecture, local folder)")
     if folder.exists():
-        raise UserInputError(f"--model {name} is a file; pass a model folder (with config.json), an alias or a hub id")
+        raise UserInputError(f"model {name} is a file; pass a model folder (with config.json), an alias or a hub id",
+                             param="model")
     if _looks_like_path(name) or not _HUB_ID.match(name):
         raise UserInputError(
             f"model folder not found: {name}; check the path, or pass an alias ({', '.join(ALIASES)}) or a hub id"
@@ -170,7 +171,7 @@ def _offline_message(name: str, why: str = "") -> str:
     return (
         f"model {name!r} is neither a local folder nor a known alias ({', '.join(ALIASES)}), and downloading it "
         f"from the Hugging Face hub is impossible offline{reason}; pass the path of a local model folder "
-        "(e.g. --model /path/to/model) or use --model bert"
+        "(e.g. model /path/to/model) or use model bert"
     )
 
 
@@ -241,7 +242,7 @@ def from_scratch(architecture: str, *, tokenizer: str | None = None, size: dict 
     arch = str(architecture).strip().lower()
     if arch not in SCRATCH_ARCHITECTURES:
         raise UserInputError(
-            f"unknown --from-scratch architecture {architecture!r}; choose one of: {', '.join(SCRATCH_ARCHITECTURES)}"
+            f"unknown scratch architecture {architecture!r}; choose one of: {', '.join(SCRATCH_ARCHITECTURES)}"
         )
     dims = dict(SCRATCH_SIZE)
     unknown = set(size or {}) - set(dims)

@@ -9,14 +9,13 @@ Files written by :meth:`HFEvalReport.save`:
 
 * ``results.json``: everything, including the training curves;
 * ``results.md``: the tables in markdown;
-* ``report.html``: the tables and the curves in one self-contained page;
+* ``report.html``: the tables and the curves (inline SVG) in one self-contained page, built with
+  :mod:`synthera._report.html` like the evaluation and bias reports;
 * ``curves.png``: training loss and validation loss / ROC AUC against steps.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 from pathlib import Path
@@ -25,11 +24,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "HFEvalReport"]
 
 FORMAT = "synthera-hf-eval"
 FORMAT_VERSION = 1
-_STYLE = (
-    "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-    "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-    "th{background:#f3f3f3}code{background:#f6f6f6;padding:1px 3px}</style></head><body>"
-)
 
 
 def _num(value, digits: int = 4) -> str:
@@ -139,61 +133,57 @@ class HFEvalReport:
         lines += [f"- {note}" for note in self.results.get("notes", [])]
         return "\n".join(lines) + "\n"
 
-    def to_html(self, *, curves_png: bytes | None = None) -> str:
-        """A self-contained page: the tables, and the curves when ``curves_png`` is given."""
-        esc = html.escape
+    def to_html(self, *, curves: bool = True) -> str:
+        """A self-contained page (the shared report kit): the tables, notes and, with ``curves``, the curves as SVG."""
+        from synthera._report.html import escape, page, plot_block, svg, table
 
-        def table(header, rows):
-            head = "".join(f"<th>{esc(h)}</th>" for h in header)
-            body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-            return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-        parts = [
-            "<!doctype html><html><head><meta charset='utf-8'><title>Synthera: transformer evaluation</title>",
-            _STYLE,
-            "<h1>Transformers fine-tuned on real and on synthetic rows</h1>",
+        intro = " ".join(escape(x).replace("`", "") for x in self._intro() if x)
+        body = [
+            table(["Model", "on real", "on synthetic"], [list(row) for row in self.table_rows()]),
+            "<p>Accuracy on the real test rows. Every score:</p>",
+            table(list(self._DETAIL_HEADER), self.detail_rows()),
         ]
-        parts += [f"<p>{esc(x).replace('`', '')}</p>" for x in self._intro() if x]
-        parts.append(table(("Model", "on real", "on synthetic"), self.table_rows()))
-        parts.append("<p>Accuracy on the real test rows. Every score:</p>")
-        parts.append(table(self._DETAIL_HEADER, self.detail_rows()))
-        parts.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in self.headline + self.results.get("notes", []))
-                     + "</ul>")
-        if curves_png:
-            data = base64.b64encode(curves_png).decode("ascii")
-            parts.append(f"<h2>Training curves</h2><img alt='training curves' style='max-width:100%' "
-                         f"src='data:image/png;base64,{data}'>")
-        parts.append("</body></html>\n")
-        return "".join(parts)
+        notes = self.results.get("notes", [])
+        if notes:
+            body.append('<ul class="muted">' + "".join(f"<li>{escape(x)}</li>" for x in notes) + "</ul>")
+        if curves and self._has_curves():
+            body.append(plot_block("training-curves", "Training curves", svg(self._curves_figure())))
+        return page("Transformers fine-tuned on real and on synthetic rows", intro, self.headline, body,
+                    self._timings())
 
-    def plot_curves(self) -> bytes:
-        """PNG bytes: training and validation loss, and validation ROC AUC, against training steps."""
-        import io
+    def _timings(self) -> dict[str, float]:
+        """Seconds to fit and test each run, for the page's footer."""
+        return {f"{m['label']} on {source}": float(run["fit_seconds"] + run["predict_seconds"])
+                for m in self.results["models"] for source, run in m["runs"].items()}
 
-        import matplotlib
+    def _has_curves(self) -> bool:
+        return any(run["history"]["train"] or run["history"]["validation"]
+                   for m in self.results["models"] for run in m["runs"].values())
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    def _curves_figure(self):
+        """Training and validation loss, and validation ROC AUC, against training steps (no pyplot state)."""
+        from matplotlib import rcParams
 
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        k = 0
-        for m in self.results["models"]:
-            for source, style in (("real", "-"), ("synthetic", "--")):
-                hist = m["runs"][source]["history"]
-                color = colors[k % len(colors)]
-                k += 1
-                name = f"{m['name']}{'' if m['pretrained'] else ' (not pretrained)'} on {source}"
-                if hist["train"]:
-                    axes[0].plot([h["step"] for h in hist["train"]], [h["loss"] for h in hist["train"]], style,
-                                 color=color, alpha=0.45, label=f"{name}: training")
-                val = hist["validation"]
-                if val:
-                    axes[0].plot([h["step"] for h in val], [h["loss"] for h in val], style, color=color,
-                                 marker="o", label=f"{name}: validation")
-                    auc = [(h["step"], h["roc_auc"]) for h in val if h.get("roc_auc") is not None]
-                    if auc:
-                        axes[1].plot(*zip(*auc, strict=True), style, color=color, marker="o", label=name)
+        from synthera._report.html import figure
+
+        fig = figure(11, 4)
+        axes = fig.subplots(1, 2)
+        colors = rcParams["axes.prop_cycle"].by_key()["color"]
+        runs = [(m, source, style) for m in self.results["models"] for source, style in (("real", "-"),
+                                                                                         ("synthetic", "--"))]
+        for k, (m, source, style) in enumerate(runs):
+            hist, color = m["runs"][source]["history"], colors[k % len(colors)]
+            name = f"{m['name']}{'' if m['pretrained'] else ' (not pretrained)'} on {source}"
+            if hist["train"]:
+                axes[0].plot([h["step"] for h in hist["train"]], [h["loss"] for h in hist["train"]], style,
+                             color=color, alpha=0.45, label=f"{name}: training")
+            val = hist["validation"]
+            if val:
+                axes[0].plot([h["step"] for h in val], [h["loss"] for h in val], style, color=color,
+                             marker="o", label=f"{name}: validation")
+                auc = [(h["step"], h["roc_auc"]) for h in val if h.get("roc_auc") is not None]
+                if auc:
+                    axes[1].plot(*zip(*auc, strict=True), style, color=color, marker="o", label=name)
         axes[0].set_title("loss (validation rows come from the training table)")
         axes[0].set_xlabel("training step")
         axes[0].set_ylabel("cross-entropy")
@@ -203,10 +193,14 @@ class HFEvalReport:
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=7)
-        fig.tight_layout()
+        return fig
+
+    def plot_curves(self) -> bytes:
+        """PNG bytes: training and validation loss, and validation ROC AUC, against training steps."""
+        import io
+
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
+        self._curves_figure().savefig(buf, format="png", dpi=110)
         return buf.getvalue()
 
     def save(self, folder) -> dict:
@@ -222,7 +216,7 @@ class HFEvalReport:
         paths = {
             "json": write_text(self.to_json(), folder / "results.json"),
             "markdown": write_text(self.to_markdown(), folder / "results.md"),
-            "html": write_text(self.to_html(curves_png=png), folder / "report.html"),
+            "html": write_text(self.to_html(), folder / "report.html"),
         }
         with atomic_path(folder / "curves.png") as tmp:
             Path(tmp).write_bytes(png)

@@ -236,7 +236,7 @@ class TransformerClassifier:
         except (RuntimeError, TypeError):
             raise UserInputError(f"unknown device {self.device!r}; use auto, cpu or cuda") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise UserInputError("device 'cuda' asked for but no GPU is available; use --device auto or cpu")
+            raise UserInputError("device 'cuda' asked for but no GPU is available; use device auto or cpu")
         return device
 
     # ------------------------------------------------------------------ fit
@@ -324,7 +324,7 @@ class TransformerClassifier:
         if self.truncated_rows_:
             warnings.warn(
                 f"{self.truncated_rows_} of {len(ids)} training texts are longer than max_length={self.max_length} "
-                "tokens and were cut; raise --max-length or shorten the template",
+                "tokens and were cut; raise max_length or shorten the template",
                 SyntheraWarning, stacklevel=4,
             )
         lengths = [len(x) for x in ids]
@@ -467,7 +467,7 @@ class TransformerClassifier:
         ids, cut = self._encode(list(unique))
         if cut and progress:
             warnings.warn(f"{cut} of {len(unique)} distinct texts are longer than max_length={self.max_length} tokens "
-                          "and were cut; raise --max-length or shorten the template", SyntheraWarning, stacklevel=3)
+                          "and were cut; raise max_length or shorten the template", SyntheraWarning, stacklevel=3)
         self.last_truncated_ = int(cut)
         order = np.argsort([len(x) for x in ids], kind="stable")
         out = np.zeros((len(unique), len(self.classes_)), dtype=np.float64)

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -88,7 +89,7 @@ class EvaluationResult:
                "errors": self.errors, "seconds": round(self.seconds, 2)}
         if with_predictions:
             out["examples"] = [{"prediction": p, "reference": r, "output": o}
-                               for p, r, o in zip(self.predictions, self.references, self.raw_outputs)]
+                               for p, r, o in zip(self.predictions, self.references, self.raw_outputs, strict=True)]
         return out
 
 
@@ -281,7 +282,7 @@ def generate_answers(model, tokenizer, prompts: list[str], *, batch_size: int = 
             generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                        eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id)
             new = generated[:, batch["input_ids"].shape[1]:]
-            for i, row in zip(chunk, new):
+            for i, row in zip(chunk, new, strict=True):
                 outputs[i] = tokenizer.decode(row, skip_special_tokens=True)
             advance(len(chunk))
     return outputs
@@ -320,7 +321,7 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
                                    where=f"conversation {i}") for i, r in enumerate(records)]
     target_tokens = target_bytes = 0
     for enc in encoded:
-        ids = [t for t, m in zip(enc.input_ids, enc.target_mask) if m]
+        ids = [t for t, m in zip(enc.input_ids, enc.target_mask, strict=True) if m]
         if ids:
             target_tokens += len(ids)
             target_bytes += len(tokenizer.decode(ids, skip_special_tokens=True).encode("utf-8"))
@@ -379,7 +380,7 @@ def load_model_with_adapter(model=None, adapter=None):
 
 
 def _attach(lm, adapter):
-    from peft import PeftModel
+    PeftModel = require("peft", "text").PeftModel
 
     folder = Path(adapter).expanduser()
     if not (folder / "adapter_config.json").is_file():
@@ -398,7 +399,7 @@ def _valid_sql(predictions, conns, timeout_s: float) -> float:
     from synthera.text.sql.execute import SQLExecutionError, execute_sql
 
     ok = []
-    for p, conn in zip(predictions, conns):
+    for p, conn in zip(predictions, conns, strict=True):
         try:
             execute_sql(conn, p, timeout_s=timeout_s, max_rows=100_000, truncate=False)
             ok.append(1.0)

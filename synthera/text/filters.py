@@ -23,6 +23,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from synthera._extras import require
+
 __all__ = [
     "DROP_REASONS",
     "Balancer",
@@ -153,14 +155,10 @@ class NoveltyFilter:
         self._lsh = None
         self._hashes: dict[str, object] = {}
         if minhash_threshold is not None:
-            from datasketch import MinHashLSH
-
-            self._lsh = MinHashLSH(threshold=minhash_threshold, num_perm=num_perm)
+            self._lsh = require("datasketch", "text").MinHashLSH(threshold=minhash_threshold, num_perm=num_perm)
 
     def _minhash(self, words: list[str]):
-        from datasketch import MinHash
-
-        m = MinHash(num_perm=self.num_perm, seed=1)
+        m = require("datasketch", "text").MinHash(num_perm=self.num_perm, seed=1)
         k = self.shingle
         grams = {" ".join(words[i:i + k]) for i in range(max(1, len(words) - k + 1))}
         m.update_batch([g.encode("utf-8") for g in grams])

@@ -325,7 +325,12 @@ def _host(url: str) -> str:
 # --------------------------------------------------------------------------- fake
 
 
-_FAKE_WORDS = ["river", "market", "garden", "signal", "harbor", "lantern", "meadow", "archive", "circuit", "compass", "orchard", "canyon", "beacon", "ledger", "festival", "workshop", "satellite", "glacier", "village", "library", "bakery", "tunnel", "station", "forest", "engine", "theater", "bridge", "island", "vineyard", "museum", "highway", "clinic", "studio", "factory", "valley", "tower", "harbor", "school", "kitchen"]
+_FAKE_WORDS = [
+    "river", "market", "garden", "signal", "harbor", "lantern", "meadow", "archive", "circuit", "compass", "orchard",
+    "canyon", "beacon", "ledger", "festival", "workshop", "satellite", "glacier", "village", "library", "bakery",
+    "tunnel", "station", "forest", "engine", "theater", "bridge", "island", "vineyard", "museum", "highway", "clinic",
+    "studio", "factory", "valley", "tower", "harbor", "school", "kitchen",
+]
 _FIELD = re.compile(r"^([A-Z][A-Za-z ]{0,30}):\s*<([^>]*)>\s*$")
 
 
@@ -457,7 +462,7 @@ class CachedLLM:
         seeds = list(seeds) if seeds is not None else [seed] * len(prompts)
         keys = [
             prompt_key(self.model_id, p, max_new_tokens=max_new_tokens, temperature=temperature, seed=s, stop=stop)
-            for p, s in zip(prompts, seeds)
+            for p, s in zip(prompts, seeds, strict=True)
         ]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
         self.hits += len(prompts) - len(todo)
@@ -474,7 +479,7 @@ class CachedLLM:
             self.misses += len(todo)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
-                for i, text in zip(todo, answers):
+                for i, text in zip(todo, answers, strict=True):
                     self._cache[keys[i]] = text
                     fh.write(json.dumps({"key": keys[i], "text": text}, ensure_ascii=False) + "\n")
                 fh.flush()

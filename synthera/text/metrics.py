@@ -37,6 +37,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 from synthera.text.filters import rouge_l as _rouge_l_tokens
 from synthera.text.sql.analysis import sql_key
@@ -75,7 +76,7 @@ def _pairs(predictions: Sequence[str], references: Sequence[Reference]) -> list[
             f"got {len(predictions)} predictions but {len(references)} references; pass one reference per prediction"
         )
     pairs = []
-    for pred, ref in zip(predictions, references):
+    for pred, ref in zip(predictions, references, strict=True):
         golds = [ref] if isinstance(ref, str) else list(ref)
         if not golds:
             raise UserInputError("a reference list is empty; give at least one acceptable answer per example")
@@ -147,7 +148,7 @@ def bleu(predictions: Sequence[str], references: Sequence[Reference]) -> float:
     Examples with several references use them all; sacrebleu needs the same
     number per example, so shorter lists are padded with their last item.
     """
-    import sacrebleu
+    sacrebleu = require("sacrebleu", "text")
 
     pairs = _pairs(predictions, references)
     if not pairs:
@@ -221,7 +222,7 @@ def execution_accuracy(
     if len(connections) != len(pairs):
         raise UserInputError(f"got {len(connections)} database connections for {len(pairs)} examples")
     return _mean([float(execution_match(p, golds[0], conn, timeout_s=timeout_s, mode=mode))
-                  for (p, golds), conn in zip(pairs, connections)])
+                  for (p, golds), conn in zip(pairs, connections, strict=True)])
 
 
 # --------------------------------------------------------------------------- bits per byte

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -45,9 +46,8 @@ def cache_dir() -> Path:
 def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # our own bars report progress; "Loading weights" bars are noise
+    # our own bars report progress; "Loading weights" bars are noise
+    require("transformers.utils.logging", "text").disable_progress_bar()
 
 
 def _smollm2_package_dir() -> Path:
@@ -74,8 +74,9 @@ def _is_complete(folder: Path) -> bool:
 
 def _convert_smollm2(target: Path) -> Path:
     """Dequantise the bundled GGUF once into ``target`` (atomically: temp folder, then rename)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    torch = require("torch", "text")
+    transformers = require("transformers", "text")
+    AutoModelForCausalLM, AutoTokenizer = transformers.AutoModelForCausalLM, transformers.AutoTokenizer
 
     _offline()
     source = _smollm2_package_dir()
@@ -162,8 +163,9 @@ def load_causal_lm(model: str | os.PathLike | None = None, *, dtype=None, gguf_f
         ``(model, tokenizer)``; the model is in eval mode and the tokenizer has a
         pad token and pads on the left (ready for batched generation).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    torch = require("torch", "text")
+    transformers = require("transformers", "text")
+    AutoModelForCausalLM, AutoTokenizer = transformers.AutoModelForCausalLM, transformers.AutoTokenizer
 
     _offline()
     if gguf_file is not None:

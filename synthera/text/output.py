@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from synthera._extras import require
 from synthera.errors import DataError, UserInputError
 
 __all__ = ["load_dataset", "output_paths", "read_records", "write_dataset"]
@@ -115,8 +115,13 @@ def write_dataset(records: list[dict], manifest: dict, out: str | os.PathLike, *
 
 def _save_hf(rows: list[dict], target: Path) -> None:
     """``datasets.Dataset.save_to_disk`` into a temporary folder, then swap it into place."""
-    from datasets import Dataset, Features, Value
-    from datasets.utils import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
+    from synthera.io import atomic_folder
+
+    datasets = require("datasets", "text")
+    Dataset, Features, Value = datasets.Dataset, datasets.Features, datasets.Value
+    hf_utils = require("datasets.utils", "text")
+    disable_progress_bars, enable_progress_bars = hf_utils.disable_progress_bars, hf_utils.enable_progress_bars
+    is_progress_bar_enabled = hf_utils.is_progress_bar_enabled
 
     features = Features({
         "system": Value("string"),
@@ -125,28 +130,14 @@ def _save_hf(rows: list[dict], target: Path) -> None:
     })
     ds = Dataset.from_list(rows, features=features) if rows else Dataset.from_dict(
         {"system": [], "conversations": [], "meta": []}, features=features)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
     bars = is_progress_bar_enabled()
     disable_progress_bars()
     try:
-        ds.save_to_disk(str(tmp))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not target.exists():
-            os.replace(old, target)
-        raise
+        with atomic_folder(target) as tmp:
+            ds.save_to_disk(str(tmp))
     finally:
         if bars:
             enable_progress_bars()
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
@@ -173,7 +164,8 @@ def load_dataset(path: str | os.PathLike):
     file. The ``meta`` column holds JSON text (``json.loads`` it for the
     task's fields, e.g. ``sql`` and ``difficulty``).
     """
-    from datasets import Dataset, load_from_disk
+    datasets = require("datasets", "text")
+    Dataset, load_from_disk = datasets.Dataset, datasets.load_from_disk
 
     path = Path(path)
     if path.is_dir():

@@ -189,7 +189,7 @@ class Encoded:
     @property
     def labels(self) -> list[int]:
         """``input_ids`` where the mask is 1, ``-100`` (ignored by the loss) elsewhere."""
-        return [t if m else -100 for t, m in zip(self.input_ids, self.target_mask)]
+        return [t if m else -100 for t, m in zip(self.input_ids, self.target_mask, strict=True)]
 
 
 def _encode(tokenizer, text: str) -> list[int]:

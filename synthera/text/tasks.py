@@ -53,7 +53,14 @@ __all__ = [
 ]
 
 _STOP = frozenset(
-    ["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "my", "me", "not", "no", "so", "if", "then", "than", "too", "very", "can", "will", "would", "should", "could", "do", "does", "did", "has", "have", "had", "into", "about", "over", "after", "before", "also", "just", "more", "most", "some", "such", "each", "which", "who", "whom", "what", "when", "where", "why", "how", "all", "any", "one", "two"]
+    [
+        "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is",
+        "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "there", "their", "they",
+        "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "my", "me", "not", "no", "so", "if",
+        "then", "than", "too", "very", "can", "will", "would", "should", "could", "do", "does", "did", "has", "have",
+        "had", "into", "about", "over", "after", "before", "also", "just", "more", "most", "some", "such", "each",
+        "which", "who", "whom", "what", "when", "where", "why", "how", "all", "any", "one", "two",
+    ]
 )
 
 
@@ -105,7 +112,7 @@ def parse_fields(text: str, names: Sequence[str]) -> dict[str, str] | None:
     if lead and not re.match(rf"(?i)\s*({pattern})\s*:", clean) and names[0].lower() not in [
             p.lower() for p in parts[1::2]]:
         found[names[0]] = lead  # the first field answered without its label
-    for label, value in zip(parts[1::2], parts[2::2]):
+    for label, value in zip(parts[1::2], parts[2::2], strict=True):
         key = next(n for n in names if n.lower() == label.lower())
         if key not in found:
             found[key] = " ".join(value.split()).strip().strip('"').strip()
@@ -244,7 +251,7 @@ class TextToSQLTask:
                 continue
             ready.append((cand, key, preview_json(result.rows, result.row_count), result.row_count))
         questions = self._questions([c for c, *_ in ready])
-        for (cand, key, preview, row_count), (question, source) in zip(ready, questions):
+        for (cand, key, preview, row_count), (question, source) in zip(ready, questions, strict=True):
             meta = {
                 "task": self.name, "question": question, "sql": cand.sql, "schema": self.ddl,
                 "difficulty": cand.difficulty, "features": cand.features, "family": cand.family,
@@ -270,7 +277,7 @@ class TextToSQLTask:
         answers = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                                     seeds=seeds, stop=self.stop)
         out = []
-        for cand, answer in zip(cands, answers):
+        for cand, answer in zip(cands, answers, strict=True):
             text = _first_paragraph(answer).split("\n")[0].strip() if answer else ""
             ok, _missing = round_trip_ok(text, cand.columns, cand.values, cand.implied) if text else (False, [])
             if ok and 8 <= len(text) <= 400 and not text.lower().startswith("select"):
@@ -404,7 +411,7 @@ class _SeedTask:
             answers = self.llm.generate(prompts, max_new_tokens=stage.max_new_tokens,
                                         temperature=stage.temperature, seeds=seeds, stop=stage.stop)
             survivors = []
-            for i, answer in zip(alive, answers):
+            for i, answer in zip(alive, answers, strict=True):
                 attrs = {self.attribute: jobs[i][self.attribute]}
                 if not answer or not answer.strip():
                     drops[i] = Drop("generation_failed", attrs, f"empty {stage.field}")

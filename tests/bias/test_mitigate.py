@@ -98,8 +98,8 @@ def test_every_registered_synthesizer_can_be_balanced_and_equalised(name, frame)
 
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "nothing to mitigate"),
-    ({"parity": "income"}, "add --sensitive"),
-    ({"sensitive": ["sex"], "balance": ["race"]}, "--sensitive is used with --parity"),
+    ({"parity": "income"}, "add sensitive COLUMN"),
+    ({"sensitive": ["sex"], "balance": ["race"]}, "sensitive is used with parity TARGET"),
     ({"parity": "income", "sensitive": ["income"]}, "both the parity target and a sensitive column"),
     ({"balance": ["nope"]}, "unknown column 'nope'"),
     ({"balance": ["age"]}, "bin it"),
@@ -149,3 +149,38 @@ def test_shift_to_rates_hits_the_wanted_rates_in_every_group():
     for g in (g1, g2):
         for k in np.unique(g):
             assert np.allclose(out[g == k].mean(axis=0), wanted, atol=1e-6)
+
+
+def test_summary_measures_the_rows_it_is_given(cascade):
+    """The shares and rates the CLI prints come from the public summary, counted on the rows written."""
+    df, plan = mitigated_sample(cascade, 2_000, balance=["race"], parity="income", sensitive=["sex"], seed=0,
+                                pilot_rows=PILOT)
+    assert "measured" not in plan.summary()
+    measured = plan.summary(df)["measured"]
+    assert measured["rows"] == 2_000
+    assert list(measured["group_shares"]) == ["race", "sex"]
+    for name, shares in measured["group_shares"].items():
+        expected = df[name].astype(str).value_counts(normalize=True)
+        assert shares == pytest.approx(expected.to_dict()) and list(shares) == list(expected.index)
+    assert list(measured["target_rates"]) == ["sex"]  # rates only for the sensitive groupings
+    rates = measured["target_rates"]["sex"]
+    for group, by_value in rates.items():
+        expected = (df.loc[df["sex"] == group, "income"] == ">50K").mean()
+        assert by_value[">50K"] == pytest.approx(expected)
+    assert measured["target_shares"] == pytest.approx(df["income"].value_counts(normalize=True).to_dict())
+    with pytest.raises(UserInputError, match="rows lack the mitigated column"):
+        plan.summary(df.drop(columns="race"))
+
+
+def test_options_record_and_keywords_give_the_same_rows(cascade):
+    from synthera.bias import MitigationOptions
+
+    options = MitigationOptions(parity="income", sensitive=["sex"], seed=5, pilot_rows=PILOT)
+    a, plan_a = mitigated_sample(cascade, 400, options)
+    b, _ = mitigated_sample(cascade, 400, parity="income", sensitive=["sex"], seed=5, pilot_rows=PILOT)
+    c, _ = mitigated_sample(cascade, 400, options, seed=6)  # a keyword overrides the record
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+    assert plan_mitigation(cascade, 400, options).cells.equals(plan_mitigation(cascade, 400, **vars(options)).cells)
+    with pytest.raises(TypeError, match="unknown mitigation option"):
+        plan_mitigation(cascade, 400, options, paritty="income")

@@ -110,7 +110,8 @@ def test_datetime_step_match_sees_monthly_dates_given_random_days():
     monthly = real.sample(frac=1, random_state=1).reset_index(drop=True)
     monthly["x"] = rng.normal(size=300)
     daily = monthly.copy()
-    daily["when"] = (pd.to_datetime(daily["when"]) + pd.to_timedelta(rng.integers(0, 28, 300), unit="D")).dt.strftime("%Y-%m-%d")
+    shifted = pd.to_datetime(daily["when"]) + pd.to_timedelta(rng.integers(0, 28, 300), unit="D")
+    daily["when"] = shifted.dt.strftime("%Y-%m-%d")
 
     good = evaluate(real, monthly, metrics=["column_shapes", "datetime_step_match"])
     bad = evaluate(real, daily, metrics=["column_shapes", "datetime_step_match"])
@@ -198,13 +199,14 @@ def test_other_arguments_nothing_can_be_computed_with_are_refused(people):
         evaluate(real.assign(income="<=50K"), syn, holdout=holdout, target="income")
     with pytest.raises(UserInputError, match="fairness needs a categorical target"):
         evaluate(real, syn, holdout=holdout, target="hours", sensitive=("sex",))
-    assert evaluate(real, syn, holdout=holdout, target="hours", metrics=["utility"])["utility"]["task"]["kind"] == "regression"
+    assert evaluate(real, syn, holdout=holdout, target="hours",
+                    metrics=["utility"])["utility"]["task"]["kind"] == "regression"
 
 
 @pytest.fixture
 def files(people, tmp_path):
     paths = {}
-    for name, df in zip(("real", "holdout", "synthetic"), people):
+    for name, df in zip(("real", "holdout", "synthetic"), people, strict=True):
         paths[name] = tmp_path / f"{name}.csv"
         df.to_csv(paths[name], index=False)
     return paths
@@ -304,7 +306,7 @@ def test_mixed_utc_offsets_are_evaluated_on_their_wall_clock_step():
     rng = np.random.default_rng(0)
     days = pd.date_range("2024-01-01", periods=100, freq="D").strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
     offsets = rng.choice(["+01:00", "+02:00", "-05:00"], 200)
-    real = pd.DataFrame({"at": [f"{d}{o}" for d, o in zip(rng.choice(days, 200), offsets)],
+    real = pd.DataFrame({"at": [f"{d}{o}" for d, o in zip(rng.choice(days, 200), offsets, strict=True)],
                          "x": rng.normal(size=200)})
     syn = real.sample(frac=1, random_state=2).reset_index(drop=True)
     report = evaluate(real, syn, metrics=["column_shapes", "datetime_step_match"])

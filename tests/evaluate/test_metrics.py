@@ -138,9 +138,11 @@ def test_privacy_tells_a_copy_from_an_independent_sample(people):
     real, holdout, syn = people
     names = ["exact_copy_rate", "distance_to_closest_record", "singling_out_risk", "inference_risk"]
     fresh = evaluate(real, syn, holdout=holdout, target="income", metrics=names)["privacy"]
-    leaky = evaluate(real, real.sample(frac=1, random_state=0), holdout=holdout, target="income", metrics=names)["privacy"]
+    leaky = evaluate(real, real.sample(frac=1, random_state=0), holdout=holdout, target="income",
+                     metrics=names)["privacy"]
     assert leaky["exact_copy_rate"] == pytest.approx(1.0)
-    assert leaky["dcr_share"] > 0.9 and leaky["mia_auc"] > 0.9 and leaky["dcr_median_synthetic"] == pytest.approx(0, abs=1e-3)
+    assert leaky["dcr_share"] > 0.9 and leaky["mia_auc"] > 0.9
+    assert leaky["dcr_median_synthetic"] == pytest.approx(0, abs=1e-3)
     assert 0.35 < fresh["dcr_share"] < 0.65 and 0.4 < fresh["mia_auc"] < 0.6
     assert leaky["singling_out_risk"] > fresh["singling_out_risk"] + 0.2
     assert leaky["inference_risk"] > fresh["inference_risk"]
@@ -152,7 +154,7 @@ def test_metrics_that_need_a_holdout_are_skipped_with_a_reason(people):
     report = evaluate(real, syn, target="income")
     skipped = {s["metric"]: s["reason"] for s in report.results["skipped"]}
     assert {"utility", "fairness", "distance_to_closest_record"} <= set(skipped)
-    assert "--holdout" in skipped["utility"]
+    assert "(holdout)" in skipped["utility"]  # the parameter that fixes it
     assert report["privacy"]["exact_copy_rate"] is not None
 
 
@@ -186,7 +188,8 @@ def test_a_failing_metric_becomes_an_error_row(people, monkeypatch):
     report = evaluate(real, syn, metrics=["column_shapes", "always_fails"])
     assert report["fidelity"]["always_fails"] is None
     assert report["fidelity"]["column_shapes"] > 0.9
-    assert report.results["errors"] == [{"metric": "always_fails", "section": "fidelity", "error": "RuntimeError: boom"}]
+    assert report.results["errors"] == [{"metric": "always_fails", "section": "fidelity",
+                                         "error": "RuntimeError: boom"}]
     assert "always_fails" in report.to_html()
 
 
@@ -214,9 +217,9 @@ def test_user_mistakes_are_clear_errors(people, change, error, match):
 
 def test_unknown_target_and_metric_names(people):
     real, _, syn = people
-    with pytest.raises(UserInputError, match="--target column 'incom' is not in the data"):
+    with pytest.raises(UserInputError, match="^target column 'incom' is not in the data"):
         evaluate(real, syn, target="incom")
-    with pytest.raises(UserInputError, match="--sensitive column 'gender'"):
+    with pytest.raises(UserInputError, match="^sensitive column 'gender'"):
         evaluate(real, syn, sensitive=["gender"])
     with pytest.raises(UserInputError, match="unknown metric 'nope'"):
         evaluate(real, syn, metrics=["nope"])

@@ -55,5 +55,6 @@ def test_screenshot_shows_real_and_synthetic_colours(report_file, tmp_path):
         return float((np.abs(pixels - np.array(rgb)).sum(axis=1) < 40).mean())
 
     assert share((255, 255, 255)) < 0.95, "the page is (nearly) blank"  # 0.98 with the plots removed
-    assert share((0x1F, 0x4E, 0x79)) > 0.01, "no bars or areas in the real-data colour were drawn"  # 0.001 without plots
+    real_colour = (0x1F, 0x4E, 0x79)
+    assert share(real_colour) > 0.01, "no bars or areas in the real-data colour were drawn"  # 0.001 without plots
     assert share((0xE0, 0x7B, 0x00)) > 0.01, "no bars or lines in the synthetic-data colour were drawn"

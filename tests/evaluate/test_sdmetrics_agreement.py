@@ -68,7 +68,8 @@ def sdmetrics_scores(real: pd.DataFrame, syn: pd.DataFrame, metadata: dict, tmp_
     real.to_pickle(paths[0])
     syn.to_pickle(paths[1])
     paths[2].write_text(json.dumps(metadata))
-    done = subprocess.run([str(PEERS_PYTHON), "-c", _MAIN, *map(str, paths)], capture_output=True, text=True, check=True)
+    done = subprocess.run([str(PEERS_PYTHON), "-c", _MAIN, *map(str, paths)], capture_output=True, text=True,
+                          check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

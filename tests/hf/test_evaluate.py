@@ -13,8 +13,8 @@ from synthera.hf.metrics import classification_scores, positive_class
 from synthera.hf.report import HFEvalReport
 from tests.hf.conftest import TINY_SCRATCH, make_frame
 
-FAST = {"epochs": 16, "patience": 40, "batch_size": 8, "learning_rate": 3e-3, "max_length": 32, "threads": 1, "device": "cpu",
-        "validation_fraction": 0.2}
+FAST = {"epochs": 16, "patience": 40, "batch_size": 8, "learning_rate": 3e-3, "max_length": 32, "threads": 1,
+        "device": "cpu", "validation_fraction": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def test_real_rows_teach_the_rule_and_flipped_synthetic_rows_do_not(report):
     bert = report.results["models"][0]
     assert bert["runs"]["real"]["accuracy"] >= 0.9
     assert bert["runs"]["synthetic"]["accuracy"] <= 0.2
-    assert bert["gap"]["accuracy"] == pytest.approx(bert["runs"]["real"]["accuracy"] - bert["runs"]["synthetic"]["accuracy"])
+    runs = bert["runs"]
+    assert bert["gap"]["accuracy"] == pytest.approx(runs["real"]["accuracy"] - runs["synthetic"]["accuracy"])
     assert bert["runs"]["real"]["roc_auc"] > 0.9 > bert["runs"]["synthetic"]["roc_auc"]
 
 
@@ -71,7 +72,8 @@ def test_save_writes_every_file(report, tmp_path):
     assert data["headline"] and "trained on synthetic rows" in data["headline"][0]
     assert paths["curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = paths["html"].read_text()
-    assert "<table>" in page and "data:image/png;base64," in page
+    assert "<table>" in page and 'data-plot="training-curves"' in page and "<svg" in page
+    assert "<script" not in page and "data:image/png" not in page  # self-contained, curves as inline SVG
     again = HFEvalReport.from_json(paths["json"].read_text())
     assert again.to_markdown() == report.to_markdown()
 
@@ -117,3 +119,18 @@ def test_scores_follow_the_positive_label_convention():
     assert s == {"accuracy": 0.75, "f1": pytest.approx(2 / 3), "roc_auc": 1.0}
     multi = classification_scores(np.array([0, 1, 2, 2]), np.eye(3)[[0, 1, 2, 1]])
     assert multi["accuracy"] == 0.75 and 0 < multi["f1"] < 1 and multi["roc_auc"] is not None
+
+
+def test_html_uses_the_shared_report_kit_and_leaves_matplotlib_alone(report):
+    import matplotlib
+
+    from synthera._report.html import CSS
+
+    backend, settings = matplotlib.get_backend(), dict(matplotlib.rcParams)
+    page = report.to_html()
+    assert CSS in page and 'id="headline"' in page  # the kit's page frame, as evaluate and bias use
+    assert report.headline[0].split(":")[0] in page
+    for m in report.results["models"]:
+        assert m["label"] in page
+    assert matplotlib.get_backend() == backend and dict(matplotlib.rcParams) == settings
+    assert "<svg" not in report.to_html(curves=False)

@@ -52,7 +52,7 @@ def test_from_scratch_is_labelled_not_pretrained(tiny_tokenizer):
 
 
 def test_unknown_architecture_is_refused():
-    with pytest.raises(UserInputError, match="unknown --from-scratch architecture 'gpt9'"):
+    with pytest.raises(UserInputError, match="unknown scratch architecture 'gpt9'"):
         from_scratch("gpt9")
 
 
@@ -67,7 +67,7 @@ def test_from_scratch_models_run_and_are_seeded(arch, tiny_tokenizer):
     inputs = {k: v for k, v in enc.items() if k != "token_type_ids"}
     assert model(**inputs).logits.shape == (2, 3)
     again, _ = load_model(spec, num_labels=3, seed=1, max_length=32)
-    for a, b in zip(model.parameters(), again.parameters()):
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
         assert torch.equal(a, b)
 
 

@@ -40,7 +40,8 @@ def test_custom_item_separator_and_exclude(rows):
 
 def test_custom_template_fills_fields_and_braces(rows):
     t = RowTemplate(text="{{row}} A {age} year old, {workclass}, {hours_per_week} h")
-    assert t.render(rows, target="income") == ["{row} A 39 year old, State-gov, 40 h", "{row} A 50 year old, unknown, unknown h"]
+    assert t.render(rows, target="income") == ["{row} A 39 year old, State-gov, 40 h",
+                                               "{row} A 50 year old, unknown, unknown h"]
     assert RowTemplate(text="{workclass}", null_text="n/a").render(rows, target="income")[1] == "n/a"
     assert template_fields("{a} and {b} and {a} {{c}}") == ["a", "b"]
 

@@ -145,7 +145,7 @@ def test_validator_loss_matches_a_batch_size_one_pass(tiny):
             enc = encode_conversation(r, tok, template="qwen1.5", max_length=64)
             out = lm(input_ids=torch.tensor([enc.input_ids]), labels=torch.tensor([enc.labels]))
             losses.append(float(out.loss))
-            target = [t for t, m in zip(enc.input_ids, enc.target_mask) if m]
+            target = [t for t, m in zip(enc.input_ids, enc.target_mask, strict=True) if m]
             tokens += len(target)
             nbytes += len(tok.decode(target, skip_special_tokens=True).encode())
     loss = sum(losses) / len(losses)

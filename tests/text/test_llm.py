@@ -58,7 +58,8 @@ def _tiny_llama(folder):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    words = ["hello", "world", "river", "sea", "turtle", "sand", "warm", "question", "answer", "passage", "summary", "topic", "the", "a", "is", "of"]
+    words = ["hello", "world", "river", "sea", "turtle", "sand", "warm", "question", "answer", "passage", "summary",
+             "topic", "the", "a", "is", "of"]
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, ":": 4, "user": 5, "assistant": 6, "system": 7}
     for w in words:
         vocab.setdefault(w, len(vocab))

@@ -44,7 +44,8 @@ def test_execute_sql_returns_rows_and_reads_odd_columns(shop_db):
     direct = sqlite3.connect(shop_db).execute(
         "SELECT COUNT(*), MAX(\"unit-price\") FROM sales WHERE \"order\" = 'phone'").fetchone()
     assert rows == [direct]
-    assert execute_sql(f"sqlite:///{shop_db}", "SELECT city FROM stores ORDER BY city LIMIT 2") == [("Lagos",), ("Lima",)]
+    rows = execute_sql(f"sqlite:///{shop_db}", "SELECT city FROM stores ORDER BY city LIMIT 2")
+    assert rows == [("Lagos",), ("Lima",)]
     assert len(execute_sql(shop_db, "SELECT * FROM sales", max_rows=7)) == 7
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 
+from synthera._extras import require
+
 __all__ = ["dedup_key", "limit_probe", "normalize_sql", "spider_hardness", "sql_features", "sql_key"]
 
 
 def _sqlglot():
-    import sqlglot
-    from sqlglot import exp
-
-    return sqlglot, exp
+    """``sqlglot`` and its expression module, or one line naming the 'text' extra."""
+    sqlglot = require("sqlglot", "text")
+    return sqlglot, require("sqlglot.expressions", "text")
 
 
 def normalize_sql(sql: str, *, dialect: str = "sqlite") -> str:
@@ -28,7 +29,7 @@ def normalize_sql(sql: str, *, dialect: str = "sqlite") -> str:
     Raises ``ValueError`` if it does not parse.
     """
     sqlglot, _ = _sqlglot()
-    from sqlglot.errors import SqlglotError
+    SqlglotError = require("sqlglot.errors", "text").SqlglotError
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)

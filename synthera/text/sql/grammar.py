@@ -365,7 +365,8 @@ class SQLSampler:
     def _f_count_where(self, t):
         f = self._any_filter(t)
         sql = f"SELECT COUNT(*) FROM {quote_identifier(t)} WHERE {f.sql}"
-        q = self.q.pick(f"how many {self.q.rows(t)} have {self.q.with_(f)}", f"count the {self.q.rows(t)} where {self.q.where(f)}",
+        q = self.q.pick(f"how many {self.q.rows(t)} have {self.q.with_(f)}",
+                        f"count the {self.q.rows(t)} where {self.q.where(f)}",
                         f"what is the number of {self.q.rows(t)} with {self.q.with_(f)}")
         return self._cand(sql, q, [t], [f.column], [f.value])
 
@@ -384,8 +385,10 @@ class SQLSampler:
             return None
         fn = self._choose(("AVG", "MIN", "MAX", "SUM"))
         sql = f"SELECT {fn}({quote_identifier(m.name)}) FROM {quote_identifier(t)} WHERE {f.sql}"
-        q = self.q.pick(f"what is the {self.q.agg(fn)} {natural_name(m.name)} of {self.q.rows(t)} where {self.q.where(f)}",
-                        f"for {self.q.rows(t)} with {self.q.with_(f)}, what is the {self.q.agg(fn)} {natural_name(m.name)}")
+        q = self.q.pick(f"what is the {self.q.agg(fn)} {natural_name(m.name)} of {self.q.rows(t)} where "
+                        f"{self.q.where(f)}",
+                        f"for {self.q.rows(t)} with {self.q.with_(f)}, what is the {self.q.agg(fn)} "
+                        f"{natural_name(m.name)}")
         return self._cand(sql, q, [t], [m.name, f.column], [f.value])
 
     def _f_select_where(self, t):
@@ -400,7 +403,8 @@ class SQLSampler:
                f"WHERE {f.sql}")
         lead = self.q.pick("which distinct", "what distinct", "list the distinct") if distinct else self.q.pick(
             "list the", "show the", "what are the")
-        q = f"{lead} {natural_name(c.name)} {self.q.pick('values', 'entries')} of {self.q.rows(t)} where {self.q.where(f)}"
+        q = (f"{lead} {natural_name(c.name)} {self.q.pick('values', 'entries')} of {self.q.rows(t)} where "
+             f"{self.q.where(f)}")
         return self._cand(sql, q, [t], [c.name, f.column], [f.value])
 
     def _f_count_distinct(self, t):
@@ -450,8 +454,10 @@ class SQLSampler:
         a, b = self._choose_k(labels, 2)
         sql = (f"SELECT {quote_identifier(a.name)}, {quote_identifier(b.name)} FROM {quote_identifier(t)} "
                f"WHERE {f.sql}")
-        q = self.q.pick(f"show the {natural_name(a.name)} and {natural_name(b.name)} of {self.q.rows(t)} where {self.q.where(f)}",
-                        f"list {natural_name(a.name)} and {natural_name(b.name)} for {self.q.rows(t)} with {self.q.with_(f)}")
+        q = self.q.pick(f"show the {natural_name(a.name)} and {natural_name(b.name)} of {self.q.rows(t)} where "
+                        f"{self.q.where(f)}",
+                        f"list {natural_name(a.name)} and {natural_name(b.name)} for {self.q.rows(t)} with "
+                        f"{self.q.with_(f)}")
         return self._cand(sql, q, [t], [a.name, b.name, f.column], [f.value])
 
     def _rank_measures(self, t, exclude=()):
@@ -548,9 +554,11 @@ class SQLSampler:
         sql = (f"SELECT {quote_identifier(c.name)} FROM {quote_identifier(t)} WHERE {f.sql} "
                f"ORDER BY {quote_identifier(m.name)}{' DESC' if desc else ''} LIMIT {k}")
         which = "highest" if desc else "lowest"
-        q = (f"among {self.q.rows(t)} where {self.q.where(f)}, what is the {natural_name(c.name)} of the one with the {which} "
+        q = (f"among {self.q.rows(t)} where {self.q.where(f)}, what is the {natural_name(c.name)} of the one with "
+             f"the {which} "
              f"{natural_name(m.name)}" if k == 1 else
-             f"among {self.q.rows(t)} where {self.q.where(f)}, list the {natural_name(c.name)} of the {k} with the {which} "
+             f"among {self.q.rows(t)} where {self.q.where(f)}, list the {natural_name(c.name)} of the {k} with the "
+             f"{which} "
              f"{natural_name(m.name)}")
         return self._cand(sql, q, [t], [c.name, m.name, f.column], [f.value] + ([k] if k > 1 else []))
 
@@ -586,10 +594,12 @@ class SQLSampler:
         op = self._choose(("INTERSECT", "UNION"))
         sql = f"SELECT {qc} FROM {qt} WHERE {f1.sql} {op} SELECT {qc} FROM {qt} WHERE {f2.sql}"
         if op == "INTERSECT":
-            q = (f"which {natural_name(c.name)} values occur both among {self.q.rows(t)} with {self.q.with_(f1)} and among "
+            q = (f"which {natural_name(c.name)} values occur both among {self.q.rows(t)} with {self.q.with_(f1)} and "
+                 f"among "
                  f"those with {self.q.with_(f2)}")
         else:
-            q = f"which {natural_name(c.name)} values occur among {self.q.rows(t)} with either {self.q.with_(f1)} or {self.q.with_(f2)}"
+            q = (f"which {natural_name(c.name)} values occur among {self.q.rows(t)} with either {self.q.with_(f1)} or "
+                 f"{self.q.with_(f2)}")
         return self._cand(sql, q, [t], [c.name, f1.column, f2.column], [f1.value, f2.value])
 
     def _f_in_subquery_group(self, t):
@@ -598,7 +608,8 @@ class SQLSampler:
         qc, qm, qt = quote_identifier(c.name), quote_identifier(m.name), quote_identifier(t)
         sql = (f"SELECT COUNT(*) FROM {qt} WHERE {qc} IN (SELECT {qc} FROM {qt} GROUP BY {qc} "
                f"HAVING AVG({qm}) > (SELECT AVG({qm}) FROM {qt}))")
-        q = (f"how many {self.q.rows(t)} belong to {with_article(natural_name(c.name))} whose average {natural_name(m.name)} "
+        q = (f"how many {self.q.rows(t)} belong to {with_article(natural_name(c.name))} whose average "
+             f"{natural_name(m.name)} "
              f"is above the overall average {natural_name(m.name)}")
         return self._cand(sql, q, [t], [c.name, m.name], [])
 
@@ -624,7 +635,8 @@ class SQLSampler:
             return None
         qm, qt = quote_identifier(m.name), quote_identifier(t)
         sql = f"SELECT COUNT(*) FROM {qt} WHERE {f.sql} AND {qm} > (SELECT AVG({qm}) FROM {qt})"
-        q = (f"how many {self.q.rows(t)} with {self.q.with_(f)} have {with_article(natural_name(m.name))} above the average "
+        q = (f"how many {self.q.rows(t)} with {self.q.with_(f)} have {with_article(natural_name(m.name))} above the "
+             f"average "
              f"{natural_name(m.name)} of all records")
         return self._cand(sql, q, [t], [m.name, f.column], [f.value])
 
@@ -640,7 +652,8 @@ class SQLSampler:
         qb = quote_identifier(f2.column)
         sql = (f"SELECT {quote_identifier(a.name)}, {qb} FROM {quote_identifier(t)} WHERE {f1.sql} AND {f2.sql} "
                f"ORDER BY {qb}{' DESC' if desc else ''}")
-        q = (f"show the {natural_name(a.name)} and {natural_name(f2.column)} of {self.q.rows(t)} where {self.q.where(f1)} and "
+        q = (f"show the {natural_name(a.name)} and {natural_name(f2.column)} of {self.q.rows(t)} where "
+             f"{self.q.where(f1)} and "
              f"{self.q.where(f2)}, ordered by {natural_name(f2.column)} {self.q.order(desc)}")
         return self._cand(sql, q, [t], [a.name, f1.column, f2.column], [f1.value, f2.value])
 
@@ -725,7 +738,8 @@ class SQLSampler:
         qc = f"T2.{quote_identifier(c.name)}"
         sql = (f"SELECT {qc} FROM {self._join_clause(fk)} WHERE {f.sql} GROUP BY {qc} "
                f"ORDER BY COUNT(*) DESC LIMIT 1")
-        q = (f"among {natural_name(fk.table)} records with {self.q.with_(f)}, which {natural_name(c.name)} of the linked "
+        q = (f"among {natural_name(fk.table)} records with {self.q.with_(f)}, which {natural_name(c.name)} of the "
+             f"linked "
              f"{natural_name(fk.ref_table)} occurs most often")
         return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, f.column], [f.value])
 

@@ -52,7 +52,7 @@ def profile_database(conn: sqlite3.Connection, schema: Schema, sample_rows: int)
         rows = int(conn.execute(f"SELECT COUNT(*) FROM {qt}").fetchone()[0])
         cur = conn.execute(f"SELECT * FROM {qt} LIMIT {int(sample_rows)}")
         names = [d[0] for d in cur.description]
-        sample = [dict(zip(names, r)) for r in cur.fetchall()]
+        sample = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         cols = {col.name: _column_profile(conn, tbl.name, col, rows, sample) for col in tbl.columns}
         out[tbl.name] = TableProfile(tbl.name, rows, cols, sample)
     return out

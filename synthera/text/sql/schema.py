@@ -40,7 +40,21 @@ __all__ = [
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Words that need quoting as identifiers in SQLite or the common dialects.
 _RESERVED = frozenset(
-    ["abort", "action", "add", "after", "all", "alter", "analyze", "and", "as", "asc", "attach", "autoincrement", "before", "begin", "between", "by", "cascade", "case", "cast", "check", "collate", "column", "commit", "conflict", "constraint", "create", "cross", "current", "current_date", "current_time", "current_timestamp", "database", "default", "deferrable", "deferred", "delete", "desc", "detach", "distinct", "do", "drop", "each", "else", "end", "escape", "except", "exclusive", "exists", "explain", "fail", "filter", "for", "foreign", "from", "full", "glob", "group", "groups", "having", "if", "ignore", "immediate", "in", "index", "indexed", "initially", "inner", "insert", "instead", "intersect", "into", "is", "isnull", "join", "key", "last", "left", "like", "limit", "match", "natural", "no", "not", "nothing", "notnull", "null", "nulls", "of", "offset", "on", "or", "order", "others", "outer", "over", "partition", "plan", "pragma", "primary", "query", "raise", "range", "recursive", "references", "regexp", "reindex", "release", "rename", "replace", "restrict", "right", "rollback", "row", "rows", "savepoint", "select", "set", "table", "temp", "temporary", "then", "ties", "to", "transaction", "trigger", "unbounded", "union", "unique", "update", "user", "using", "vacuum", "values", "view", "virtual", "when", "where", "window", "with", "without", "true", "false", "start", "end"]
+    [
+        "abort", "action", "add", "after", "all", "alter", "analyze", "and", "as", "asc", "attach", "autoincrement",
+        "before", "begin", "between", "by", "cascade", "case", "cast", "check", "collate", "column", "commit",
+        "conflict", "constraint", "create", "cross", "current", "current_date", "current_time", "current_timestamp",
+        "database", "default", "deferrable", "deferred", "delete", "desc", "detach", "distinct", "do", "drop", "each",
+        "else", "end", "escape", "except", "exclusive", "exists", "explain", "fail", "filter", "for", "foreign",
+        "from", "full", "glob", "group", "groups", "having", "if", "ignore", "immediate", "in", "index", "indexed",
+        "initially", "inner", "insert", "instead", "intersect", "into", "is", "isnull", "join", "key", "last", "left",
+        "like", "limit", "match", "natural", "no", "not", "nothing", "notnull", "null", "nulls", "of", "offset", "on",
+        "or", "order", "others", "outer", "over", "partition", "plan", "pragma", "primary", "query", "raise", "range",
+        "recursive", "references", "regexp", "reindex", "release", "rename", "replace", "restrict", "right",
+        "rollback", "row", "rows", "savepoint", "select", "set", "table", "temp", "temporary", "then", "ties", "to",
+        "transaction", "trigger", "unbounded", "union", "unique", "update", "user", "using", "vacuum", "values",
+        "view", "virtual", "when", "where", "window", "with", "without", "true", "false", "start", "end",
+    ]
 )
 
 
@@ -258,7 +272,8 @@ def read_schema(db: str | os.PathLike) -> Schema:
             )]
             tables, fks = [], []
             for name in names:
-                create = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()[0]
+                create = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?",
+                                      (name,)).fetchone()[0]
                 cols = [
                     Column(r[1], (r[2] or "TEXT").upper(), bool(r[5]))
                     for r in conn.execute(f"PRAGMA table_info({quote_identifier(name)})")

@@ -126,25 +126,29 @@ class Phrases:
 
     def with_(self, f: Filter) -> str:
         """A condition that reads after "with" or "have": "age at least 30", "sex Female"."""
-        col, op, value, alone = f.column, f.op, f.said, f.alone
-        if alone is not None:
-            return self.pick(f"{alone}", f"the value {alone}", f"{alone} recorded")
-        c = natural_name(col)
-        v = value if isinstance(value, str) else format_number(value)
-        if op == "=":
-            return self.pick(f"{c} {v}", f"{c} equal to {v}", f"{c} = {v}", f"{c} of {v}")
-        return self.pick(f"{c} {self.op(op)} {v}", f"{with_article(c)} {self.op(op)} {v}", f"{c} value {self.op(op)} {v}")
+        return self._condition(f, ("{a}", "the value {a}", "{a} recorded"),
+                               ("{c} {v}", "{c} equal to {v}", "{c} = {v}", "{c} of {v}"),
+                               ("{c} {op} {v}", "{ca} {op} {v}", "{c} value {op} {v}"))
 
     def where(self, f: Filter) -> str:
         """A condition that reads after "where": "the age is at least 30", "sex is Female"."""
-        col, op, value, alone = f.column, f.op, f.said, f.alone
-        if alone is not None:
-            return self.pick(f"it is {alone}", f"the entry is {alone}", f"the value is {alone}")
-        c = natural_name(col)
-        v = value if isinstance(value, str) else format_number(value)
-        if op == "=":
-            return self.pick(f"{c} is {v}", f"the {c} is {v}", f"{c} = {v}", f"{c} equals {v}")
-        return self.pick(f"{c} is {self.op(op)} {v}", f"the {c} is {self.op(op)} {v}")
+        return self._condition(f, ("it is {a}", "the entry is {a}", "the value is {a}"),
+                               ("{c} is {v}", "the {c} is {v}", "{c} = {v}", "{c} equals {v}"),
+                               ("{c} is {op} {v}", "the {c} is {op} {v}"))
+
+    def _condition(self, f: Filter, alone: tuple[str, ...], equal: tuple[str, ...], other: tuple[str, ...]) -> str:
+        """``f`` in one of the given forms.
+
+        ``{a}`` is a value that stands alone, ``{c}`` the column, ``{ca}`` the column with an article, ``{v}``
+        the value and ``{op}`` the operator in words, drawn afresh for each form.
+        """
+        if f.alone is not None:
+            return self.pick(*(form.format(a=f.alone) for form in alone))
+        c = natural_name(f.column)
+        v = f.said if isinstance(f.said, str) else format_number(f.said)
+        if f.op == "=":
+            return self.pick(*(form.format(c=c, v=v) for form in equal))
+        return self.pick(*(form.format(c=c, ca=with_article(c), v=v, op=self.op(f.op)) for form in other))
 
     def order(self, desc: bool) -> str:
         return self.pick("from highest to lowest", "in descending order") if desc else self.pick(
