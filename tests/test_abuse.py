@@ -187,7 +187,8 @@ def test_passwords_in_urls_never_reach_the_terminal(tmp_path):
     ]
     runner = CliRunner()
     for url in urls:
-        for args in (["inspect", url, "--table", "orders"], ["fit", url, "--table", "orders", "--out", str(tmp_path / "m")]):
+        for args in (["inspect", url, "--table", "orders"],
+                     ["fit", url, "--table", "orders", "--out", str(tmp_path / "m")]):
             result = runner.invoke(app, args)
             assert result.exit_code == 2, (args, result.stderr)
             assert secret not in result.stdout + result.stderr

@@ -34,7 +34,8 @@ _typed_column = st.one_of(
 def frames(draw):
     n_cols = draw(st.integers(min_value=0, max_value=5))
     n_rows = draw(st.integers(min_value=0, max_value=30))
-    names = draw(st.lists(st.sampled_from(["a", "b", "id", "name", "when", "x y", "ü"]), min_size=n_cols, max_size=n_cols))
+    names = draw(st.lists(st.sampled_from(["a", "b", "id", "name", "when", "x y", "ü"]),
+                          min_size=n_cols, max_size=n_cols))
     data = []
     for _ in range(n_cols):
         col = draw(_typed_column)
@@ -86,7 +87,8 @@ def test_finite_floats_with_nans_always_infer(values):
         assert md["v"].min == finite.min() and md["v"].max == finite.max()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(frames())
 def test_inspect_from_csv_never_crashes(tmp_path_factory, frame):
     """The same odd frames, written to CSV and read back as `synthera inspect` would."""

@@ -38,7 +38,8 @@ def test_every_adult_column_is_detected_correctly():
 
 def test_compas_personal_data_ids_dates_and_flags():
     md = infer_metadata(datasets.load("compas").train)
-    assert {n: md[n].pii_type for n in ("name", "first", "last")} == dict.fromkeys(("name", "first", "last"), "person_name")
+    names = ("name", "first", "last")
+    assert {n: md[n].pii_type for n in names} == dict.fromkeys(names, "person_name")
     assert md["id"].kind == "id" and md.primary_key == "id"
     assert md["dob"].kind == "datetime" and md["dob"].datetime_format == "%Y-%m-%d"
     assert md["c_jail_in"].datetime_format == "%Y-%m-%d %H:%M:%S"
@@ -124,7 +125,8 @@ def test_integer_date_codes_stay_numbers_until_metadata_says_datetime():
     df = pd.DataFrame({"day": [20240131, 20231201, 20220615, 20210101]})
     md = infer_metadata(df)
     assert md["day"].kind == "numerical" and md["day"].integer
-    hinted = infer_metadata(df, hints={"format_version": 1, "columns": {"day": {"kind": "datetime", "datetime_format": "%Y%m%d"}}})
+    hints = {"format_version": 1, "columns": {"day": {"kind": "datetime", "datetime_format": "%Y%m%d"}}}
+    hinted = infer_metadata(df, hints=hints)
     assert hinted["day"].kind == "datetime"
     assert hinted["day"].min == "2021-01-01T00:00:00" and hinted["day"].max == "2024-01-31T00:00:00"
 
@@ -132,7 +134,8 @@ def test_integer_date_codes_stay_numbers_until_metadata_says_datetime():
 def test_hint_with_values_that_do_not_match_is_a_clear_error():
     df = pd.DataFrame({"day": [20240131, 20241345]})
     with pytest.raises(MetadataError, match=r"'day': 1 of 2 values do not match datetime format '%Y%m%d'; fix") as err:
-        infer_metadata(df, hints={"format_version": 1, "columns": {"day": {"kind": "datetime", "datetime_format": "%Y%m%d"}}})
+        infer_metadata(df, hints={"format_version": 1,
+                                  "columns": {"day": {"kind": "datetime", "datetime_format": "%Y%m%d"}}})
     assert "20241345" not in str(err.value)  # cells are counted, never quoted
 
 
@@ -231,7 +234,8 @@ def test_mixed_types_warn_and_become_labels():
 
 
 def test_float_integers_and_decimals():
-    df = pd.DataFrame({"whole": [1.0, 2.0, np.nan, 4.0], "cents": [1.25, 3.5, 2.0, 0.05], "ratio": [0.333, 0.1, 0.25, 1.0]})
+    df = pd.DataFrame({"whole": [1.0, 2.0, np.nan, 4.0], "cents": [1.25, 3.5, 2.0, 0.05],
+                       "ratio": [0.333, 0.1, 0.25, 1.0]})
     md = infer_metadata(df)
     assert md["whole"].integer and md["whole"].precision == 0 and md["whole"].dtype == "float64"
     assert md["cents"].precision == 2

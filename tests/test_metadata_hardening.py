@@ -70,7 +70,7 @@ def test_integer_columns_named_like_personal_data(name, pii_type):
 def test_ssn_text_is_a_national_id_not_a_phone():
     rng = np.random.default_rng(2)
     values = [f"{a:03d}-{b:02d}-{c:04d}" for a, b, c in zip(rng.integers(1, 899, 50), rng.integers(1, 99, 50),
-                                                             rng.integers(1, 9999, 50))]
+                                                             rng.integers(1, 9999, 50), strict=True)]
     md = infer_metadata(pd.DataFrame({"taxpayer": values}))
     assert md["taxpayer"].pii_type == "national_id"
     syn = _fit_sample(pd.DataFrame({"taxpayer": values, "x": rng.normal(size=50)}), n=200)

@@ -87,7 +87,13 @@ FLAGS: dict[str, dict[str, str]] = {
     },
     "evaluate": {**_READ_FLAGS, **_EVALUATE_FLAGS},
     "bias": {**_IO_FLAGS, **_EVALUATE_FLAGS, "positive": "--positive", "give a holdout": "give a --holdout"},
-    "fit": {**_IO_FLAGS}, "inspect": {**_IO_FLAGS}, "convert": {**_WRITE_FLAGS}, "predict": {**_WRITE_FLAGS},
+    "fit": {
+        **_IO_FLAGS, "epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed",
+        "omit metadata": "omit --metadata", "domain_is_public=True": "--domain-is-public",
+        # until tabular/base.py leaves out the flag it names itself
+        "domain_is_public=True (--domain-is-public)": "--domain-is-public",
+    },
+    "inspect": {**_IO_FLAGS}, "convert": {**_WRITE_FLAGS}, "predict": {**_WRITE_FLAGS},
     "train-private": {**_IO_FLAGS, "epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed"},
     "hf-eval": {
         **_READ_FLAGS, "model bert": "--model bert", "model /path/to/model": "--model /path/to/model",

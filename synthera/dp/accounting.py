@@ -35,6 +35,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -100,8 +101,7 @@ def _rdp_one_step(noise_multiplier: float, sample_rate: float):
     import logging
     import warnings
 
-    from opacus.accountants.analysis.rdp import compute_rdp
-
+    compute_rdp = require("opacus.accountants.analysis.rdp", "dp").compute_rdp
     logger = logging.getLogger("opacus.accountants.analysis.rdp")
     level = logger.level
     logger.setLevel(logging.ERROR)  # orders that fail to converge are dropped by Opacus with a log line
@@ -118,8 +118,7 @@ def _rdp_one_step(noise_multiplier: float, sample_rate: float):
 def _epsilon(rdp_one, steps: int, delta: float) -> float:
     import warnings
 
-    from opacus.accountants.analysis.rdp import get_privacy_spent
-
+    get_privacy_spent = require("opacus.accountants.analysis.rdp", "dp").get_privacy_spent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "optimal order is the largest alpha": the bound stays valid
         eps, _ = get_privacy_spent(orders=list(ALPHAS), rdp=rdp_one * steps, delta=delta)
@@ -168,7 +167,7 @@ def calibrate_noise(
     while eps(high) > epsilon:
         high *= 2.0
         if high > 1e6:
-            raise BudgetTooSmall(f"epsilon {epsilon:g} is too small for {steps} training steps; raise --epsilon")
+            raise BudgetTooSmall(f"epsilon {epsilon:g} is too small for {steps} training steps; raise epsilon")
     low = high / 2.0 if high > 1.0 else 0.0
     while high - low > tolerance * high:
         mid = (low + high) / 2.0
@@ -245,7 +244,7 @@ def plan_training(
     check_budget(epsilon, delta, allow_infinite=True)
     _check_schedule(sample_rate, steps)
     if steps < 1:
-        raise UserInputError("the training schedule has no steps; raise --epochs")
+        raise UserInputError("the training schedule has no steps; raise epochs")
     if math.isinf(epsilon):
         return TrainingPlan(0.0, sample_rate, steps, steps, math.inf, delta)
     try:
@@ -260,7 +259,7 @@ def plan_training(
     if affordable < 1:
         raise BudgetTooSmall(
             f"epsilon {epsilon:g} (delta {delta:g}) is too small for even one training step: it would need a "
-            f"noise multiplier above {max_noise_multiplier:g}; raise --epsilon"
+            f"noise multiplier above {max_noise_multiplier:g}; raise epsilon"
         )
     spent = epsilon_spent(noise_multiplier=sigma, sample_rate=sample_rate, steps=affordable, delta=delta)
     return TrainingPlan(sigma, sample_rate, affordable, steps, spent, delta)

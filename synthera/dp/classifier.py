@@ -262,7 +262,7 @@ class DPClassifier(Estimator):
         if not budget.epsilon_training > 0 or not budget.delta_training > 0:
             raise UserInputError(
                 f"the domain already spends epsilon {eps_domain:g}, delta {delta_domain:g} of the budget "
-                f"({epsilon:g}, {delta:g}); nothing is left to train with, raise --epsilon"
+                f"({epsilon:g}, {delta:g}); nothing is left to train with, raise epsilon"
             )
         return budget
 
@@ -295,7 +295,7 @@ class DPClassifier(Estimator):
         if domain[target].kind != "categorical" or classes is None or len(classes) < 2:
             raise UserInputError(
                 f"the budget revealed {len(classes or ())} class(es) of target '{target}'; a classifier needs 2 or "
-                "more: declare the target's categories in the metadata or raise --epsilon"
+                "more: declare the target's categories in the metadata or raise epsilon"
             )
         return domain
 

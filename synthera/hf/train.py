@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthera._estimator import Estimator, Interval, Rule, Whole
 from synthera._extras import require
 from synthera._progress import progress_bar
 from synthera.errors import NotFittedError, SyntheraWarning, UserInputError
@@ -129,7 +130,7 @@ def stratified_split(codes: np.ndarray, fraction: float, *, limit: int | None = 
     return train_idx, val_idx
 
 
-class TransformerClassifier:
+class TransformerClassifier(Estimator):
     """A transformer fine-tuned on texts, one class per text.
 
     Parameters
@@ -167,6 +168,17 @@ class TransformerClassifier:
         Torch CPU threads while fitting and predicting; the current setting when left out.
     """
 
+    _parameter_constraints = {
+        "epochs": Whole(1), "batch_size": Whole(1), "learning_rate": Interval(0, 1, says="lie in (0, 1), e.g. 5e-5"),
+        "max_length": Whole(8), "validation_fraction": Interval(0, 0.5, closed="left", says="lie in [0, 0.5)"),
+        "max_validation_rows": Whole(1), "patience": Whole(1), "evals_per_epoch": Whole(1),
+        "class_weight": Rule(lambda cw: cw is None or cw == "balanced" or isinstance(cw, dict),
+                             "be None, 'balanced' or a dict of label -> weight"),
+        "weight_decay": Interval(0, closed="left", says="be >= 0"),
+        "warmup_fraction": Interval(0, 1, closed="left", says="lie in [0, 1)"),
+        "eval_batch_size": Whole(1), "seed": Whole(0), "threads": Whole(1, optional=True),
+    }
+
     def __init__(self, model="bert", *, epochs: int = 3, batch_size: int = 16, learning_rate: float = 5e-5,
                  max_length: int = 96, validation_fraction: float = 0.1, max_validation_rows: int = 1000,
                  patience: int = 2, evals_per_epoch: int = 2, class_weight=None, weight_decay: float = 0.01,
@@ -184,40 +196,6 @@ class TransformerClassifier:
         """The training settings (every keyword-only constructor parameter) and their defaults."""
         return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-    def get_params(self) -> dict:
-        """The settings, as given to the constructor."""
-        return {"model": self.model, **{key: getattr(self, key) for key in self.param_defaults()}}
-
-    # ------------------------------------------------------------------ checks
-
-    def check_params(self) -> None:
-        """Raise :class:`~synthera.errors.UserInputError` naming the first setting out of range.
-
-        ``fit`` calls it first; callers may call it earlier to refuse bad
-        settings before reading data (the constructor only stores them).
-        """
-        def whole(name, low):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise UserInputError(f"{name} must be a whole number >= {low}; got {value!r}")
-
-        for name, low in (("epochs", 1), ("batch_size", 1), ("max_length", 8), ("max_validation_rows", 1),
-                          ("patience", 1), ("evals_per_epoch", 1), ("eval_batch_size", 1), ("seed", 0)):
-            whole(name, low)
-        if self.threads is not None:
-            whole("threads", 1)
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
-            raise UserInputError(f"learning_rate must lie in (0, 1), e.g. 5e-5; got {self.learning_rate!r}")
-        if not 0 <= self.validation_fraction < 0.5:
-            raise UserInputError(f"validation_fraction must lie in [0, 0.5); got {self.validation_fraction!r}")
-        if not 0 <= self.warmup_fraction < 1:
-            raise UserInputError(f"warmup_fraction must lie in [0, 1); got {self.warmup_fraction!r}")
-        if self.weight_decay < 0:
-            raise UserInputError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
-        cw = self.class_weight
-        if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
-            raise UserInputError(f"class_weight must be None, 'balanced' or a dict of label -> weight; got {cw!r}")
 
     def _spec(self) -> ModelSpec:
         if isinstance(self.model, ModelSpec):

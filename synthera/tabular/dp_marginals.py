@@ -290,7 +290,7 @@ class DPMarginalsSynthesizer(Synthesizer):
     def _check_extra(self) -> None:
         if self.epsilon is None:
             raise UserInputError(
-                f"the {self.name or 'dp_marginals'} model needs a privacy budget; pass epsilon (e.g. --epsilon 1)"
+                f"the {self.name or 'dp_marginals'} model needs a privacy budget; pass epsilon, e.g. 1"
             )
 
     # -- fit ---------------------------------------------------------------------------------

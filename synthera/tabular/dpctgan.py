@@ -160,7 +160,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
     def _check_extra(self) -> None:
         if self.epsilon is None:
             raise UserInputError(
-                f"the {self.name or 'dp_ctgan'} model needs a privacy budget; pass epsilon (--epsilon), e.g. 1.0"
+                f"the {self.name or 'dp_ctgan'} model needs a privacy budget; pass epsilon, e.g. 1.0"
             )
 
     # -- privacy plan ---------------------------------------------------------------------
@@ -202,7 +202,7 @@ class DPCTGANSynthesizer(CTGANSynthesizer):
         if spent(hi) > epsilon:
             raise UserInputError(
                 f"epsilon={epsilon:g} is too small for even this short training ({steps} steps); "
-                "raise --epsilon, or lower epochs or batch_size"
+                "raise epsilon, or lower epochs or batch_size"
             )
         if spent(lo) <= epsilon:
             return plan(lo)

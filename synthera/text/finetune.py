@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from synthera._estimator import Estimator, Interval, OneOf, Rule, Whole
+from synthera._extras import require
 from synthera.errors import UserInputError
 
 __all__ = [
@@ -456,11 +457,11 @@ class LoraFinetuner(Estimator):
     # ------------------------------------------------------------------ saving
 
     def _save_checkpoint(self, folder: Path, lm, optimizer, trainable, step, losses, fingerprint) -> None:
-        import torch
-        from peft import get_peft_model_state_dict
-        from safetensors.torch import save_file
-
         from synthera.io import atomic_path, write_text
+
+        torch = require("torch", "text")
+        get_peft_model_state_dict = require("peft", "text").get_peft_model_state_dict
+        save_file = require("safetensors.torch", "text").save_file
 
         folder.mkdir(parents=True, exist_ok=True)
         weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(lm).items()}
@@ -478,10 +479,9 @@ class LoraFinetuner(Estimator):
         write_text(json.dumps(state), folder / _STATE)  # last: a checkpoint counts only once this exists
 
     def _load_checkpoint(self, folder: Path, state, lm, optimizer, trainable) -> tuple[int, list[float]]:
-        import torch
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
+        torch = require("torch", "text")
+        set_peft_model_state_dict = require("peft", "text").set_peft_model_state_dict
+        load_file = require("safetensors.torch", "text").load_file
         weights = load_file(str(folder / "adapter_model.safetensors"))
         set_peft_model_state_dict(lm, weights)
         tensors = load_file(str(folder / "optimizer.safetensors"))

@@ -45,7 +45,7 @@ def test_the_model_and_proxies_find_the_built_in_bias(frame):
 
 
 def test_holdout_is_used_when_given(frame):
-    from tests.bias.conftest import biased_frame
+    from tests.helpers import biased_frame
 
     r = analyze_bias(frame, target="income", sensitive=["sex"], holdout=biased_frame(300, seed=1), positive=">50K")
     assert r["model"]["tested_on"] == "holdout" and r["model"]["test_rows"] == 300

@@ -10,7 +10,7 @@ from synthera.bias import mitigated_sample, plan_mitigation
 from synthera.bias.mitigate import _ipf, _margins, _shift_to_rates
 from synthera.errors import UserInputError
 from synthera.tabular import available_synthesizers, get_synthesizer
-from tests.tabular.test_contract import FAST, _fit_kwargs
+from tests.helpers import FAST, fit_kwargs
 
 PILOT = 4_000
 
@@ -88,7 +88,7 @@ def test_fixed_conditions_apply_to_every_row(cascade):
 
 @pytest.mark.parametrize("name", available_synthesizers())
 def test_every_registered_synthesizer_can_be_balanced_and_equalised(name, frame):
-    model = get_synthesizer(name)(**FAST.get(name, {})).fit(frame, **_fit_kwargs(name, frame))
+    model = get_synthesizer(name)(**FAST.get(name, {})).fit(frame, **fit_kwargs(name, frame))
     df, _ = mitigated_sample(model, 1_200, balance=["sex"], parity="income", sensitive=["sex"], seed=0,
                              pilot_rows=2_000)
     counts = df["sex"].value_counts()

@@ -9,7 +9,7 @@ from synthera.bias.analysis import analyze_bias
 from synthera.evaluate.fairness import group_disparity
 from synthera.evaluate.models import TASK_TREES, gradient_boosting
 from synthera.metadata import infer_metadata
-from tests.bias.conftest import biased_frame
+from tests.helpers import biased_frame
 
 
 def test_bias_disparity_is_evaluations_model_and_metric_frame():

@@ -6,17 +6,14 @@ import pandas as pd
 import pytest
 
 from synthera.metadata import Metadata
-from tests.helpers import dp_public_metadata as public_metadata
-from tests.helpers import make_dp_frame as make_frame
-
-__all__ = ["make_frame", "public_metadata"]
+from tests.helpers import dp_public_metadata, make_dp_frame
 
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
-    return make_frame(800)
+    return make_dp_frame(800)
 
 
 @pytest.fixture
 def public() -> Metadata:
-    return public_metadata()
+    return dp_public_metadata()

@@ -100,7 +100,8 @@ def test_estimate_ignores_bounds_inferred_from_the_data(realish):
 
 
 def test_resolve_declares_what_the_metadata_declares_and_estimates_the_rest(frame):
-    declared = Metadata.from_dict({"format_version": 1, "columns": {"age": {"kind": "numerical", "min": 0, "max": 120}}})
+    declared = Metadata.from_dict(
+        {"format_version": 1, "columns": {"age": {"kind": "numerical", "min": 0, "max": 120}}})
     kinds = infer_metadata(frame, hints=declared)
     dom = resolve_domain(frame, kinds, declared=declared, epsilon=2.0, delta=1e-5, rng=np.random.default_rng(0),
                          share=0.5)

@@ -13,9 +13,7 @@ import synthera.cli.evaluate  # noqa: F401  registers the command
 from synthera.cli import app
 from synthera.errors import DataError, UserInputError
 from synthera.evaluate import evaluate
-from tests.helpers import one_line_error
-
-from .conftest import make_people
+from tests.helpers import make_people, one_line_error
 
 FAST = ["column_shapes", "exact_copy_rate", "replayed_values"]
 

@@ -13,8 +13,7 @@ import synthera.evaluate as ev
 from synthera.errors import DataError, UserInputError
 from synthera.evaluate import METRICS, EvalData, evaluate, register_metric
 from synthera.evaluate.fidelity import cramers_v, ks_complement, tv_complement
-
-from .conftest import make_people
+from tests.helpers import make_people
 
 FAST = ["column_shapes", "column_pair_trends", "exact_copy_rate"]
 

@@ -10,7 +10,7 @@ import matplotlib
 
 from synthera.bias.analysis import analyze_bias
 from synthera.evaluate import evaluate
-from tests.bias.conftest import biased_frame
+from tests.helpers import biased_frame
 
 ROOT = Path(__file__).resolve().parents[2] / "synthera"
 

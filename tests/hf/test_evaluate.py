@@ -11,7 +11,8 @@ from synthera.errors import SyntheraWarning, UserInputError
 from synthera.hf.evaluate import hf_evaluate
 from synthera.hf.metrics import classification_scores, positive_class
 from synthera.hf.report import HFEvalReport
-from tests.hf.conftest import TINY_SCRATCH, make_frame
+from tests.helpers import TINY_SCRATCH
+from tests.helpers import make_hf_frame as make_frame
 
 FAST = {"epochs": 16, "patience": 40, "batch_size": 8, "learning_rate": 3e-3, "max_length": 32, "threads": 1,
         "device": "cpu", "validation_fraction": 0.2}

@@ -8,7 +8,7 @@ import pytest
 
 from synthera.errors import UserInputError
 from synthera.hf.models import from_scratch, load_model, minilm_path, resolve_model
-from tests.hf.conftest import TINY_SCRATCH
+from tests.helpers import TINY_SCRATCH
 
 
 def test_bert_alias_is_the_offline_minilm():

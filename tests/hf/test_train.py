@@ -8,7 +8,7 @@ import pytest
 from synthera.errors import NotFittedError, SyntheraWarning, UserInputError
 from synthera.hf.serialize import RowTemplate
 from synthera.hf.train import TransformerClassifier, balanced_class_weights, stratified_split
-from tests.hf.conftest import make_frame
+from tests.helpers import make_hf_frame as make_frame
 
 FAST = {"batch_size": 8, "learning_rate": 3e-3, "max_length": 32, "threads": 1, "device": "cpu"}
 
@@ -120,7 +120,7 @@ def test_predict_before_fit_and_bad_settings(tiny_bert):
 
 def test_from_scratch_trains_through_the_same_loop(tiny_tokenizer):
     from synthera.hf.models import from_scratch
-    from tests.hf.conftest import TINY_SCRATCH
+    from tests.helpers import TINY_SCRATCH
 
     texts, labels = texts_labels(32)
     for arch in ("roberta", "distilbert"):
@@ -148,3 +148,24 @@ def test_check_max_rows_is_public():
     for bad in (9, 3.5, True, "100"):
         with pytest.raises(UserInputError, match="max_rows must be a whole number >= 10"):
             check_max_rows(bad)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"learning_rate": 0}, "learning_rate must lie in (0, 1), e.g. 5e-5; got 0"),
+    ({"validation_fraction": 0.5}, "validation_fraction must lie in [0, 0.5); got 0.5"),
+    ({"warmup_fraction": 1}, "warmup_fraction must lie in [0, 1); got 1"),
+    ({"weight_decay": -0.1}, "weight_decay must be >= 0; got -0.1"),
+    ({"class_weight": "even"}, "class_weight must be None, 'balanced' or a dict of label -> weight; got 'even'"),
+    ({"max_length": 7}, "max_length must be a whole number >= 8; got 7"),
+    ({"threads": 0}, "threads must be a whole number >= 1 or None; got 0"),
+    ({"seed": -1}, "seed must be a whole number >= 0; got -1"),
+])
+def test_the_classifier_checks_its_settings_through_the_shared_estimator_layer(params, message):
+    from synthera._estimator import Estimator
+
+    assert issubclass(TransformerClassifier, Estimator)
+    assert "epochs" in TransformerClassifier._parameter_constraints
+    with pytest.raises(UserInputError) as info:
+        TransformerClassifier("bert", **params).check_params()
+    assert str(info.value) == message
+    TransformerClassifier("bert", threads=None, class_weight={"a": 2.0}).check_params()

@@ -17,29 +17,9 @@ import pytest
 from synthera._persist import manifest_digest
 from synthera.errors import ModelFileError, NotFittedError, UserInputError
 from synthera.tabular import Synthesizer, available_synthesizers, get_synthesizer, load_synthesizer
+from tests.helpers import FAST, fit_kwargs
 
-# Small settings so neural models train in a second or two; quality is not under test here.
-FAST = {
-    "ctgan": {"epochs": 2, "batch_size": 50, "generator_dim": [32], "discriminator_dim": [32], "embedding_dim": 16,
-              "pac": 5},
-    "tvae": {"epochs": 2, "batch_size": 50, "compress_dims": [32], "decompress_dims": [32], "embedding_dim": 8},
-}
-# DP models: a generous budget (the contract, not the noise, is under test here).
-FAST["dp_marginals"] = {"epsilon": 20.0, "delta": 1e-5, "steps": 200, "n_components": 64}
-FAST["dp_ctgan"] = {"epsilon": 20.0, "delta": 1e-5, "epochs": 2, "batch_size": 50, "generator_dim": [32],
-                    "discriminator_dim": [32], "embedding_dim": 16}
 N = 300
-
-
-def _fit_kwargs(name: str, real: pd.DataFrame) -> dict:
-    """DP models learn no bounds or categories for free: the contract's "inside the observed bounds,
-    no invented categories, rare values can be conditioned on" holds for the domain the user declares,
-    so they get the table's metadata as declared-public. Their DP-estimated domains are tested in tests/dp."""
-    if get_synthesizer(name).differentially_private:
-        from synthera.metadata import infer_metadata
-
-        return {"metadata": infer_metadata(real), "domain_is_public": True}
-    return {}
 
 
 def _frame(n: int = N, seed: int = 0) -> pd.DataFrame:
@@ -76,7 +56,7 @@ def _own_class(name: str) -> type[Synthesizer]:
 
 def _build(name: str, how: str, real: pd.DataFrame, tmp_path_factory) -> Synthesizer:
     params = {**FAST.get(name, {}), "seed": 0}
-    model = get_synthesizer(name)(**params).fit(real, **_fit_kwargs(name, real))
+    model = get_synthesizer(name)(**params).fit(real, **fit_kwargs(name, real))
     if how == "registry":
         return model
     folder = tmp_path_factory.mktemp(f"{name}-model")
@@ -162,8 +142,8 @@ def test_impossible_conditions_are_clear_errors(fitted, conditions, message):
 
 @pytest.mark.parametrize("name", available_synthesizers())
 def test_same_seed_same_model(name, real, tmp_path):
-    a = get_synthesizer(name)(**FAST.get(name, {}), seed=3).fit(real, **_fit_kwargs(name, real))
-    b = get_synthesizer(name)(**FAST.get(name, {}), seed=3).fit(real, **_fit_kwargs(name, real))
+    a = get_synthesizer(name)(**FAST.get(name, {}), seed=3).fit(real, **fit_kwargs(name, real))
+    b = get_synthesizer(name)(**FAST.get(name, {}), seed=3).fit(real, **fit_kwargs(name, real))
     pd.testing.assert_frame_equal(a.sample(300, seed=1), b.sample(300, seed=1))
     a.save(tmp_path / "a")
     b.save(tmp_path / "b")
@@ -175,7 +155,7 @@ def test_same_seed_same_model(name, real, tmp_path):
 @pytest.mark.parametrize("name", available_synthesizers())
 def test_save_load_gives_identical_samples(name, real, tmp_path):
     fast = {k: tuple(v) if isinstance(v, list) else v for k, v in FAST.get(name, {}).items()}
-    model = get_synthesizer(name)(**fast).fit(real, **_fit_kwargs(name, real))
+    model = get_synthesizer(name)(**fast).fit(real, **fit_kwargs(name, real))
     model.save(tmp_path)
     again = load_synthesizer(tmp_path)
     assert type(again) is type(model) and again.get_params() == model.get_params()
@@ -274,7 +254,7 @@ def test_constructor_only_stores(real):
     for name in available_synthesizers():
         model = get_synthesizer(name)(**FAST.get(name, {}))
         assert not hasattr(model, "metadata_")
-        assert model.fit(real, **_fit_kwargs(name, real)) is model
+        assert model.fit(real, **fit_kwargs(name, real)) is model
 
 
 @pytest.mark.parametrize("name", available_synthesizers())

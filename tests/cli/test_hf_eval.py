@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synthera.cli import app
+from tests.helpers import make_hf_frame as make_frame
 from tests.helpers import one_line_error
-from tests.hf.conftest import make_frame
 
 runner = CliRunner()
 

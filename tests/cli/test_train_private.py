@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from synthera.cli import app
 from synthera.dp.accounting import ALPHAS
 from synthera.io import write_table
+from tests.helpers import dp_public_metadata as public_metadata
+from tests.helpers import make_dp_frame as make_frame
 from tests.helpers import one_line_error as _one_line_error
-
-from .conftest import make_frame, public_metadata
 
 runner = CliRunner()
 

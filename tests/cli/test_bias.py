@@ -15,10 +15,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory, frame, cascade):
+def workdir(tmp_path_factory, bias_frame, bias_cascade):
     d = tmp_path_factory.mktemp("bias_cli")
-    frame.to_csv(d / "data.csv", index=False)
-    cascade.save(d / "model")
+    bias_frame.to_csv(d / "data.csv", index=False)
+    bias_cascade.save(d / "model")
     return d
 
 

@@ -120,6 +120,15 @@ def test_importing_the_cli_loads_no_numpy_or_pandas():
     ("bias", "positive 'x' is not a value of 'income'; it takes a, b", "--positive 'x' is not a value"),
     ("bias", "fewer than 2 rows; a model cannot be cross-validated (give a holdout)", "(give a --holdout)"),
     ("fit", "x.db is not a SQLite database; check the file or pass format", "check the file or pass --format"),
+    ("fit", "the dp_ctgan model needs a privacy budget; pass epsilon, e.g. 1.0", "pass --epsilon, e.g. 1.0"),
+    ("fit", "epsilon=0.01 is too small for even this short training (3 steps); raise epsilon, or lower epochs or "
+     "batch_size", "raise --epsilon, or lower --epochs or batch_size"),
+    ("fit", "metadata was measured from the data; let the model estimate the domain under DP (omit metadata) or, if "
+     "the domain is public knowledge, pass domain_is_public=True", "(omit --metadata) or, if the domain is public "
+     "knowledge, pass --domain-is-public"),
+    ("train-private", "the training schedule has no steps; raise epochs", "has no steps; raise --epochs"),
+    ("train-private", "the domain already spends epsilon 1, delta 1e-06 of the budget (1, 1e-05); nothing is left "
+     "to train with, raise epsilon", "nothing is left to train with, raise --epsilon"),
     ("inspect", "x.csv is not valid UTF-8 text; pass the file's encoding, e.g. encoding='latin-1'",
      "e.g. --encoding latin-1"),
     ("inspect", "many.db holds 2 tables (a, b); pass table NAME", "pass --table NAME"),
@@ -185,7 +194,8 @@ LIBRARY = Path(synthera.__file__).parent
 
 def test_library_errors_name_parameters_not_flags():
     """Outside synthera/cli, the text of a raised error or warning holds no ``--flag`` (the CLI maps names)."""
-    mine = ("bias", "evaluate", "hf", "flock", "text", "io.py")
+    mine = ("bias", "dp", "evaluate", "hf", "flock", "text", "io.py", "tabular/dp_marginals.py",
+            "tabular/dpctgan.py")
     found = []
     for path in sorted(LIBRARY.rglob("*.py")):
         rel = path.relative_to(LIBRARY).as_posix()
@@ -193,7 +203,8 @@ def test_library_errors_name_parameters_not_flags():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                    "UserInputError", "DataError", "FlockAPIError", "warn"):
+                    "UserInputError", "DataError", "MetadataError", "ModelFileError", "BudgetTooSmall", "FlockAPIError",
+                    "warn"):
                 for part in ast.walk(node):
                     if isinstance(part, ast.Constant) and isinstance(part.value, str) \
                             and re.search(r"(?<![\w-])--[a-z]", part.value) and "pip install" not in part.value:

@@ -1,0 +1,1 @@
+"""Tests of the ``synthera`` command line, gathered in one place."""
