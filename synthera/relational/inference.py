@@ -1,0 +1,177 @@
+"""Guess primary and foreign keys where a database declares none (CSV folders, many real databases).
+
+Each guess records its evidence, so the user can confirm or edit it in the
+schema JSON:
+
+* a primary key is a column whose values are unique and never null, preferring
+  ``id``, ``<table>_id``, ``<table>id`` or a name ending in ``id``/``key``/``code``;
+* a foreign key is a column of another table whose non-null values are (almost
+  all) among a primary key's values (containment), and whose name fits the
+  parent (``customer_id`` -> ``customers.id``, ``tailnum`` -> ``planes.tailnum``).
+  Evidence: ``containment`` (share of non-null values found in the parent),
+  ``orphans`` (rows whose value has no parent row), ``name_match``.
+
+>>> import pandas as pd
+>>> tables = {"customers": pd.DataFrame({"id": [1, 2, 3]}),
+...           "orders": pd.DataFrame({"id": [1, 2, 3, 4], "customer_id": [1, 1, 3, 2]})}
+>>> schema = infer_schema(tables)
+>>> [(fk.name, fk.parent) for fk in schema.foreign_keys]
+[('orders.customer_id', 'customers')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from synthera.relational.schema import ForeignKey, Schema, TableSchema, key_codes
+
+__all__ = ["infer_schema"]
+
+#: a foreign key is guessed when at least this share of the child's non-null values are parent keys
+MIN_CONTAINMENT = 0.8
+#: ... or this share when the names also match
+MIN_CONTAINMENT_NAMED = 0.5
+
+
+def infer_schema(tables: Mapping[str, pd.DataFrame], *, declared: Schema | None = None) -> Schema:
+    """Primary keys and foreign keys of ``tables``, keeping everything ``declared`` already says.
+
+    Tables with a declared primary key keep it; foreign keys are only guessed
+    for columns no declared foreign key uses, and only when ``declared`` has none
+    for that table.
+    """
+    schema = Schema(tables={n: TableSchema() for n in tables})
+    if declared is not None:
+        for n, t in declared.tables.items():
+            if n in schema.tables:
+                schema.tables[n] = TableSchema(primary_key=list(t.primary_key), metadata=t.metadata)
+        schema.foreign_keys = [fk for fk in declared.foreign_keys if fk.child in tables and fk.parent in tables]
+    for name, df in tables.items():
+        if not schema.tables[name].primary_key:
+            pk = _guess_primary_key(name, df)
+            if pk:
+                schema.tables[name].primary_key = [pk]
+    declared_children = {fk.child for fk in schema.foreign_keys}
+    for name, df in tables.items():
+        if name in declared_children:
+            continue
+        schema.foreign_keys.extend(_guess_foreign_keys(name, df, tables, schema))
+    return schema
+
+
+def _tokens(name: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if t]
+
+
+def _singular(word: str) -> str:
+    for plural, single in (("ies", "y"), ("ses", "s"), ("s", "")):
+        if word.endswith(plural) and len(word) > len(plural) + 1:
+            return word[: -len(plural)] + single
+    return word
+
+
+def _is_unique_key(series: pd.Series) -> bool:
+    return len(series) > 0 and not series.isna().any() and series.is_unique
+
+
+def _keyish(series: pd.Series) -> bool:
+    """Integers or short text: what keys are made of (not floats, not long text)."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.dropna()
+        return len(values) > 0 and bool((values == np.round(values)).all())
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return False
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return True
+    text = series.dropna().astype(str)
+    return len(text) > 0 and text.str.len().max() <= 40
+
+
+def _guess_primary_key(table: str, df: pd.DataFrame) -> str | None:
+    single = _singular(table.lower())
+    best, best_score = None, 0
+    for col in df.columns:
+        s = df[col]
+        if not _is_unique_key(s) or not _keyish(s):
+            continue
+        toks = _tokens(col)
+        low = col.lower()
+        if low == "id":
+            score = 5
+        elif low in (f"{single}_id", f"{single}id", f"{table.lower()}_id"):
+            score = 4
+        elif toks and toks[-1] in ("id", "key", "code", "uuid"):
+            score = 3
+        elif low in ("faa", "carrier", "tailnum", single):
+            score = 2
+        else:
+            score = 1 if col == df.columns[0] and pd.api.types.is_integer_dtype(s.dtype) else 0
+        if score > best_score:
+            best, best_score = col, score
+    return best
+
+
+def _name_match(col: str, parent: str, parent_col: str) -> bool:
+    """``customer_id`` -> customers.id; ``tailnum`` -> planes.tailnum; ``reports_to`` is not a name match."""
+    low, pcol = col.lower(), parent_col.lower()
+    single = _singular(parent.lower())
+    if low == pcol and pcol != "id":
+        return True
+    stem = re.sub(r"_?(id|key|code)$", "", low)
+    return bool(stem) and stem != low and (stem == single or stem == parent.lower() or single.endswith(stem))
+
+
+def _guess_foreign_keys(name: str, df: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                        schema: Schema) -> list[ForeignKey]:
+    out = []
+    own_pk = set(schema.tables[name].primary_key)
+    parents = {p: t.primary_key for p, t in schema.tables.items() if len(t.primary_key) == 1}
+    parent_codes: dict[str, np.ndarray] = {}
+    for col in df.columns:
+        s = df[col]
+        values = s.dropna()
+        if len(values) == 0 or not _keyish(s) or (col in own_pk and len(own_pk) == 1 and not _named_any(col, parents)):
+            continue
+        best = None
+        for parent, (pcol,) in parents.items():
+            if parent == name and col == pcol:
+                continue
+            named = _name_match(col, parent, pcol)
+            if not named and (col in own_pk or values.nunique() < 2 or not _refers_by_name(col)):
+                continue
+            if parent not in parent_codes:
+                parent_codes[parent] = pd.Series(key_codes(tables[parent][[pcol]]))
+            found = pd.Series(key_codes(values.to_frame())).isin(parent_codes[parent]).to_numpy()
+            share = float(found.mean())
+            if share < (MIN_CONTAINMENT_NAMED if named else MIN_CONTAINMENT):
+                continue
+            if not named and _kinds_differ(s, tables[parent][pcol]):
+                continue
+            score = (named, share)
+            if best is None or score > best[0]:
+                best = (score, parent, pcol, share, int((~found).sum()))
+        if best is not None:
+            (named, _), parent, pcol, share, orphans = best
+            out.append(ForeignKey(child=name, columns=[col], parent=parent, parent_columns=[pcol],
+                                  nullable=bool(s.isna().any()),
+                                  evidence={"inferred": True, "containment": round(share, 4), "orphans": orphans,
+                                            "name_match": bool(named)}))
+    return out
+
+
+def _refers_by_name(col: str) -> bool:
+    """Names that say "a reference" without naming the parent (``reports_to``, ``manager_id``)."""
+    toks = _tokens(col)
+    return bool(toks) and (toks[-1] in ("id", "key", "code", "to", "ref", "num", "no") or col.lower().endswith("id"))
+
+
+def _named_any(col: str, parents: Mapping[str, list[str]]) -> bool:
+    return any(_name_match(col, p, k[0]) for p, k in parents.items())
+
+
+def _kinds_differ(a: pd.Series, b: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(a.dtype) != pd.api.types.is_numeric_dtype(b.dtype)

@@ -1,0 +1,646 @@
+"""Synthesize a whole database: every table, with keys that join.
+
+The method walks the tables parents first (:meth:`Schema.order`):
+
+* every table is modelled by the flagship cascade
+  (:class:`~synthera.relational._cascade.ContextCascade`) on its non-key columns;
+* a parent's row carries, for each foreign key that points at it, the number of
+  children it has (``__n__<fk>``), so child counts are learned jointly with the
+  parent's columns and sampled with them (within the real min and max);
+* each child table has one *primary* foreign key (the one with the fewest
+  missing parents, then the largest parent): its rows are learned together with
+  their parent's columns (``__c__<col>``), and sampled with those columns fixed
+  to the synthetic parent's values, as many per parent as that parent's count;
+* every other foreign key (a second parent, a self-reference, a key that closes
+  a cycle) is matched after all tables exist: each child row also draws the
+  attributes it wants of that parent (``__a__<fk>__<col>``), and children are
+  paired with synthetic parents in the order of those attributes, each parent
+  taking children in proportion to its sampled count;
+* null and orphan foreign keys are learned as a per-row status (``__s__<fk>``);
+  orphans follow the key's policy: null, dropped at fit, or kept unmatched.
+
+Primary keys are generated fresh and foreign keys take synthetic parents' keys,
+so referential integrity is complete by construction.
+
+>>> import pandas as pd
+>>> customers = pd.DataFrame({"id": range(60), "country": ["FR", "DE", "US"] * 20})
+>>> orders = pd.DataFrame({"id": range(150), "customer_id": [i % 60 for i in range(150)],
+...                        "amount": [float(i % 7) for i in range(150)]})
+>>> model = RelationalSynthesizer().fit({"customers": customers, "orders": orders})
+>>> synthetic = model.sample(seed=0)
+>>> sorted(synthetic)
+['customers', 'orders']
+>>> bool(synthetic["orders"]["customer_id"].isin(synthetic["customers"]["id"]).all())
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthera._estimator import Estimator, Whole
+from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
+from synthera.relational._cascade import ContextCascade, cascade_from_state, cascade_state, fit_cascade
+from synthera.relational._keys import (
+    allocate,
+    assign_foreign_key,
+    enforce_integrity,
+    fresh_keys,
+    key_style,
+    make_unique,
+)
+from synthera.relational.schema import ForeignKey, Schema, key_codes, key_in
+
+__all__ = ["RELATIONAL_FORMAT_VERSION", "RelationalSynthesizer"]
+
+RELATIONAL_FORMAT_VERSION = 1
+_MODELLED = ("numerical", "datetime", "categorical", "boolean")
+
+
+class RelationalSynthesizer(Estimator):
+    """Learn a database (a dict of tables plus a :class:`Schema`), sample a synthetic one.
+
+    Parameters
+    ----------
+    max_context
+        Most parent columns a child is conditioned on (the parent's first
+        modelled columns, plus its child count).
+    max_match_columns
+        Most parent attributes used to pair a child with a secondary parent.
+    min_samples_leaf, max_bins
+        Passed to every table's cascade (see :class:`~synthera.tabular.CascadeSynthesizer`).
+    seed
+        Seeds every fit.
+    """
+
+    _parameter_constraints = {
+        "max_context": Whole(0),
+        "max_match_columns": Whole(0),
+        "min_samples_leaf": Whole(1, optional=True),
+        "max_bins": Whole(2),
+    }
+
+    def __init__(self, *, max_context: int = 12, max_match_columns: int = 2, min_samples_leaf: int | None = None,
+                 max_bins: int = 64, seed: int = 0):
+        self.max_context = max_context
+        self.max_match_columns = max_match_columns
+        self.min_samples_leaf = min_samples_leaf
+        self.max_bins = max_bins
+        self.seed = seed
+
+    # -- fit --------------------------------------------------------------------------------
+
+    def fit(self, tables: Mapping[str, pd.DataFrame], *, schema: Schema | Mapping | None = None):
+        """Learn every table of ``tables`` (name -> DataFrame) and return ``self``.
+
+        ``schema`` gives the keys; without it they are guessed
+        (:func:`~synthera.relational.infer_schema`). Tables the schema does not
+        name are refused; tables it names must be present.
+        """
+        from synthera.relational.inference import infer_schema
+
+        self.check_params()
+        if not isinstance(tables, Mapping) or not all(isinstance(v, pd.DataFrame) for v in tables.values()):
+            raise DataError("fit expects a dict of table name -> pandas DataFrame")
+        schema = Schema.from_dict(schema) if isinstance(schema, Mapping) else schema
+        if schema is None:
+            schema = infer_schema(tables)
+        missing = [n for n in schema.tables if n not in tables]
+        if missing:
+            raise UserInputError(f"table '{missing[0]}' is in the schema but not in the data; add it or remove it "
+                                 "from the schema")
+        extra = [n for n in tables if n not in schema.tables]
+        if extra:
+            raise UserInputError(f"table '{extra[0]}' is not in the schema; add it to the schema or leave it out")
+        schema.check(tables)
+        order = schema.order()  # refuses cycles with no nullable foreign key
+        frames, status, self.orphans_ = _apply_orphan_policies(tables, schema)
+        self.schema_ = schema
+        self.order_ = order
+        self.primary_ = {t: _choose_primary(t, schema, frames, status, order) for t in order}
+        self.plans_: dict[str, dict] = {}
+        self.models_: dict[str, ContextCascade | None] = {}
+        for t in order:
+            self._fit_table(t, frames, status)
+        return self
+
+    def _cascade_params(self) -> dict:
+        return {"max_bins": self.max_bins, "min_samples_leaf": self.min_samples_leaf, "seed": self.seed}
+
+    def _fit_table(self, t: str, frames: dict, status: dict) -> None:
+        schema, df = self.schema_, frames[t]
+        plan = _base_plan(t, df, schema, self.primary_[t])
+        train = df.drop(columns=plan["key_columns"]).copy()
+        hints: dict[str, dict] = {}
+        for fk in schema.children_of(t):  # how many children each row has, per foreign key
+            col = _count_column(fk)
+            train[col] = _child_counts(frames, fk, status[fk.name])
+            plan["counts"][fk.name] = [col, int(train[col].min()) if len(train) else 0,
+                                       int(train[col].max()) if len(train) else 0,
+                                       float(train[col].mean()) if len(train) else 0.0, int(train[col].sum())]
+            hints[col] = {"kind": "numerical"}
+        for fk in schema.parents_of(t):
+            st = status[fk.name]
+            if fk.name != self.primary_[t] and (st != "parent").any():
+                col = f"__s__{fk.name}"
+                train[col] = st
+                plan["status"][fk.name] = col
+                hints[col] = {"kind": "categorical"}
+            if fk.name != self.primary_[t]:
+                plan["attrs"][fk.name] = _attach_parent(train, frames, fk, st, _match_columns(
+                    frames[fk.parent], fk, self.max_match_columns), f"__a__{fk.name}__", hints)
+        first: list[str] = []
+        if self.primary_[t] is not None:
+            fk = _fk(schema, self.primary_[t])
+            st = status[fk.name]
+            parent_model = self.models_.get(fk.parent)
+            ctx = _context_columns(parent_model, self.plans_[fk.parent], fk, self.max_context)
+            joined = _attach_parent(train, frames | {fk.parent: _with_counts(frames, fk, status, self.plans_)}, fk,
+                                    st, ctx, "__c__", hints)
+            plan["context"] = joined
+            first = list(joined)
+            plan["n_noparent"] = int((st != "parent").sum())
+        plan["null_columns"] = [c for c in train.columns if len(train) and train[c].isna().all()]
+        train = train.drop(columns=plan["null_columns"])
+        self.models_[t] = self._fit_model(t, train, first, hints)
+        self.plans_[t] = plan
+
+    def _fit_model(self, t: str, train: pd.DataFrame, first: list[str], hints: dict) -> ContextCascade | None:
+        if len(train) == 0 or train.shape[1] == 0:
+            return None
+        from synthera.metadata import FORMAT_VERSION, Metadata
+
+        user = self.schema_.tables[t].metadata
+        cols = {} if user is None else {n: c.to_dict() for n, c in user.columns.items() if n in train.columns}
+        cols.update(hints)
+        md = Metadata.from_dict({"format_version": FORMAT_VERSION, "columns": cols}) if cols else None
+        try:
+            return fit_cascade(train, first=[c for c in first if c in train.columns], hints=md,
+                               params=self._cascade_params())
+        except UserInputError as exc:
+            raise type(exc)(f"table '{t}': {exc}") from None
+
+    # -- sample -----------------------------------------------------------------------------
+
+    def sample(self, *, scale: float = 1.0, seed: int | None = None,
+               conditions: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, pd.DataFrame]:
+        """A synthetic database: ``{table: DataFrame}`` with the real tables' columns and keys that join.
+
+        Parameters
+        ----------
+        scale
+            Root tables get ``scale`` times their real row count; children
+            follow from their parents' sampled counts.
+        seed
+            Same seed, same database.
+        conditions
+            ``{table: {column: value}}``; every row of that table carries the
+            values, and its descendants are generated from those rows.
+        """
+        if not hasattr(self, "plans_"):
+            raise NotFittedError("this RelationalSynthesizer is not fitted yet; call fit first")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale < 0:
+            raise UserInputError(f"scale must be a number >= 0; got {scale!r}", param="scale")
+        conditions = dict(conditions or {})
+        unknown = [t for t in conditions if t not in self.plans_]
+        if unknown:
+            raise UserInputError(f"unknown table '{unknown[0]}' in conditions; the tables are: "
+                                 f"{', '.join(self.order_)}")
+        seeds = np.random.SeedSequence(seed).spawn(len(self.order_) + 1)
+        rngs = {t: np.random.default_rng(s) for t, s in zip(self.order_, seeds[:-1], strict=True)}
+        self._conditioned = bool(conditions)  # then children follow the chosen parents, not the real totals
+        made: dict[str, pd.DataFrame] = {}
+        for t in self.order_:
+            made[t] = self._sample_table(t, made, scale, rngs[t], conditions.get(t))
+        self._assign_secondary(made, np.random.default_rng(seeds[-1]))
+        return self._finish(made)
+
+    def _sample_table(self, t: str, made: dict, scale: float, rng, condition) -> pd.DataFrame:
+        plan, model = self.plans_[t], self.models_[t]
+        primary = self.primary_[t]
+        if primary is None:
+            n = int(round(scale * plan["n_rows"]))
+            if model is None:
+                df = pd.DataFrame(index=range(n))
+            else:
+                df = model.sample(n, seed=int(rng.integers(2**63)), conditions=condition)
+            parent_index = None
+        else:
+            fk = _fk(self.schema_, primary)
+            parent = made[fk.parent]
+            count = self.plans_[fk.parent]["counts"][fk.name]
+            target = None if self._conditioned else int(round(scale * count[4]))
+            counts = _calibrate(_sampled_counts(parent, count), count, rng, target)
+            extra = int(round(scale * plan.get("n_noparent", 0)))
+            parent_index = np.r_[np.repeat(np.arange(len(parent)), counts), np.full(extra, -1)].astype(np.int64)
+            context = _context_frame(parent, plan["context"], parent_index)
+            if model is None:
+                df = pd.DataFrame(index=range(len(parent_index)))
+            else:
+                df = model.sample_context(context, rng, fixed=_check_condition(model, t, condition))
+                df = df.drop(columns=[c for c in plan["context"] if c in df.columns])
+            _copy_keys(df, parent, fk, parent_index)
+        for c in plan["null_columns"]:
+            df[c] = None
+        if plan["generated_key"] is not None:
+            df[plan["generated_key"]] = fresh_keys(plan["key_style"], len(df)).to_numpy()
+        if len(plan["primary_key"]) > 1 and plan["movable"]:
+            parsed, formats = _parse_text_dates(df, plan["movable"], model)
+            parsed = make_unique(parsed, plan["primary_key"], _movable(parsed, plan, model))
+            df = _format_text_dates(parsed, formats)
+        return df
+
+    def _assign_secondary(self, made: dict, rng) -> None:
+        for t in self.order_:
+            plan = self.plans_[t]
+            assigned = set(_fk(self.schema_, self.primary_[t]).columns) if self.primary_[t] else set()
+            fks = sorted((fk for fk in self.schema_.parents_of(t) if fk.name != self.primary_[t]),
+                         key=lambda f: len(f.columns))
+            for fk in fks:
+                child, parent = made[t], made[fk.parent]
+                fixed = [c for c in fk.columns if c in assigned]
+                if len(fixed) == len(fk.columns):
+                    continue  # another foreign key already set these columns
+                st_col = plan["status"].get(fk.name)
+                st = child[st_col].astype(str).to_numpy() if st_col in child else np.full(len(child), "parent")
+                count = self.plans_[fk.parent]["counts"].get(fk.name)
+                quotas = _sampled_counts(parent, count) if count and count[0] in parent else None
+                pairs = [(c, p) for c, p in plan["attrs"].get(fk.name, {}).items() if c in child and p in parent]
+                idx = assign_foreign_key(child, parent, fk, need=st == "parent", fixed=fixed, quotas=quotas,
+                                         pairs=pairs, rng=rng, upper=count[2] if count else None)
+                _set_foreign_key(child, parent, fk, idx, st, fixed)
+                assigned |= set(fk.columns)
+            if len(plan["primary_key"]) > 1 and any(c not in plan["movable"] for c in plan["primary_key"]):
+                made[t] = make_unique(made[t], plan["primary_key"], {})
+
+    def _finish(self, made: dict) -> dict[str, pd.DataFrame]:
+        self.sample_fixes_ = enforce_integrity(made, self.schema_.foreign_keys)
+        out = {}
+        for t in self.order_:
+            plan = self.plans_[t]
+            df = made[t]
+            out[t] = _restore_dtypes(df.reindex(columns=plan["columns"]), plan["dtypes"])
+        return out
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a model folder (``manifest.json`` + ``arrays.npz``; no pickle), atomically."""
+        from synthera import __version__
+        from synthera._persist import write_model
+        from synthera.metadata import numpy_to_json
+
+        if not hasattr(self, "plans_"):
+            raise NotFittedError("this RelationalSynthesizer is not fitted yet; call fit first")
+        arrays: dict[str, np.ndarray] = {}
+        models = {}
+        for i, t in enumerate(self.order_):
+            model = self.models_[t]
+            if model is None:
+                models[t] = None
+                continue
+            state, arr = cascade_state(model)
+            models[t] = state
+            arrays.update({f"t{i}__{k}": v for k, v in arr.items()})
+
+        def write_arrays(target: Path) -> None:
+            with open(target, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+        manifest = {"format": "synthera-relational-model", "format_version": RELATIONAL_FORMAT_VERSION,
+                    "synthera_version": __version__, "params": self.get_params(), "schema": self.schema_.to_dict(),
+                    "order": self.order_, "primary": self.primary_, "plans": self.plans_, "models": models,
+                    "orphans": self.orphans_}
+        return write_model(path, manifest, {"arrays.npz": write_arrays}, checksums={"arrays.npz": "arrays_sha256"},
+                           default=numpy_to_json, verify=lambda folder: RelationalSynthesizer.load(folder))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RelationalSynthesizer:
+        """Load a folder written by :meth:`save`; refuses foreign or tampered folders."""
+        from synthera._persist import check_format, read_model
+
+        folder = Path(path)
+
+        def header(m: dict) -> None:
+            check_format(folder, m, expected="synthera-relational-model", version=RELATIONAL_FORMAT_VERSION,
+                         what="relational model", redo="fit the model again")
+
+        return read_model(folder, checksums={"arrays.npz": "arrays_sha256"}, check_header=header,
+                          build=lambda m: cls._from_manifest(folder, m))
+
+    @classmethod
+    def _from_manifest(cls, folder: Path, m: dict) -> RelationalSynthesizer:
+        try:
+            obj = cls(**m["params"])
+            obj.schema_ = Schema.from_dict(m["schema"])
+            obj.order_ = list(m["order"])
+            obj.primary_ = dict(m["primary"])
+            obj.plans_ = dict(m["plans"])
+            obj.orphans_ = dict(m["orphans"])
+            with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            obj.models_ = {}
+            for i, t in enumerate(obj.order_):
+                state = m["models"][t]
+                prefix = f"t{i}__"
+                obj.models_[t] = None if state is None else cascade_from_state(
+                    state, {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, OSError) as exc:
+            raise ModelFileError(f"{folder} is not a valid relational model ({type(exc).__name__}: {exc}); "
+                                 "save it again") from None
+        return obj
+
+
+# ------------------------------------------------------------------------------- fit helpers
+
+
+def _fk(schema: Schema, name: str) -> ForeignKey:
+    return next(fk for fk in schema.foreign_keys if fk.name == name)
+
+
+def _count_column(fk: ForeignKey) -> str:
+    return f"__n__{fk.name}"
+
+
+def _apply_orphan_policies(tables, schema: Schema) -> tuple[dict, dict, dict]:
+    """Frames (orphan rows dropped where the policy says so), each row's status per foreign key, and counts.
+
+    Status is ``parent``, ``null`` or ``orphan``. Dropping runs parents first, so
+    a dropped row's own children then count as orphans of their key.
+    """
+    frames = {n: df.reset_index(drop=True) for n, df in tables.items()}
+    report: dict[str, dict] = {}
+    for t in schema.order():
+        for fk in schema.parents_of(t):
+            df = frames[t]
+            null = df[fk.columns].isna().any(axis=1).to_numpy()
+            found = key_in(df[fk.columns], frames[fk.parent][fk.parent_columns])
+            orphan = ~null & ~found
+            report[fk.name] = {"rows": len(df), "null": int(null.sum()), "orphans": int(orphan.sum()),
+                               "policy": fk.orphans, "dropped": 0}
+            if fk.orphans == "drop" and orphan.any() and fk.parent != t:
+                frames[t] = df[~orphan].reset_index(drop=True)
+                report[fk.name]["dropped"] = int(orphan.sum())
+    status = {}
+    for fk in schema.foreign_keys:
+        df = frames[fk.child]
+        null = df[fk.columns].isna().any(axis=1).to_numpy()
+        found = key_in(df[fk.columns], frames[fk.parent][fk.parent_columns])
+        orphan_label = "orphan" if fk.orphans == "unmatched" else "null"
+        status[fk.name] = np.where(null, "null", np.where(found, "parent", orphan_label)).astype(object)
+    return frames, status, report
+
+
+def _choose_primary(t: str, schema: Schema, frames, status, order: list[str]) -> str | None:
+    """The foreign key whose parent a child is generated from: few missing parents, then the largest parent."""
+    broken = set(schema.broken_edges())
+    best, best_score = None, None
+    for fk in schema.parents_of(t):
+        if fk.parent == t or fk.name in broken or order.index(fk.parent) > order.index(t):
+            continue
+        missing = float((status[fk.name] != "parent").mean()) if len(frames[t]) else 0.0
+        score = (missing <= 0.05, len(fk.columns), len(frames[fk.parent]), -missing)
+        if best_score is None or score > best_score:
+            best, best_score = fk.name, score
+    return best
+
+
+def _base_plan(t: str, df: pd.DataFrame, schema: Schema, primary: str | None) -> dict:
+    pk = list(schema.tables[t].primary_key)
+    fk_cols = {c for fk in schema.parents_of(t) for c in fk.columns}
+    generated = pk[0] if len(pk) == 1 and pk[0] not in fk_cols else None
+    key_columns = [c for c in df.columns if c in fk_cols or c == generated]
+    return {"columns": list(df.columns), "dtypes": {c: str(df[c].dtype) for c in df.columns},
+            "primary_key": pk, "generated_key": generated,
+            "key_style": key_style(df[generated], t) if generated else None,
+            "key_columns": key_columns, "movable": [c for c in pk if c not in fk_cols],
+            "n_rows": len(df), "n_noparent": 0, "counts": {}, "status": {}, "attrs": {}, "context": {},
+            "null_columns": []}
+
+
+def _child_counts(frames, fk: ForeignKey, status: np.ndarray) -> np.ndarray:
+    """Children (with a parent) of each parent row, through ``fk``."""
+    parent = key_codes(frames[fk.parent][fk.parent_columns])
+    child = frames[fk.child][fk.columns][status == "parent"]
+    counts = pd.Series(key_codes(child)).value_counts() if len(child) else pd.Series(dtype=np.int64)
+    return pd.Series(parent).map(counts).fillna(0).to_numpy(dtype=np.int64)
+
+
+def _with_counts(frames, fk: ForeignKey, status, plans) -> pd.DataFrame:
+    """The parent frame with its child-count column for ``fk`` (what the context may include)."""
+    df = frames[fk.parent].copy()
+    df[_count_column(fk)] = _child_counts(frames, fk, status[fk.name])
+    return df
+
+
+def _context_columns(parent_model, parent_plan: dict, fk: ForeignKey, limit: int) -> list[str]:
+    """The parent's modelled columns a child is conditioned on, its count through ``fk`` first."""
+    if parent_model is None:
+        return []
+    md = parent_model.metadata_
+    own = [c for c in parent_plan["columns"] if c in md and md[c].kind in _MODELLED]
+    return ([_count_column(fk)] + own)[: max(limit, 0) + 1] if limit else [_count_column(fk)]
+
+
+def _match_columns(parent: pd.DataFrame, fk: ForeignKey, limit: int) -> list[str]:
+    """Parent columns that best tell parents apart for matching: few distinct values, but more than one."""
+    if limit == 0 or len(parent) == 0:
+        return []
+    scored = []
+    for c in parent.columns:
+        if c in fk.parent_columns:
+            continue
+        s = parent[c]
+        k = s.nunique(dropna=True)
+        text = s.dtype == object and k > 50
+        if k >= 2 and not text and k < len(parent):
+            scored.append((k, c))
+    return [c for _, c in sorted(scored)[:limit]]
+
+
+def _attach_parent(train: pd.DataFrame, frames, fk: ForeignKey, status: np.ndarray, columns: list[str],
+                   prefix: str, hints: dict) -> dict[str, str]:
+    """Join the parent's ``columns`` onto ``train`` (null where the row has no parent); returns new -> parent col."""
+    if not columns:
+        return {}
+    parent = frames[fk.parent]
+    lookup = pd.Series(np.arange(len(parent)), index=key_codes(parent[fk.parent_columns]))
+    lookup = lookup[~lookup.index.duplicated()]
+    pos = pd.Series(key_codes(frames[fk.child][fk.columns])).map(lookup).to_numpy()
+    pos = np.where(status == "parent", pos, np.nan)
+    has = ~np.isnan(pos.astype(np.float64))
+    take = np.where(has, pos, 0).astype(np.int64)
+    out = {}
+    for c in columns:
+        if c not in parent.columns:
+            continue
+        name = f"{prefix}{c}"
+        values = parent[c].iloc[take].reset_index(drop=True) if len(parent) else pd.Series([None] * len(train))
+        values = values.astype(object).where(pd.Series(has), None) if not has.all() else values
+        train[name] = values.to_numpy()
+        if c.startswith("__n__"):
+            hints[name] = {"kind": "numerical"}
+        out[name] = c
+    return out
+
+
+# ------------------------------------------------------------------------------- sample helpers
+
+
+def _sampled_counts(parent: pd.DataFrame, count: list) -> np.ndarray:
+    col, low, high = count[:3]
+    if col not in parent.columns or len(parent) == 0:
+        return np.zeros(len(parent), dtype=np.int64)
+    values = pd.to_numeric(parent[col], errors="coerce").fillna(low).to_numpy(dtype=np.float64)
+    return np.clip(np.round(values), low, high).astype(np.int64)
+
+
+def _calibrate(counts: np.ndarray, count: list, rng, target: int | None = None) -> np.ndarray:
+    """Counts rescaled, then moved one child at a time (within the real min and max), to sum to ``target``.
+
+    ``target`` defaults to the real mean times the number of parents. Without this, small errors in
+    the sampled counts compound over the levels of a deep schema.
+    """
+    _, low, high, mean = count[:4]
+    target = int(round(mean * len(counts))) if target is None else target
+    if counts.sum() > 0 and abs(int(counts.sum()) - target) > 0.02 * target:  # far off: rescale first
+        counts = np.maximum(allocate(counts, target, rng, np.full(len(counts), high)), low)
+    counts = counts.copy()
+    for _ in range(64):
+        diff = target - int(counts.sum())
+        if diff == 0:
+            break
+        eligible = np.flatnonzero(counts < high) if diff > 0 else np.flatnonzero(counts > low)
+        if eligible.size == 0:
+            break
+        if diff < 0:  # take children from parents in proportion to how many they have
+            weights = (counts[eligible] - low).astype(np.float64)
+            pick = rng.choice(eligible, size=min(-diff, eligible.size), replace=False, p=weights / weights.sum())
+            counts[pick] -= 1
+        else:
+            weights = (counts[eligible] - low + 1).astype(np.float64)
+            pick = rng.choice(eligible, size=min(diff, eligible.size), replace=False, p=weights / weights.sum())
+            counts[pick] += 1
+    return counts
+
+
+def _context_frame(parent: pd.DataFrame, context: dict[str, str], index: np.ndarray) -> pd.DataFrame:
+    has = index >= 0
+    take = np.where(has, index, 0)
+    out = {}
+    for name, col in context.items():
+        if col not in parent.columns or len(parent) == 0:
+            out[name] = pd.Series([None] * len(index), dtype=object)
+            continue
+        values = parent[col].iloc[take].reset_index(drop=True)
+        out[name] = values if has.all() else values.astype(object).where(pd.Series(has), None)
+    return pd.DataFrame(out, index=range(len(index)))
+
+
+def _copy_keys(df: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey, index: np.ndarray) -> None:
+    has = index >= 0
+    take = np.where(has, index, 0)
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+        if len(parent) == 0:
+            df[c] = None
+            continue
+        values = parent[pc].iloc[take].reset_index(drop=True)
+        df[c] = (values if has.all() else values.astype(object).where(pd.Series(has), None)).to_numpy()
+
+
+def _check_condition(model, t: str, condition) -> dict | None:
+    if not condition:
+        return None
+    if model is None:
+        raise UserInputError(f"cannot condition table '{t}': it has no modelled columns")
+    return model._encode_conditions(condition)  # one-line errors for unknown columns and impossible values
+
+
+def _movable(df: pd.DataFrame, plan: dict, model) -> dict[str, float]:
+    """Steps for composite-key columns that may move to make the key unique."""
+    out = {}
+    for c in plan["movable"]:
+        if c not in df.columns:
+            continue
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            out[c] = 1.0
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            step = getattr(model.metadata_[c], "datetime_step", None) if model is not None and c in model.metadata_ \
+                else None
+            out[c] = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}.get(step or "", 1.0)
+    return out
+
+
+def _parse_text_dates(df: pd.DataFrame, columns: list[str], model) -> tuple[pd.DataFrame, dict]:
+    """Key columns that hold dates as text, parsed (so they can move by their step); their formats to restore."""
+    formats = {}
+    if model is None:
+        return df, formats
+    df = df.copy()
+    for c in columns:
+        if c in df.columns and c in model.metadata_ and model.metadata_[c].kind == "datetime" \
+                and not pd.api.types.is_datetime64_any_dtype(df[c].dtype):
+            fmt = model.metadata_[c].datetime_format
+            parsed = pd.to_datetime(df[c], format=fmt or "ISO8601", errors="coerce")
+            if parsed.notna().sum() == df[c].notna().sum():
+                formats[c] = (fmt, parsed.dt.tz)
+                df[c] = parsed.dt.tz_localize(None) if parsed.dt.tz is not None else parsed
+    return df, formats
+
+
+def _format_text_dates(df: pd.DataFrame, formats: dict) -> pd.DataFrame:
+    for c, (fmt, tz) in formats.items():
+        stamps = df[c].dt.tz_localize(tz) if tz is not None else df[c]
+        text = stamps.dt.strftime(fmt) if fmt else stamps.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        df[c] = text.astype(object).where(stamps.notna(), None)
+    return df
+
+
+def _set_foreign_key(child: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey, idx: np.ndarray,
+                     status: np.ndarray, fixed: list[str]) -> None:
+    has = idx >= 0
+    take = np.where(has, idx, 0)
+    unmatched = (status == "orphan") & ~has
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+        if c in fixed:
+            continue
+        values = parent[pc].iloc[take].reset_index(drop=True).astype(object) if len(parent) else \
+            pd.Series([None] * len(child), dtype=object)
+        values = values.where(pd.Series(has), None)
+        if unmatched.any():
+            values[unmatched] = _unmatched_values(parent[pc], int(unmatched.sum()))
+        child[c] = values.to_numpy()
+
+
+def _unmatched_values(keys: pd.Series, n: int) -> list:
+    """Fresh values that no parent key takes (for the 'unmatched' orphan policy)."""
+    numbers = pd.to_numeric(keys, errors="coerce")
+    if len(keys) and numbers.notna().all():
+        start = int(numbers.max()) + 1
+        return list(range(start, start + n))
+    return [f"unmatched_{i}" for i in range(1, n + 1)]
+
+
+def _restore_dtypes(df: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        dtype = dtypes.get(c, "object")
+        try:
+            if dtype.startswith("int") and s.isna().any():
+                s = pd.to_numeric(s, errors="coerce").astype("Int64")
+            elif dtype != str(s.dtype):
+                s = s.astype(dtype)
+        except (TypeError, ValueError):
+            pass
+        out[c] = s.reset_index(drop=True)
+    return pd.DataFrame(out, columns=list(df.columns))
