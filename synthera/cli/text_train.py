@@ -144,6 +144,14 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts generated at once.")] = 8,
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Longest answer, in tokens.")] = None,
     context_length: Annotated[int, typer.Option("--context-length", help="Truncation for bits per byte.")] = 4096,
+    validator_parity: Annotated[
+        bool,
+        typer.Option(
+            "--validator-parity",
+            help="Bits per byte as FLock's loss validator computes it: fp16 on a GPU, transformers 4.49's byte "
+            "count (clean_up_tokenization_spaces) and NaN rule, whatever transformers is installed.",
+        ),
+    ] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N examples.")] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write metrics and every prediction to this JSON.")
@@ -166,6 +174,7 @@ def evaluate_command(
         "context_length": context_length,
         "limit": limit,
         "progress": True,
+        "validator_parity": validator_parity,
     }
     with library_warnings():
         if compare:

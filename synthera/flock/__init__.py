@@ -2,6 +2,8 @@
 
 - :mod:`synthera.flock.client` talks to the task API (get a task, submit a
   result) with retries, and downloads training data.
+- :mod:`synthera.flock.bases` says which task types Synthera trains for (``lora``, ``llm_judge``)
+  and holds the dated list of base models each accepts.
 - :mod:`synthera.flock.workflow` runs the whole loop in seven steps, each
   callable alone: fetch the task, prepare its data, optional SynthGen
   augmentation, base-model choice within ``max_params``, LoRA training within
@@ -17,6 +19,9 @@ from synthera._lazy import lazy_attributes
 
 _LAZY = {
     "DEFAULT_BASE_URL": "synthera.flock.client",
+    "check_base": "synthera.flock.bases",
+    "supported_bases": "synthera.flock.bases",
+    "task_kind": "synthera.flock.bases",
     "FlockAPIError": "synthera.flock.client",
     "FlockClient": "synthera.flock.client",
     "Task": "synthera.flock.client",
@@ -41,10 +46,13 @@ __all__ = [
     "SubmitOptions",
     "Task",
     "TrainOptions",
+    "check_base",
     "download",
     "pick_base_models",
     "run_task",
     "submission_body",
+    "supported_bases",
+    "task_kind",
 ]
 
 

@@ -1,6 +1,8 @@
 """A small client for FLock.io's task API ("Fed Ledger"), standard library only.
 
 - ``GET {base}/tasks/get?task_id=N`` returns a task; no key is needed.
+- ``GET {base}/tasks/list`` lists tasks with their ``task_type`` (the key is
+  sent when set); it fills in the type when a task's own payload lacks it.
 - ``POST {base}/tasks/submit-result`` with the header ``flock-api-key`` and
   the body ``{"task_id": N, "data": {"hg_repo_id", "base_model", "gpu_type", "revision"}}``
   submits a trained adapter.
@@ -279,6 +281,22 @@ class FlockClient:
         tid = _task_id(task_id)
         payload = self._request("GET", "/tasks/get", params={"task_id": tid})
         return Task.from_json(payload, tid)
+
+    def list_tasks(self) -> list[dict]:
+        """``GET /tasks/list``: every task the ledger lists (the key is sent when ``FLOCK_API_KEY`` is set)."""
+        payload = self._request("GET", "/tasks/list", auth=bool(os.environ.get(API_KEY_ENV, "").strip()))
+        if isinstance(payload, dict):
+            payload = payload.get("tasks", payload.get("items", payload.get("data", [])))
+        return [t for t in payload if isinstance(t, dict)] if isinstance(payload, list) else []
+
+    def task_type(self, task: Task) -> str:
+        """The task's ``task_type``: from its own payload, else from ``GET /tasks/list`` (``""`` if neither says)."""
+        if task.task_type:
+            return task.task_type
+        for entry in self.list_tasks():
+            if _number(entry.get("id")) == task.id:
+                return str(entry.get("task_type") or "")
+        return ""
 
     def submit_result(self, task_id, *, hg_repo_id: str, base_model: str, gpu_type: str, revision: str) -> dict:
         """``POST /tasks/submit-result``; returns the server's JSON answer (``{}`` if it sent none)."""

@@ -6,7 +6,10 @@
   on disk by a hash of the prompt so an interrupted run resumes.
 - :mod:`synthera.text.sql` builds SQLite databases, runs SQL with a timeout, compares results by
   Spider's rules, and samples SQL from a schema, verified by execution.
-- :mod:`synthera.text.tasks` holds the seed pipelines for summarization, QA and character dialogue.
+- :mod:`synthera.text.tasks` holds the seed pipelines for summarization, QA and character dialogue;
+  :mod:`synthera.text.tool_use` adds function-calling conversations from a tools schema.
+- :mod:`synthera.text.judge` is a local proxy of FLock's LLM-judge score (not the real score: that
+  needs FLock's remote judges).
 - :mod:`synthera.text.filters` drops duplicates and near-duplicates, counting every reason.
 - :mod:`synthera.text.pipeline` ties it together and writes JSONL, Parquet, a
   Hugging Face dataset and a manifest.

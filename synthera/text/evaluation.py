@@ -47,6 +47,8 @@ __all__ = [
     "generate_answers",
     "load_eval_data",
     "load_model_with_adapter",
+    "clean_up_tokenization",
+    "target_bytes",
     "metrics_rows",
     "validator_loss",
 ]
@@ -291,8 +293,36 @@ def generate_answers(model, tokenizer, prompts: list[str], *, batch_size: int = 
 # --------------------------------------------------------------------------- bits per byte
 
 
+_CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+            (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
+
+
+def clean_up_tokenization(text: str) -> str:
+    """transformers 4.x's ``clean_up_tokenization``: drop the space before ``. ? ! ,`` and English clitics."""
+    for old, new in _CLEANUP:
+        text = text.replace(old, new)
+    return text
+
+
+def target_bytes(tokenizer, ids: list[int], *, parity: bool = False) -> int:
+    """UTF-8 bytes of ``ids`` decoded without special tokens, as the validator counts them.
+
+    With ``parity`` the rule of the validator's pinned transformers 4.49 is
+    applied explicitly, whatever version is installed: when the tokenizer's
+    config sets ``clean_up_tokenization_spaces``, the decoded text is cleaned
+    up (4.49 does it for every tokenizer; 5.x skips it for BPE ones), so
+    ``a , b .`` counts as ``a, b.``. Without ``parity`` the installed decode decides.
+    """
+    if not parity:
+        return len(tokenizer.decode(ids, skip_special_tokens=True).encode("utf-8"))
+    text = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    if getattr(tokenizer, "clean_up_tokenization_spaces", False) is True:
+        text = clean_up_tokenization(text)
+    return len(text.encode("utf-8"))
+
+
 def validator_loss(model, tokenizer, records: list[dict], *, template=None, context_length: int = 4096,
-                   batch_size: int = 8, progress: bool = False) -> dict:
+                   batch_size: int = 8, progress: bool = False, parity: bool = False) -> dict:
     """Loss and bits per byte of the assistant text, as FLock's validator computes them.
 
     The validator tokenizes with the submission's template, truncates each
@@ -302,7 +332,11 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
     ``target_bytes`` are the UTF-8 bytes of the target tokens decoded without
     special tokens. A conversation left with no predicted target token makes
     the validator's loss NaN; it is counted in ``without_target`` and makes
-    ``bits_per_byte`` infinite, as it would be there.
+    ``bits_per_byte`` infinite, as it would be there (transformers 4.49's
+    ``Trainer.evaluate`` averages a NaN in; 5.x would drop it, and this loop
+    keeps the 4.49 rule whatever is installed). ``parity`` also counts bytes
+    with 4.49's clean-up rule (:func:`target_bytes`); run the model in fp16 on a
+    GPU (:func:`load_model_with_adapter` ``fp16=True``) for the validator's precision.
 
     Returns
     -------
@@ -319,12 +353,12 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
 
     encoded = [encode_conversation(r, tokenizer, template=template, max_length=context_length,
                                    where=f"conversation {i}") for i, r in enumerate(records)]
-    target_tokens = target_bytes = 0
+    target_tokens = n_bytes = 0
     for enc in encoded:
         ids = [t for t, m in zip(enc.input_ids, enc.target_mask, strict=True) if m]
         if ids:
             target_tokens += len(ids)
-            target_bytes += len(tokenizer.decode(ids, skip_special_tokens=True).encode("utf-8"))
+            n_bytes += target_bytes(tokenizer, ids, parity=parity)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
     losses: list[float] = []
@@ -358,9 +392,9 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
     loss = sum(losses) / len(losses) if losses and not without_target else float("nan")
     return {
         "loss": loss,
-        "bits_per_byte": bits_per_byte(loss, target_tokens, target_bytes),
+        "bits_per_byte": bits_per_byte(loss, target_tokens, n_bytes),
         "target_tokens": target_tokens,
-        "target_bytes": target_bytes,
+        "target_bytes": n_bytes,
         "conversations": len(encoded),
         "without_target": without_target,
     }
@@ -369,14 +403,27 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
 # --------------------------------------------------------------------------- models
 
 
-def load_model_with_adapter(model=None, adapter=None):
-    """``(model, tokenizer)`` of a local base model, with a LoRA adapter merged in when given."""
+def load_model_with_adapter(model=None, adapter=None, *, fp16: bool = False):
+    """``(model, tokenizer)`` of a local base model, with a LoRA adapter merged in when given.
+
+    ``fp16`` on a CUDA machine casts the base to float16 before the adapter is
+    merged, as FLock's loss validator loads it (its CPU configuration stays
+    fp32, and so does this on a machine without CUDA).
+    """
     from synthera.text.finetune import load_base_model
 
     lm, tokenizer = load_base_model(model)
+    lm = validator_precision(lm, fp16=fp16)
     if adapter is not None:
         lm = _attach(lm, adapter)
     return lm, tokenizer
+
+
+def validator_precision(lm, *, fp16: bool = True):
+    """``lm`` in float16 when ``fp16`` and it sits on a CUDA device (the validator's GPU setting), else as it is."""
+    if fp16 and next(lm.parameters()).device.type == "cuda":
+        return lm.half()
+    return lm
 
 
 def _attach(lm, adapter):
@@ -436,7 +483,7 @@ def _score(task: str, predictions, references, examples, databases: _Databases |
 
 
 def _run_one(label, lm, tokenizer, examples, *, task, template, databases, batch_size, max_new_tokens,
-             context_length, timeout_s, progress) -> EvaluationResult:
+             context_length, timeout_s, progress, validator_parity: bool = False) -> EvaluationResult:
     from synthera.text.prompts import generation_prompt
 
     start = time.perf_counter()
@@ -450,7 +497,8 @@ def _run_one(label, lm, tokenizer, examples, *, task, template, databases, batch
     references = [e.reference for e in examples]
     values, errors = _score(task, predictions, references, examples, databases, timeout_s)
     loss = validator_loss(lm, tokenizer, [e.record for e in examples], template=template,
-                          context_length=context_length, batch_size=batch_size, progress=progress)
+                          context_length=context_length, batch_size=batch_size, progress=progress,
+                          parity=validator_parity)
     values["bits_per_byte"] = loss["bits_per_byte"]
     if loss["without_target"]:
         errors["bits_per_byte"] = (f"{loss['without_target']} conversations have no answer token within "
@@ -474,7 +522,7 @@ def _prepare(data, task, db, limit):
 def evaluate_model(model=None, *, data, task: str, adapter=None, db: str | None = None, template: str | None = None,
                    batch_size: int = 8, max_new_tokens: int | None = None, context_length: int = 4096,
                    limit: int | None = None, timeout_s: float = 5.0, progress: bool = False,
-                   label: str | None = None) -> EvaluationResult:
+                   label: str | None = None, validator_parity: bool = False) -> EvaluationResult:
     """Generate answers for a test set and score them.
 
     Parameters
@@ -498,22 +546,27 @@ def evaluate_model(model=None, *, data, task: str, adapter=None, db: str | None 
         Truncation for bits per byte.
     limit
         Evaluate only the first ``limit`` examples.
+    validator_parity
+        Compute bits per byte as FLock's loss validator does, whatever is
+        installed: fp16 on a GPU, transformers 4.49's byte count and NaN rule
+        (see :func:`validator_loss`). With a base the validator does not accept,
+        the number is the validator's formula, not a score it would give.
     """
     examples, databases = _prepare(data, task, db, limit)
     try:
-        lm, tokenizer = load_model_with_adapter(model, adapter)
+        lm, tokenizer = load_model_with_adapter(model, adapter, fp16=validator_parity)
         return _run_one(label or ("fine-tuned" if adapter else "baseline"), lm, tokenizer, examples, task=task,
                         template=template, databases=databases, batch_size=batch_size,
                         max_new_tokens=max_new_tokens, context_length=context_length, timeout_s=timeout_s,
-                        progress=progress)
+                        progress=progress, validator_parity=validator_parity)
     finally:
         databases.close()
 
 
 def compare_models(model=None, *, adapter, data, task: str, db: str | None = None, template: str | None = None,
                    batch_size: int = 8, max_new_tokens: int | None = None, context_length: int = 4096,
-                   limit: int | None = None, timeout_s: float = 5.0,
-                   progress: bool = False) -> dict[str, EvaluationResult]:
+                   limit: int | None = None, timeout_s: float = 5.0, progress: bool = False,
+                   validator_parity: bool = False) -> dict[str, EvaluationResult]:
     """Evaluate the base model, then the same model with ``adapter``: ``{"baseline": ..., "fine-tuned": ...}``."""
     from synthera.text.finetune import load_base_model
 
@@ -522,9 +575,10 @@ def compare_models(model=None, *, adapter, data, task: str, db: str | None = Non
     examples, databases = _prepare(data, task, db, limit)
     kwargs = {"task": task, "template": template, "databases": databases, "batch_size": batch_size,
               "max_new_tokens": max_new_tokens, "context_length": context_length, "timeout_s": timeout_s,
-              "progress": progress}
+              "progress": progress, "validator_parity": validator_parity}
     try:
         lm, tokenizer = load_base_model(model)
+        lm = validator_precision(lm, fp16=validator_parity)
         baseline = _run_one("baseline", lm, tokenizer, examples, **kwargs)
         tuned = _run_one("fine-tuned", _attach(lm, adapter), tokenizer, examples, **kwargs)
     finally:

@@ -41,7 +41,7 @@ from synthera._extras import require
 from synthera.errors import UserInputError
 from synthera.text.filters import rouge_l as _rouge_l_tokens
 from synthera.text.sql.analysis import sql_key
-from synthera.text.sql.execute import SQLExecutionError, execute_sql, has_order_by, results_match
+from synthera.text.sql.execute import SQLExecutionError, execute_sql, prepare_for_mode, results_match
 
 __all__ = [
     "METRICS",
@@ -189,9 +189,13 @@ def execution_match(
 
     Both run through :func:`synthera.text.sql.execute_sql` (read-only, at most 100,000 rows) and
     are compared by :func:`synthera.text.sql.results_match` in ``mode`` (``spider``, ``bird`` or
-    ``strict``); the order of rows counts when the gold query has ``ORDER BY``. A prediction that
-    fails to run is a mismatch; a gold query that fails is a user error.
+    ``strict``), after :func:`synthera.text.sql.prepare_for_mode` (for ``spider``, the official
+    evaluator's rules: DISTINCT removed, ``> =`` repaired, row order kept when the gold says
+    ``order by``). On one database this is execution accuracy (EX); Spider's test-suite accuracy
+    (TS) runs both on a suite of databases. A prediction that fails to run is a mismatch; a gold
+    query that fails is a user error.
     """
+    gold, prediction, ordered = prepare_for_mode(gold, prediction, mode)
     try:
         gold_rows = execute_sql(connection, gold, timeout_s=timeout_s, max_rows=100_000, truncate=False)
     except SQLExecutionError as exc:
@@ -200,7 +204,7 @@ def execution_match(
         pred_rows = execute_sql(connection, prediction, timeout_s=timeout_s, max_rows=100_000, truncate=False)
     except SQLExecutionError:
         return False
-    return results_match(gold_rows, pred_rows, ordered=has_order_by(gold), mode=mode)
+    return results_match(gold_rows, pred_rows, ordered=ordered, mode=mode)
 
 
 def execution_accuracy(

@@ -50,7 +50,7 @@ class GenerationConfig:
     Parameters
     ----------
     task
-        ``text-to-sql``, ``summarization``, ``qa`` or ``character``.
+        ``text-to-sql``, ``summarization``, ``qa``, ``character`` or ``tool-use``.
     n
         Examples to keep.
     seed
@@ -64,6 +64,12 @@ class GenerationConfig:
         synthetic rows (``synthetic_rows`` per table) fill a new database.
     difficulty
         Requested Text-to-SQL difficulty shares.
+    tools
+        ``tool-use`` only: the tool specs (a JSON file, a JSON string or a list).
+    sql_dedup, question_candidates, question_styles
+        Text-to-SQL only: ``"template"`` drops queries that differ only in
+        their literals; with a model, ``question_candidates`` rewrites per
+        query (the most consistent kept) in rotating question styles.
     novelty_threshold
         ROUGE-L threshold (``None``: the task's default, 0.7, or off for
         Text-to-SQL, which enforces distinct SQL instead).
@@ -86,6 +92,10 @@ class GenerationConfig:
     from_synthetic: str | None = None
     synthetic_rows: int = 2000
     difficulty: dict | None = None
+    tools: str | list | None = None
+    sql_dedup: str = "sql"
+    question_candidates: int = 1
+    question_styles: bool = True
     batch_size: int = 8
     novelty_threshold: float | None = None
     minhash_threshold: float | None = 0.9
@@ -119,6 +129,10 @@ class GenerationConfig:
         if isinstance(model, str) and model.lower() == _TEMPLATE and not kind.template_ok:
             able = ", ".join(t for t in available_tasks() if get_task_options(t).template_ok)
             raise UserInputError(f"model 'template' only works for {able}; {task} needs a language model")
+        if self.tools is not None and task != "tool-use":
+            raise UserInputError(f"tools only applies to tool-use, not {task}")
+        if task != "text-to-sql" and (self.sql_dedup != "sql" or self.question_candidates != 1):
+            raise UserInputError(f"sql_dedup and question_candidates only apply to text-to-sql, not {task}")
         options = kind.from_config(self)
         fields = {**asdict(self), "task": task, "model": model, **options.config_fields()}
         fields.pop("options")

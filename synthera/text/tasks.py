@@ -146,6 +146,23 @@ _REWRITE_SHOTS = (
 )
 
 
+#: How a rewritten question may be phrased (one per query, spread evenly).
+QUESTION_STYLES = {
+    "formal": "Phrase it formally and precisely.",
+    "colloquial": "Phrase it casually, as you would ask a colleague.",
+    "imperative": "Phrase it as a request starting with a verb such as List, Show, Give or Find.",
+    "vague": "Phrase it briefly, leaving out words a reader can infer, but still naming every column and value.",
+}
+
+
+def _most_consistent(texts: Sequence[str]) -> str:
+    """The text with the highest mean ROUGE-L to the others (the first on a tie): the consensus wording."""
+    if len(texts) < 3:
+        return texts[0]
+    scores = [sum(rouge_l(t, o) for j, o in enumerate(texts) if j != i) for i, t in enumerate(texts)]
+    return texts[scores.index(max(scores))]
+
+
 class TextToSQLTask:
     """Verified Text-to-SQL examples over one SQLite database.
 
@@ -162,6 +179,18 @@ class TextToSQLTask:
         Seeds the sampler.
     db_label
         What ``meta.db`` says (e.g. the copied file's name).
+    dedup
+        ``"sql"``: drop a query already proposed (up to case and spacing);
+        ``"template"``: also drop one that differs only in its literals
+        (:func:`~synthera.text.sql.analysis.sql_template`, as OmniSQL's SynSQL does).
+        The stats report how many templates the kept examples use either way.
+    question_candidates
+        With a model: questions written per query (sampled at temperature 0.7
+        when more than one); of those passing the round-trip check, the one
+        most consistent with the others (highest mean ROUGE-L to them) is kept.
+    question_styles
+        With a model: each rewrite asks for one of :data:`QUESTION_STYLES`
+        (formal, colloquial, imperative, vague but answerable), spread evenly.
     """
 
     name = "text-to-sql"
@@ -173,8 +202,18 @@ class TextToSQLTask:
     stop = ("\n\n", "\nQuestion:", "\nSQL:")  # one question, then the model tends to go on
 
     def __init__(self, db, *, shares: Mapping[str, float], llm=None, seed: int = 0, db_label: str = "",
-                 timeout_s: float = 2.0):
+                 timeout_s: float = 2.0, dedup: str = "sql", question_candidates: int = 1,
+                 question_styles: bool = True):
         from synthera.text.sql.grammar import SQLSampler
+
+        if dedup not in ("sql", "template"):
+            raise UserInputError(f"sql_dedup must be sql or template; got {dedup!r}")
+        if question_candidates < 1:
+            raise UserInputError(f"question_candidates must be >= 1; got {question_candidates}")
+        self.dedup = dedup
+        self.question_candidates = question_candidates
+        self.question_styles = question_styles
+        self._styles_used: Counter = Counter()
 
         self.sampler = SQLSampler(db, seed=seed, timeout_s=timeout_s)
         self.shares = dict(shares)
@@ -194,9 +233,16 @@ class TextToSQLTask:
         return self.sampler.describe_database()
 
     def distribution(self, meta: Sequence[dict]) -> dict:
-        """How the kept examples spread over difficulty, SQL features, families, question sources and tables."""
-        keys = ("difficulty", "features", "family", "question_source", "tables")
-        return {k: distribution(m[k] for m in meta) for k in keys}
+        """How the kept examples spread over difficulty, SQL features, families, question sources and styles, and
+        tables; ``sql_templates`` counts the distinct query shapes (literals masked) among them."""
+        from synthera.text.sql.analysis import sql_template
+
+        keys = ("difficulty", "features", "family", "question_source", "question_style", "tables")
+        out = {k: distribution(m.get(k) for m in meta) for k in keys}
+        templates = Counter(sql_template(m["sql"]) for m in meta)
+        out["sql_templates"] = {"templates": len(templates), "examples": len(meta),
+                                "largest": max(templates.values(), default=0)}
+        return out
 
     def report(self) -> tuple[dict, list[str]]:
         """Extra statistics (the grammar's misses and errors per family, the rewrite acceptance) and notes."""
@@ -220,7 +266,7 @@ class TextToSQLTask:
         self.sampler.close()
 
     def propose(self, wanted: Sequence[str], rng: random.Random) -> list[Example | Drop]:
-        from synthera.text.sql.analysis import dedup_key
+        from synthera.text.sql.analysis import dedup_key, sql_template
         from synthera.text.sql.grammar import preview_json
 
         out: list[Example | Drop] = []
@@ -239,7 +285,7 @@ class TextToSQLTask:
             except ValueError as exc:
                 out.append(Drop("parse_failure", {"difficulty": level}, f"{cand.sql} ({exc})"))
                 continue
-            key = dedup_key(cand.sql)
+            key = sql_template(cand.sql) if self.dedup == "template" else dedup_key(cand.sql)
             self.sampler.note_duplicate(cand, key in self._seen)
             if key in self._seen:
                 out.append(Drop("duplicate", {"difficulty": cand.difficulty}, cand.sql))
@@ -251,18 +297,19 @@ class TextToSQLTask:
                 continue
             ready.append((cand, key, preview_json(result.rows, result.row_count), result.row_count))
         questions = self._questions([c for c, *_ in ready])
-        for (cand, key, preview, row_count), (question, source) in zip(ready, questions, strict=True):
+        for (cand, key, preview, row_count), (question, source, style) in zip(ready, questions, strict=True):
             meta = {
                 "task": self.name, "question": question, "sql": cand.sql, "schema": self.ddl,
                 "difficulty": cand.difficulty, "features": cand.features, "family": cand.family,
                 "tables": cand.tables, "result_preview": preview, "row_count": row_count,
-                "question_source": source, "db": self.db_label,
+                "question_source": source, "question_style": style, "db": self.db_label,
             }
             user = f"Database schema:\n{self.ddl}\n\nQuestion: {question}"
             out.append(Example(_SQL_SYSTEM, user, cand.sql, {"difficulty": cand.difficulty}, meta, key, question))
         return out
 
-    def _questions(self, cands) -> list[tuple[str, str]]:
+    def _questions(self, cands) -> list[tuple[str, str, str | None]]:
+        """``(question, source, style)`` per query: the model's most consistent rewrite, else the grammar's."""
         from synthera.text.sql.wording import round_trip_ok
 
         if not cands:
@@ -271,25 +318,37 @@ class TextToSQLTask:
             for c in cands:
                 ok, _ = round_trip_ok(c.question, c.columns, c.values, c.implied)
                 self.stats["template_round_trip_failed" if not ok else "template_round_trip_ok"] += 1
-            return [(c.question, "template") for c in cands]
-        prompts = [self._rewrite_prompt(c) for c in cands]
-        seeds = [_seed_for(self.seed, "sql-question", c.sql) for c in cands]
-        answers = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                    seeds=seeds, stop=self.stop)
+            return [(c.question, "template", None) for c in cands]
+        styles = [self._style(c) for c in cands]
+        k = self.question_candidates
+        prompts = [self._rewrite_prompt(c, style) for c, style in zip(cands, styles, strict=True) for _ in range(k)]
+        seeds = [_seed_for(self.seed, "sql-question", c.sql, *([j] if j else [])) for c in cands for j in range(k)]
+        answers = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens,
+                                    temperature=self.temperature if k == 1 else 0.7, seeds=seeds, stop=self.stop)
         out = []
-        for cand, answer in zip(cands, answers, strict=True):
-            text = _first_paragraph(answer).split("\n")[0].strip() if answer else ""
-            ok, _missing = round_trip_ok(text, cand.columns, cand.values, cand.implied) if text else (False, [])
-            if ok and 8 <= len(text) <= 400 and not text.lower().startswith("select"):
+        for i, (cand, style) in enumerate(zip(cands, styles, strict=True)):
+            texts = [_first_paragraph(a).split("\n")[0].strip() if a else "" for a in answers[i * k:(i + 1) * k]]
+            good = [t for t in texts if t and round_trip_ok(t, cand.columns, cand.values, cand.implied)[0]
+                    and 8 <= len(t) <= 400 and not t.lower().startswith("select")]
+            if good:
                 self.stats["llm_question_accepted"] += 1
-                out.append((text, "llm"))
+                out.append((_most_consistent(good), "llm", style))
             else:
-                self.stats["llm_question_rejected_round_trip" if text else "llm_question_unparsed"] += 1
-                out.append((cand.question, "template"))
+                self.stats["llm_question_rejected_round_trip" if any(texts) else "llm_question_unparsed"] += 1
+                out.append((cand.question, "template", None))
         return out
 
+    def _style(self, cand) -> str | None:
+        if not self.question_styles:
+            return None
+        low = min(self._styles_used[s] for s in QUESTION_STYLES)
+        options = [s for s in QUESTION_STYLES if self._styles_used[s] == low]
+        style = options[_seed_for(self.seed, "style", cand.sql) % len(options)]
+        self._styles_used[style] += 1
+        return style
+
     @staticmethod
-    def _rewrite_prompt(cand) -> list[dict]:
+    def _rewrite_prompt(cand, style: str | None = None) -> list[dict]:
         """Back-translation as a few-shot chat: SQL plus the grammar draft in, one natural question out."""
         ask = ("SQL: {}\nDraft question: {}\nRewrite the draft as one natural question a data analyst would ask. "
                "Keep every column name and every value exactly as written.")
@@ -297,7 +356,10 @@ class TextToSQLTask:
         for sql, draft, question in _REWRITE_SHOTS:
             messages += [{"role": "user", "content": ask.format(sql, draft)},
                          {"role": "assistant", "content": question}]
-        return [*messages, {"role": "user", "content": ask.format(cand.sql, cand.question)}]
+        final = ask.format(cand.sql, cand.question)
+        if style is not None:
+            final += " " + QUESTION_STYLES[style]
+        return [*messages, {"role": "user", "content": final}]
 
     def judge(self, ex: Example) -> str | None:
         return None  # execution already verified it
@@ -732,6 +794,9 @@ class TextToSQLOptions:
     from_synthetic: str | None = None
     rows: int = 2000
     difficulty: dict | None = None
+    dedup: str = "sql"
+    question_candidates: int = 1
+    question_styles: bool = True
     template_ok: ClassVar[bool] = True
 
     @classmethod
@@ -749,7 +814,14 @@ class TextToSQLOptions:
                 raise UserInputError(f"database not found: {config.db}; check the path")
         if config.from_synthetic and config.synthetic_rows < 10:
             raise UserInputError(f"rows must be at least 10; got {config.synthetic_rows}")
-        return cls(config.db, config.from_synthetic, config.synthetic_rows, _shares(config.difficulty))
+        dedup = getattr(config, "sql_dedup", "sql")
+        if dedup not in ("sql", "template"):
+            raise UserInputError(f"sql_dedup must be sql or template; got {dedup!r}")
+        candidates = getattr(config, "question_candidates", 1)
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= 16:
+            raise UserInputError(f"question_candidates must be a whole number from 1 to 16; got {candidates!r}")
+        return cls(config.db, config.from_synthetic, config.synthetic_rows, _shares(config.difficulty), dedup,
+                   candidates, bool(getattr(config, "question_styles", True)))
 
     def config_fields(self) -> dict:
         return {"difficulty": self.difficulty}
@@ -759,7 +831,8 @@ class TextToSQLOptions:
 
     def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
         db, label, copy, source = self._synthetic(seed, out, progress) if self.from_synthetic else self._given(out)
-        task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label)
+        task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label, dedup=self.dedup,
+                             question_candidates=self.question_candidates, question_styles=self.question_styles)
         return BuiltTask(task, copy, source)
 
     def _synthetic(self, seed: int, out: Path | None, progress: bool):
@@ -858,3 +931,5 @@ register_task("text-to-sql", TextToSQLOptions, aliases=("text2sql", "text_to_sql
 register_task("summarization", SummarizationOptions, aliases=("summarisation", "summary"))
 register_task("qa", QAOptions)
 register_task("character", CharacterOptions, aliases=("roleplay", "role-play", "dialogue"))
+
+from synthera.text import tool_use  # noqa: E402, F401 - registers "tool-use" (it builds on the classes above)

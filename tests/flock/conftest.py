@@ -6,6 +6,7 @@ import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,10 @@ HF_TOKEN = "hf_secret_token_abcdefghij"
 
 
 class FakeFlock:
-    """Emulates GET /tasks/get and POST /tasks/submit-result, plus file downloads.
+    """Emulates GET /tasks/get, GET /tasks/list and POST /tasks/submit-result, plus file downloads.
+
+    ``listed`` overrides what /tasks/list says about a task (``{id: task_type}``);
+    by default it lists every task with the ``task_type`` of its payload.
 
     ``script[(method, path)]`` is a list of ``(status, body)`` answers used in
     order before the default behaviour; ``requests`` records what arrived.
@@ -32,6 +36,7 @@ class FakeFlock:
         self.key = API_KEY
         self.echo_key = False
         self.redirects: dict[str, str] = {}  # path -> Location of a 302 answer
+        self.listed: dict[int, str] = {}
 
     def answer(self, handler, method: str):
         parts = urllib.parse.urlsplit(handler.path)
@@ -50,6 +55,9 @@ class FakeFlock:
             if tid not in self.tasks:
                 return 404, {"detail": "Task not found"}
             return 200, self.tasks[tid]
+        if method == "GET" and parts.path == "/api/v1/tasks/list":
+            return 200, [{"id": tid, "title": t.get("title", ""),
+                          "task_type": self.listed.get(tid, t.get("task_type", ""))} for tid, t in self.tasks.items()]
         if method == "POST" and parts.path == "/api/v1/tasks/submit-result":
             sent = handler.headers.get("flock-api-key")
             if sent != self.key:
@@ -101,6 +109,57 @@ def flock_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+class FakeHub:
+    """A Hugging Face Hub organisation whose repositories are PRIVATE unless created with ``private=False``.
+
+    ``install(monkeypatch)`` replaces ``huggingface_hub.HfApi`` and ``hf_hub_download``; an anonymous
+    download (``token=False``) of a private repository fails as the real hub's would.
+    """
+
+    def __init__(self, tmp_path):
+        self.root = tmp_path
+        self.repos: dict[str, dict] = {}  # repo_id -> {"private": bool, "revisions": {oid: {name: bytes}}}
+        self.calls: list[tuple] = []
+
+    def install(self, monkeypatch):
+        import huggingface_hub
+
+        hub = self
+
+        class Api:
+            def __init__(self, token=None):
+                self.token = token
+
+            def create_repo(self, repo_id, *, exist_ok=False, repo_type=None, private=None):
+                hub.calls.append(("create_repo", repo_id, private))
+                hub.repos.setdefault(repo_id, {"private": private is not False, "revisions": {}})
+
+            def upload_folder(self, *, folder_path, repo_id, repo_type=None, allow_patterns=None, commit_message=""):
+                files = {f.name: f.read_bytes() for f in Path(folder_path).iterdir() if f.name in allow_patterns}
+                oid = f"{len(hub.repos[repo_id]['revisions']) + 1:040x}"
+                hub.repos[repo_id]["revisions"][oid] = files
+                return type("Commit", (), {"oid": oid})()
+
+        def download(repo_id, filename, *, revision=None, repo_type=None, token=None):
+            hub.calls.append(("download", repo_id, revision, token))
+            repo = hub.repos.get(repo_id)
+            if repo is None or (repo["private"] and token is False) or revision not in repo["revisions"]:
+                raise OSError("401 Client Error: Repository Not Found")
+            target = hub.root / "dl" / filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(repo["revisions"][revision][filename])
+            return str(target)
+
+        monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+        monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+        return self
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    return FakeHub(tmp_path / "hub").install(monkeypatch)
 
 
 @pytest.fixture

@@ -31,6 +31,13 @@ def _echoing_answer() -> dict:
     }
 
 
+def _submittable(server, hub) -> None:
+    """Task 7 (a loss task) on the emulator, and an adapter for an accepted base, public on the fake hub."""
+    server.tasks[7] = {"id": 7, "title": "t", "status": "submission_phase", "task_type": "lora", "data": {}}
+    hub.repos["me/r"] = {"private": False, "revisions": {"abc": {"adapter_config.json": json.dumps(
+        {"base_model_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct"}).encode()}}}
+
+
 def _secrets_in(text: str) -> list[str]:
     return [s for s in (API_KEY, HF_TOKEN, SIGNATURE, OTHER_TOKEN, "123456789") if s in text]
 
@@ -43,7 +50,8 @@ def test_submit_answer_is_scrubbed_in_the_client(flock_server, secrets_env):
     assert _secrets_in(json.dumps(answer)) == []
 
 
-def test_cli_submit_never_prints_an_echoed_secret(flock_server, secrets_env):
+def test_cli_submit_never_prints_an_echoed_secret(flock_server, secrets_env, fake_hub):
+    _submittable(flock_server, fake_hub)
     flock_server.script[("POST", "/api/v1/tasks/submit-result")] = [(200, _echoing_answer())]
     result = runner.invoke(app, ["flock", "submit", "--task-id", "7", "--repo-id", "me/r", "--revision", "abc",
                                  "--base-model", "qwen1.5", "--gpu-type", "cpu", "--base-url", flock_server.base_url])
@@ -52,7 +60,8 @@ def test_cli_submit_never_prints_an_echoed_secret(flock_server, secrets_env):
     assert _secrets_in(result.stdout + result.stderr) == []
 
 
-def test_cli_submit_scrubs_a_non_object_answer(flock_server, secrets_env):
+def test_cli_submit_scrubs_a_non_object_answer(flock_server, secrets_env, fake_hub):
+    _submittable(flock_server, fake_hub)
     flock_server.script[("POST", "/api/v1/tasks/submit-result")] = [(200, [f"Bearer {OTHER_TOKEN}", API_KEY])]
     result = runner.invoke(app, ["flock", "submit", "--task-id", "7", "--repo-id", "me/r", "--revision", "abc",
                                  "--base-model", "qwen1.5", "--gpu-type", "cpu", "--base-url", flock_server.base_url])

@@ -28,11 +28,12 @@ FAST = {"epochs": 1, "batch_size": 4, "lora_r": 4, "lora_alpha": 8, "learning_ra
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
-def _serve_task(server, task_id=7, status="submission_phase", max_params=10_000_000, n=20):
-    lines = "".join(json.dumps(r) + "\n" for r in sql_conversations(n)).encode()
+def _serve_task(server, task_id=7, status="submission_phase", max_params=10_000_000, n=20, task_type="lora",
+                records=None):
+    lines = "".join(json.dumps(r) + "\n" for r in (records or sql_conversations(n))).encode()
     server.files["/files/training_set.jsonl"] = lines
     server.tasks[task_id] = {
-        "id": task_id, "title": "tiny", "status": status,
+        "id": task_id, "title": "tiny", "status": status, "task_type": task_type,
         "data": {"training_set_url": server.root + "/files/training_set.jsonl?X-Amz-Signature=SIG",
                  "max_params": max_params, "context_length": 256},
     }
@@ -70,30 +71,26 @@ def test_dry_run_trains_validates_and_sends_nothing(flock_server, tiny_model, tm
     assert report.submission["json"]["task_id"] == 7
     assert API_KEY not in json.dumps(report.to_dict()) and "SIG" not in json.dumps(report.to_dict())
     assert uploads == []
-    assert [r["method"] for r in flock_server.requests] == ["GET", "GET"]  # the task, then its data
+    assert [r["path"] for r in flock_server.requests] == ["/api/v1/tasks/get", "/files/training_set.jsonl"]
     adapter = tmp_path / "w" / "adapter-Qwen--Qwen2.5-0.5B-Instruct"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == QWEN
 
 
-def test_full_run_uploads_then_submits(flock_server, tiny_model, tmp_path, secrets_env):
+def test_full_run_uploads_publicly_then_submits(flock_server, tiny_model, tmp_path, secrets_env, fake_hub):
     _serve_task(flock_server)
-    uploaded = []
-
-    def uploader(folder, repo):
-        uploaded.append((sorted(p.name for p in folder.iterdir()), repo))
-        return "0123abcd"
-
     report = run_task(7, client=FlockClient(flock_server.base_url), work_dir=tmp_path / "w",
-                      train=_train(tiny_model),
-                      submission=SubmitOptions(repo_id="me/task-7-qwen", gpu="cpu", uploader=uploader))
-    assert uploaded[0][1] == "me/task-7-qwen"
-    assert {"adapter_config.json", "adapter_model.safetensors"} <= set(uploaded[0][0])
+                      train=_train(tiny_model), submission=SubmitOptions(repo_id="me/task-7-qwen", gpu="cpu"))
+    revision = report.revision
+    assert ("create_repo", "me/task-7-qwen", False) in fake_hub.calls  # public, whatever the org's default
+    assert ("download", "me/task-7-qwen", revision, False) in fake_hub.calls  # checked anonymously
+    files = fake_hub.repos["me/task-7-qwen"]["revisions"][revision]
+    assert set(files) == {"adapter_config.json", "adapter_model.safetensors"}
     post = flock_server.requests[-1]
     assert post["method"] == "POST" and post["headers"]["flock-api-key"] == API_KEY
     assert post["body"] == {"task_id": 7, "data": {"hg_repo_id": "me/task-7-qwen", "base_model": "qwen1.5",
-                                                   "gpu_type": "cpu", "revision": "0123abcd"}}
-    assert report.response == {"id": 99, "status": "submitted"} and report.revision == "0123abcd"
+                                                   "gpu_type": "cpu", "revision": revision}}
+    assert report.response == {"id": 99, "status": "submitted"}
 
 
 def test_closed_task_is_refused_before_any_work(flock_server, tiny_model, tmp_path, secrets_env):
@@ -142,8 +139,17 @@ def test_cli_dry_run_prints_the_payload_and_no_secret(flock_server, tiny_model, 
     assert all(r["method"] == "GET" for r in flock_server.requests)
 
 
-def test_cli_task_and_submit(flock_server, secrets_env):
+def _publish(fake_hub, repo, base, *, private=False):
+    """An adapter already on the (fake) hub; returns its revision."""
+    fake_hub.repos[repo] = {"private": private,
+                            "revisions": {"abc": {"adapter_config.json": json.dumps(
+                                {"base_model_name_or_path": base}).encode()}}}
+    return "abc"
+
+
+def test_cli_task_and_submit(flock_server, secrets_env, fake_hub):
     _serve_task(flock_server)
+    _publish(fake_hub, "me/r", QWEN)
     shown = runner.invoke(app, ["flock", "task", "7", "--base-url", flock_server.base_url])
     assert shown.exit_code == 0, shown.stderr
     assert "max_params: 10000000" in shown.stdout and "context_length: 256" in shown.stdout

@@ -17,6 +17,7 @@ from synthera.flock.workflow import (
     prepare_data,
     submit,
     train_candidate,
+    train_judge_candidate,
     training_step,
 )
 from tests.flock.conftest import API_KEY
@@ -74,13 +75,24 @@ def test_pick_candidates_measures_sizes_and_skips_what_is_too_large(tiny_model, 
     assert lines[-1].startswith(f"skip {QWEN}: {size:,} parameters")
 
 
-def test_every_task_type_trains_with_lora_today():
+def test_the_task_type_picks_the_training_path():
     assert training_step(_task()) is train_candidate
-    assert training_step(Task(id=1, task_type="anything")) is train_candidate
+    assert training_step(Task(id=1, task_type="lora")) is train_candidate
+    assert training_step(Task(id=1, task_type="llm_judge")) is train_judge_candidate
+    for other in ("rl", "anything"):
+        with pytest.raises(UserInputError, match="task 1 .*lora and llm_judge"):
+            training_step(Task(id=1, task_type=other))
+
+
+def _adapter(tmp_path, base=QWEN):
+    folder = tmp_path / "adapter"
+    folder.mkdir(exist_ok=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base}))
+    return str(folder)
 
 
 def test_submit_dry_run_describes_the_request_and_sends_nothing(flock_server, tmp_path, secrets_env):
-    chosen = {"model_id": QWEN, "template": "qwen1.5", "adapter_dir": str(tmp_path / "adapter")}
+    chosen = {"model_id": QWEN, "template": "qwen1.5", "adapter_dir": _adapter(tmp_path)}
     calls = []
     out = submit(_task(), chosen, SubmitOptions(repo_id="me/r", gpu="cpu", dry_run=True,
                                                 uploader=lambda *a: calls.append(a) or "rev"),
@@ -95,9 +107,13 @@ def test_submit_dry_run_describes_the_request_and_sends_nothing(flock_server, tm
 
 
 def test_submit_uploads_then_posts(flock_server, tmp_path, secrets_env):
-    chosen = {"model_id": QWEN, "template": "qwen1.5", "adapter_dir": str(tmp_path / "adapter")}
-    out = submit(_task(), chosen, SubmitOptions(repo_id="me/r", gpu="cpu", uploader=lambda folder, repo: "abc"),
-                 client=FlockClient(flock_server.base_url), work_dir=tmp_path)
+    chosen = {"model_id": QWEN, "template": "qwen1.5", "adapter_dir": _adapter(tmp_path)}
+    read = []
+    options = SubmitOptions(repo_id="me/r", gpu="cpu", uploader=lambda folder, repo: "abc",
+                            public_reader=lambda repo, rev: read.append((repo, rev))
+                            or {"base_model_name_or_path": QWEN})
+    out = submit(_task(), chosen, options, client=FlockClient(flock_server.base_url), work_dir=tmp_path)
+    assert read == [("me/r", "abc")]
     assert out["revision"] == "abc" and out["response"] == {"id": 99, "status": "submitted"}
     assert flock_server.requests[-1]["body"]["data"]["revision"] == "abc"
 

@@ -93,8 +93,13 @@ def test_execution_compares_result_multisets(db):
     gold = "SELECT name FROM people WHERE age = 40"
     assert execution_match("SELECT name FROM people WHERE age > 35", gold, db)
     assert execution_match("SELECT name FROM people WHERE age = 40 ORDER BY name DESC", gold, db)  # order free
-    assert not execution_match("SELECT DISTINCT age FROM people WHERE age = 40", "SELECT age FROM people "
+    assert not execution_match("SELECT age FROM people WHERE age = 40 GROUP BY age", "SELECT age FROM people "
                                "WHERE age = 40", db)  # duplicates count
+    # ... but Spider removes DISTINCT before running either query; strict mode keeps it
+    assert execution_match("SELECT DISTINCT age FROM people WHERE age = 40", "SELECT age FROM people "
+                           "WHERE age = 40", db)
+    assert not execution_match("SELECT DISTINCT age FROM people WHERE age = 40", "SELECT age FROM people "
+                               "WHERE age = 40", db, mode="strict")
     assert not execution_match("SELECT name FROM people", gold, db)
     assert not execution_match("SELECT nme FROM people", gold, db)  # an error is a miss
     assert not execution_match("not sql at all", gold, db)
@@ -105,16 +110,34 @@ def test_order_matters_when_the_gold_sorts(db):
     assert execution_match("SELECT name FROM people ORDER BY salary DESC", gold, db)
     assert not execution_match("SELECT name FROM people ORDER BY salary", gold, db)
     assert not execution_match("SELECT name FROM people", gold, db)
-    # "order by" inside a string literal does not make the gold ordered
-    assert execution_match("SELECT name FROM people WHERE city <> 'order by' ORDER BY name DESC",
-                           "SELECT name FROM people WHERE city <> 'order by'", db)
+    # the official Spider rule looks for the text "order by" anywhere in the gold, literals included;
+    # strict mode looks outside string literals only
+    pred, gold = ("SELECT name FROM people WHERE city <> 'order by' ORDER BY name DESC",
+                  "SELECT name FROM people WHERE city <> 'order by'")
+    assert execution_match(pred, gold, db, mode="strict")
+    assert execute_sql(db, pred) != execute_sql(db, gold) and not execution_match(pred, gold, db)
 
 
-def test_numbers_compare_with_tolerance_and_column_names_are_ignored(db):
+def test_spider_mode_applies_the_official_query_rules(db):
+    from synthera.text.sql import prepare_for_mode
+
+    assert execution_match("SELECT city FROM people", "SELECT DISTINCT city FROM people", db)  # DISTINCT removed
+    assert not execution_match("SELECT city FROM people", "SELECT DISTINCT city FROM people", db, mode="strict")
+    assert execution_match("SELECT name FROM people WHERE age > = 40", "SELECT name FROM people WHERE age >= 40", db)
+    assert not execution_match("SELECT name FROM people WHERE age > = 40", "SELECT name FROM people WHERE age >= 40",
+                               db, mode="bird")
+    gold, pred, ordered = prepare_for_mode("SELECT DISTINCT a FROM t WHERE b = 'distinct' ORDER BY a",
+                                           "SELECT COUNT(DISTINCT a) FROM t WHERE c ! = 1")
+    assert gold == "SELECT  a FROM t WHERE b = 'distinct' ORDER BY a" and ordered
+    assert pred == "SELECT COUNT( a) FROM t WHERE c != 1"
+
+
+def test_numbers_compare_exactly_and_column_names_are_ignored(db):
     assert execution_match("SELECT AVG(salary) AS mean FROM people", "SELECT SUM(salary) / 4.0 FROM people", db)
     assert execution_match("SELECT 2.0", "SELECT 2", db)
-    assert not execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db)  # Spider: 9 significant digits
-    assert execution_match("SELECT 1.0 / 3", "SELECT 0.333333333", db)
+    assert not execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db)  # Spider: exact values
+    assert not execution_match("SELECT 1.0 / 3", "SELECT 0.333333333", db)
+    assert not execution_match("SELECT 0.1 + 0.2", "SELECT 0.3", db)
     assert execution_match("SELECT 1.0 / 3", "SELECT 0.33333333", db, mode="strict")  # the former 4 decimals
     assert not execution_match("SELECT 0.334", "SELECT 1.0 / 3", db)
 

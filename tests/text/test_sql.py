@@ -77,8 +77,10 @@ def test_results_match_follows_spider_rules():
     assert results_match([(1, "a"), (2, "b")], [("a", 1), ("b", 2)])  # column order free
     assert not results_match([(1, "a"), (2, "b")], [("a", 2), ("b", 1)])  # one permutation must fit every row
     assert results_match([(2,)], [(2.0,)]) and not results_match([("2",)], [(2,)])
-    assert results_match([(1, 2.0000000001)], [(1, 2.0)])  # floats: 9 significant digits
-    assert not results_match([(1, 2.0000001)], [(1, 2.0)])
+    assert not results_match([(1, 2.0000000001)], [(1, 2.0)])  # floats exactly, as the official evaluator
+    assert not results_match([(0.1 + 0.2,)], [(0.3,)])
+    assert results_match([(1, 2.0000000001)], [(1, 2.0)], significant_digits=9)  # generation's scan-order check
+    assert not results_match([(1, 2.0000001)], [(1, 2.0)], significant_digits=9)
     assert results_match([], []) and not results_match([(None,)], [])
     with pytest.raises(ValueError, match="mode"):
         results_match([], [], mode="fuzzy")

@@ -14,7 +14,7 @@ import re
 
 from synthera._extras import require
 
-__all__ = ["dedup_key", "limit_probe", "normalize_sql", "spider_hardness", "sql_features", "sql_key"]
+__all__ = ["dedup_key", "limit_probe", "normalize_sql", "spider_hardness", "sql_features", "sql_key", "sql_template"]
 
 
 def _sqlglot():
@@ -46,6 +46,24 @@ def dedup_key(normalized: str) -> str:
     """
     parts = re.split(r"('(?:[^']|'')*')", normalized)
     return "".join(p if p.startswith("'") else " ".join(p.lower().split()) for p in parts)
+
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_NUMBER = re.compile(r"(\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\])|(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])",
+                     re.IGNORECASE)  # quoted identifiers are kept as they are
+_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
+
+
+def sql_template(normalized: str) -> str:
+    """The query's shape with its literals masked: ``SELECT a FROM t WHERE b > 3`` -> ``select a from t where b > ?``.
+
+    Strings and numbers (LIMIT counts too) become ``?`` and a list of them one
+    ``(?)``; two queries with the same template differ only in their values
+    (the SQL-template dedup of OmniSQL's SynSQL pipeline). Pass a query
+    spelled by :func:`normalize_sql`.
+    """
+    masked = dedup_key(_STRING.sub("?", normalized))
+    return _LIST.sub("(?)", _NUMBER.sub(lambda m: m.group(1) or "?", masked))
 
 
 def sql_key(sql: str, *, dialect: str = "sqlite") -> str:

@@ -34,12 +34,12 @@ __all__ = [
     "connect_readonly",
     "execute_sql",
     "has_order_by",
+    "prepare_for_mode",
     "results_match",
     "sqlite_path",
 ]
 
 MATCH_MODES = ("spider", "bird", "strict")
-_SIGNIFICANT_DIGITS = 9  # spider mode: floats agree to 9 significant digits (see results_match)
 _MAX_PERMUTATIONS = 5_000  # column permutations tried before a result is called different
 
 
@@ -205,15 +205,42 @@ def has_order_by(sql: str) -> bool:
     return re.search(r"\border\s+by\b", re.sub(r"'(?:[^']|'')*'", "''", sql), re.IGNORECASE) is not None
 
 
-def _spider_cell(value):
-    if isinstance(value, bool):
-        return int(value)
+_QUOTED_OR_DISTINCT = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|\bdistinct\b""",
+                                 re.IGNORECASE)
+_CUR_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
+
+
+def _drop_distinct(sql: str) -> str:
+    return _QUOTED_OR_DISTINCT.sub(lambda m: "" if m.group(0).lower() == "distinct" else m.group(0), sql)
+
+
+def prepare_for_mode(gold: str, pred: str, mode: str = "spider") -> tuple[str, str, bool]:
+    """``(gold, pred, ordered)`` as an evaluator in ``mode`` runs and compares them.
+
+    ``spider`` does what the official test-suite evaluator does before running
+    the queries: it repairs ``> =``, ``< =`` and ``! =``, writes 2020 for
+    ``YEAR(CURDATE())``, removes every ``DISTINCT`` keyword (outside quotes),
+    and keeps row order when the gold text contains ``order by``. ``bird``
+    and ``strict`` run the queries as given; ``strict`` keeps row order when
+    the gold has an ``ORDER BY`` outside string literals, ``bird`` never.
+    """
+    if mode == "spider":
+        gold, pred = (_drop_distinct(_CUR_YEAR.sub("2020", q.replace("> =", ">=").replace("< =", "<=")
+                                                   .replace("! =", "!="))) for q in (gold, pred))
+        return gold, pred, "order by" in gold.lower()
+    if mode == "bird":
+        return gold, pred, False
+    if mode == "strict":
+        return gold, pred, has_order_by(gold)
+    raise UserInputError(f"unknown comparison mode {mode!r}; use one of: {', '.join(MATCH_MODES)}")
+
+
+def _spider_cell(value, digits: int | None = None):
     if isinstance(value, float):
         if math.isnan(value):
             return ("nan",)
-        if math.isinf(value):
-            return value
-        return float(f"{value:.{_SIGNIFICANT_DIGITS}g}")
+        if digits is not None and not math.isinf(value):
+            return float(f"{value:.{digits}g}")
     return value
 
 
@@ -270,6 +297,7 @@ def results_match(
     *,
     ordered: bool = False,
     mode: str = "spider",
+    significant_digits: int | None = None,
 ) -> bool:
     """Whether two query results hold the same answer (execution accuracy).
 
@@ -282,17 +310,17 @@ def results_match(
     * column order is ignored: the result matches if some permutation of
       ``pred``'s columns gives the gold rows (so ``SELECT a, b`` answers
       ``SELECT b, a``); column names never matter;
-    * values compare by Python equality, so ``2 == 2.0`` and ``True == 1``,
-      and ``'2' != 2``; two empty results match.
+    * values compare by Python equality, exactly as Spider does, so
+      ``2 == 2.0`` and ``True == 1``, ``'2' != 2`` and ``0.1 + 0.2 != 0.3``;
+      two empty results match.
 
-    Floats are the one place where we depart from Spider, which compares them
-    exactly: here they agree when equal to 9 significant digits. SQLite sums
-    floats in scan order, so the same ``SUM``/``AVG`` over rows read in
-    another order (a different plan, an index, ``reverse_unordered_selects``)
-    can differ in the last bits, and an exact rule would call one query two
-    answers. A relative tolerance keeps ``1e9 + 0.5`` and ``1e-9`` meaningful
-    where a fixed number of decimals does not; a real difference (``0.334``
-    against ``1/3``) is far above it.
+    The query-level rules of the official evaluator (DISTINCT removed, ``> =``
+    repaired, order from ``order by`` in the gold text) are applied by
+    :func:`prepare_for_mode`, which :func:`~synthera.text.metrics.execution_match`
+    calls first. ``significant_digits`` (``None``: exact, the official rule) lets
+    floats agree to that many significant digits instead: generation uses it to
+    check that a query answers the same when SQLite reads rows in another order
+    (a float ``SUM`` changes in its last bits then).
 
     ``mode="bird"`` follows BIRD's evaluator: the rows compared as sets
     (duplicates and order ignored), columns in their order, values exact.
@@ -301,8 +329,8 @@ def results_match(
     their order, rows as a bag unless ``ordered``.
     """
     if mode == "spider":
-        return _spider_match([tuple(_spider_cell(v) for v in r) for r in gold],
-                             [tuple(_spider_cell(v) for v in r) for r in pred], ordered)
+        return _spider_match([tuple(_spider_cell(v, significant_digits) for v in r) for r in gold],
+                             [tuple(_spider_cell(v, significant_digits) for v in r) for r in pred], ordered)
     if mode == "bird":
         return {tuple(_bird_cell(v) for v in r) for r in gold} == {tuple(_bird_cell(v) for v in r) for r in pred}
     if mode == "strict":
