@@ -67,7 +67,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -305,7 +305,9 @@ class Metadata:
         except FileNotFoundError:
             raise MetadataError(f"metadata file not found: {path}; check the path") from None
         except UnicodeDecodeError:
-            raise MetadataError(f"metadata file {path} is not UTF-8 JSON; pass the file written by `synthera inspect`") from None
+            raise MetadataError(
+                f"metadata file {path} is not UTF-8 JSON; pass the file written by `synthera inspect`"
+            ) from None
         from synthera.io import note_source_mode
 
         note_source_mode(path)  # it holds real categories and bounds: outputs keep its stricter mode
@@ -365,7 +367,7 @@ def _parse_iso(name: str, value: Any, *, bound: str = "bound") -> pd.Timestamp:
 
 
 def _check_strftime(name: str, fmt: str) -> None:
-    probe = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc if isinstance(fmt, str) and "%z" in fmt else None)
+    probe = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=UTC if isinstance(fmt, str) and "%z" in fmt else None)
     try:
         ok = isinstance(fmt, str) and "%" in fmt and datetime.strptime(probe.strftime(fmt), fmt) is not None
     except ValueError:
@@ -412,7 +414,9 @@ def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) ->
         raise DataError("the table has no rows; metadata needs at least one row of data")
     bad = [c for c in df.columns if not isinstance(c, str)]
     if bad:
-        raise DataError(f"column names must be text; got {bad[0]!r}; rename them, e.g. df.columns = df.columns.astype(str)")
+        raise DataError(
+            f"column names must be text; got {bad[0]!r}; rename them, e.g. df.columns = df.columns.astype(str)"
+        )
     dupes = df.columns[df.columns.duplicated()].unique().tolist()
     if dupes:
         raise DataError(f"duplicated column name '{dupes[0]}'; rename the columns so each is unique")
@@ -1081,14 +1085,16 @@ def _number_format(sample: list[str]) -> str | None:
     if not any("," in s for s in stripped):
         return None
     fits = {fmt: [bool(p.match(s)) for s in stripped] for fmt, p in _GROUPED.items()}
+    grouped = ["," in s for s in stripped]  # each convention needs at least one value that uses a comma
     ok = [
         fmt for fmt, hits in fits.items()
-        if sum(hits) >= _MATCH_SHARE * len(stripped) and any(hit and "," in s for hit, s in zip(hits, stripped))
+        if sum(hits) >= _MATCH_SHARE * len(stripped) and any(h and g for h, g in zip(hits, grouped, strict=True))
     ]
     if len(ok) < 2:
         return ok[0] if ok else None
     us, eu = fits["1,234.56"], fits["1.234,56"]
-    only_us, only_eu = sum(a and not b for a, b in zip(us, eu)), sum(b and not a for a, b in zip(us, eu))
+    pairs = list(zip(us, eu, strict=True))
+    only_us, only_eu = sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs)
     return "1.234,56" if only_eu > only_us else "1,234.56"
 
 

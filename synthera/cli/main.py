@@ -14,8 +14,18 @@ from synthera.cli._app import _Group, app, clean, fail, warn, warnings_once
 __all__ = ["app", "main", "fail", "warn", "clean", "warnings_once", "_Group"]
 
 # Each command module adds its commands to `app` when imported. This is the one list of them.
-from synthera.cli import bias, data, evaluate, flock, hf, private, synth, text, text_train  # noqa: E402,F401
-from synthera.cli import pipeline  # noqa: E402,F401
+from synthera.cli import (  # noqa: E402,F401
+    bias,
+    data,
+    evaluate,
+    flock,
+    hf,
+    pipeline,  # noqa: E402,F401
+    private,
+    synth,
+    text,
+    text_train,
+)
 
 
 def main() -> None:
