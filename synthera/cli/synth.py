@@ -15,6 +15,11 @@ from synthera.cli._app import app
 from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 from synthera.errors import UserInputError
 
+FIT_WORKERS_HELP = ("Fit a table larger than memory (a Parquet dataset, a folder or a glob of files) on a local Dask "
+                    "cluster of this many worker processes: statistics over all rows, the model on a fixed-seed sample "
+                    "of at most 1,000,000 rows.")
+FIT_SCHEDULER_HELP = "As --workers, on an existing Dask cluster, e.g. tcp://host:8786."
+
 
 @app.command()
 def fit(
@@ -46,6 +51,8 @@ def fit(
     ),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
+    workers: int | None = typer.Option(None, "--workers", help=FIT_WORKERS_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=FIT_SCHEDULER_HELP),
 ) -> None:
     """Learn a synthesizer from a real table and save it to a folder."""
     from synthera.metadata import Metadata
@@ -77,6 +84,10 @@ def fit(
             raise UserInputError(f"--epochs must be at least 1; got {epochs}")
         params["epochs"] = epochs
     hints = Metadata.load(metadata) if metadata else None
+    if workers is not None or scheduler is not None:
+        _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
+                     seed=params.get("seed"), domain_is_public=domain_is_public)
+        return
     df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
     start = time.perf_counter()
     synth = cls(**params).fit(df, metadata=hints, progress=True, domain_is_public=domain_is_public)
@@ -88,6 +99,32 @@ def fit(
     common.console().print(
         f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
     )
+
+
+def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, scheduler, seed, domain_is_public) -> None:
+    """``fit`` on a table larger than memory, on a Dask cluster (see :mod:`synthera.distributed.fit`)."""
+    from synthera.distributed import cluster, fit_dataset
+
+    if table is not None:
+        raise UserInputError("--workers and --scheduler read Parquet or CSV files; drop --table")
+    start = time.perf_counter()
+    with cluster(workers=workers, scheduler=scheduler) as client:
+        with common.status("Fitting on the dataset"):
+            synth, info = fit_dataset(data, synth, metadata=hints, seed=seed if seed is not None else 0,
+                                      client=client, domain_is_public=domain_is_public)
+    seconds = time.perf_counter() - start
+    synth.save(out)
+    common.console().print(
+        f"fitted {synth.name} on a fixed-seed sample of {info['sample_rows']:,} of {info['rows']:,} rows "
+        f"({info['parts']} part(s); bounds and null shares from all rows) in {seconds:.1f} s; saved to {out}"
+    )
+
+
+WORKERS_HELP = ("Sample on a local Dask cluster of this many worker processes; --out is then a Parquet dataset "
+                "folder (needs synthera[dask]).")
+SCHEDULER_HELP = "Sample on an existing Dask cluster, e.g. tcp://host:8786; --out is then a Parquet dataset folder."
+ROWS_PER_FILE_HELP = ("Write --out as a Parquet dataset folder with this many rows per part file (default 1,000,000 "
+                      "with --workers or --scheduler). The rows are the same for any value.")
 
 
 def _parse_where(items: list[str]) -> dict[str, str]:
@@ -132,6 +169,9 @@ def sample(
         None, "--format", help="Force the output format: csv, tsv, parquet, jsonl, sqlite (default: from --out)."
     ),
     replace: bool = typer.Option(False, "--replace", help=REPLACE_HELP),
+    workers: int | None = typer.Option(None, "--workers", help=WORKERS_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    rows_per_file: int | None = typer.Option(None, "--rows-per-file", help=ROWS_PER_FILE_HELP),
 ) -> None:
     """Generate synthetic rows from a saved model, optionally with balanced groups or demographic parity."""
     from synthera.io import write_table
@@ -140,10 +180,16 @@ def sample(
     if rows < 1:
         raise UserInputError(f"--rows must be at least 1; got {rows}")
     conditions = _parse_where(where)
+    mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
+    if workers is not None or scheduler is not None or rows_per_file is not None:
+        mitigation = dict(balance=list(balance), parity=parity, sensitive=list(sensitive),
+                          intersectional=intersectional, relabel=relabel) if mitigate else None
+        return _sample_dataset(model_dir, rows, out, seed=seed, conditions=conditions, mitigation=mitigation,
+                               fmt=fmt, out_table=out_table, replace=replace, workers=workers, scheduler=scheduler,
+                               rows_per_file=rows_per_file)
     common.check_table_out(out, out_table)
     synth = load_synthesizer(model_dir)
     start = time.perf_counter()
-    mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
     chunk = _plan_size(rows, len(synth.metadata_.columns), out, fmt, chunkable=not mitigate)
     plan = None
     if mitigate:
@@ -246,27 +292,52 @@ def _plan_size(rows: int, columns: int, out: str, fmt: str | None, *, chunkable:
     return rows
 
 
-def _chunk_seed(seed: int | None, index: int) -> int | None:
-    """An independent seed for block ``index`` of a seeded sample (None stays fresh randomness)."""
-    import numpy as np
+def _sample_dataset(model_dir: Path, rows: int, out: str, *, seed, conditions, mitigation, fmt, out_table,
+                    replace: bool, workers: int | None, scheduler: str | None, rows_per_file: int | None) -> None:
+    """``sample`` into a Parquet dataset folder, here or on a Dask cluster (see :mod:`synthera.distributed`)."""
+    from synthera.distributed import cluster, sample_to_parquet
+    from synthera.io import is_url
 
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+    if fmt is not None and fmt.lower() != "parquet":
+        raise UserInputError(f"--workers, --scheduler and --rows-per-file write a Parquet dataset; drop --format {fmt}")
+    if out_table is not None or is_url(out):
+        raise UserInputError("--workers, --scheduler and --rows-per-file write a Parquet dataset folder; "
+                             "give --out a folder path, without --out-table")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UserInputError(f"{out} is a file; --out needs a folder for the Parquet dataset")
+    if rows_per_file is not None and rows_per_file < 1:
+        raise UserInputError(f"--rows-per-file must be at least 1; got {rows_per_file}")
+    if Path(out).exists() and not replace:
+        raise UserInputError(f"{out} already exists; pick another --out or pass --replace")
+    common.check_out(out, folder=True)
+    start = time.perf_counter()
+    with cluster(workers=workers, scheduler=scheduler) as client:
+        where = "" if client is None else f" on {len(client.nthreads())} Dask worker(s)"
+        with common.status(f"Sampling {rows:,} rows{where}"):
+            manifest = sample_to_parquet(model_dir, rows=rows, out=out, seed=seed, rows_per_file=rows_per_file or
+                                         1_000_000, conditions=conditions, mitigation=mitigation, client=client,
+                                         replace=replace)
+    seconds = time.perf_counter() - start
+    common.console().print(
+        f"wrote {manifest['rows']:,} synthetic rows in {len(manifest['parts'])} Parquet part(s) to {out}{where} "
+        f"({seconds:.2f} s; seed {manifest['seed']})"
+    )
 
 
 def _sample_in_chunks(synth, rows: int, out: str, fmt: str | None, *, chunk: int, seed, conditions) -> str:
     """Sample ``rows`` rows ``chunk`` at a time into one temporary file, renamed into place at the end."""
     from synthera._progress import progress_bar
     from synthera.io import atomic_path, detect_format
+    from synthera.tabular.base import seed_entropy
 
     path = Path(out).expanduser()
     fmt = (fmt or detect_format(path)).lower()
     writer = None
+    seed = seed_entropy(seed)  # drawn once: every chunk is a slice of one seeded sample
     with atomic_path(path) as tmp, progress_bar(rows, "sampling", enabled=sys.stderr.isatty()) as advance:
         try:
             for index, first in enumerate(range(0, rows, chunk)):
-                df = synth.sample(min(chunk, rows - first), seed=_chunk_seed(seed, index), conditions=conditions)
+                df = synth.sample_rows(first, min(first + chunk, rows), seed=seed, conditions=conditions)
                 writer = _append(df, tmp, fmt, writer, first=index == 0)
                 advance(len(df))
         finally:

@@ -63,7 +63,8 @@ from synthera._persist import check_format, read_model, write_model
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
 from synthera.metadata import Metadata, infer_metadata, numpy_to_json
 
-__all__ = ["FEW_ROWS", "MIN_ROWS", "MODEL_FORMAT_VERSION", "Synthesizer"]
+__all__ = ["BLOCK_ROWS", "DRAW_ROWS", "FEW_ROWS", "MIN_ROWS", "MODEL_FORMAT_VERSION", "Synthesizer", "draw_rng",
+           "seed_entropy"]
 
 #: ``fit`` refuses tables with fewer rows: a model of a handful of rows can only replay them
 MIN_ROWS = 10
@@ -74,6 +75,34 @@ MODEL_FORMAT_VERSION = 2  # 2: manifest_sha256 covers the whole manifest
 _MANIFEST = "manifest.json"
 _ARRAYS = "arrays.npz"
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+#: Rows per seeded block: block ``b`` of a sample with seed ``s`` is seeded by
+#: ``SeedSequence(s, spawn_key=(b,))``, whoever draws it (this process, or any Dask worker).
+BLOCK_ROWS = 2**20
+#: Rows per draw inside a block: draw ``j`` of block ``b`` uses the ``j``-th child that block's
+#: ``SeedSequence`` spawns, ``SeedSequence(s, spawn_key=(b, j))``. A model always draws whole draws, so
+#: a short sample costs at most one draw and is the prefix of every longer one.
+DRAW_ROWS = 2**14
+_DRAWS_PER_BLOCK = BLOCK_ROWS // DRAW_ROWS
+
+
+def seed_entropy(seed: int | None) -> int:
+    """The integer entropy of a sample: ``seed`` itself, or fresh operating-system entropy for ``None``.
+
+    Draw it once and pass it to every block of one sample (and record it) so that blocks drawn in
+    different processes belong to the same sample.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UserInputError(f"seed must be a whole number >= 0 or None; got {seed!r}", param="seed")
+    return int(seed)
+
+
+def draw_rng(seed: int, draw: int) -> np.random.Generator:
+    """The generator of draw number ``draw`` (of ``DRAW_ROWS`` rows), i.e. child ``draw % 64`` of its block."""
+    block, child = divmod(int(draw), _DRAWS_PER_BLOCK)
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(block, child)))
 
 
 #: name -> class and class -> name of the registered synthesizers; filled by
@@ -180,6 +209,11 @@ class Synthesizer(Estimator):
     def sample(self, n: int, *, seed: int | None = None, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """``n`` synthetic rows with exactly the training table's columns and dtypes.
 
+        Rows are drawn in fixed seeded blocks (see :func:`draw_rng`), so row
+        ``i`` is the same in every sample with the same seed and conditions,
+        whatever ``n``: ``sample(10, seed=0)`` is the first ten rows of
+        ``sample(10_000, seed=0)`` and of a distributed sample with seed 0.
+
         Parameters
         ----------
         n
@@ -202,16 +236,43 @@ class Synthesizer(Estimator):
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise UserInputError(f"the number of rows must be a whole number >= 0; got {n!r}")
-        n = int(n)
-        rng = np.random.default_rng(seed)
-        encoded_conditions = self._encode_conditions(conditions or {})
-        if n == 0:
+        return self.sample_rows(0, int(n), seed=seed_entropy(seed), conditions=conditions)
+
+    def sample_rows(self, start: int, stop: int, *, seed: int,
+                    conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Rows ``start`` to ``stop - 1`` of the sample seeded by ``seed``, drawn by seeded blocks.
+
+        ``sample_rows(0, n, seed=s)`` equals ``sample(n, seed=s)``; any range
+        gives the same rows as the same slice of a longer sample, so workers
+        can draw disjoint ranges and together write exactly one sample.
+        The index of the result runs from 0.
+        """
+        self._check_fitted()
+        start, stop, seed = int(start), int(stop), seed_entropy(seed)
+        if start < 0 or stop < start:
+            raise UserInputError(f"the row range must satisfy 0 <= start <= stop; got start={start}, stop={stop}")
+        encoded = self._encode_conditions(conditions or {})
+        if stop == start:
             arrays = {c: np.zeros(0) for c in self.encoder_.modelled}
-        else:
-            arrays = self._sample(n, rng, encoded_conditions)
-        for name, value in encoded_conditions.items():
-            arrays[name] = np.full(n, value, dtype=np.asarray(arrays[name]).dtype)
-        return self.encoder_.decode(arrays, n, rng)
+            for name, value in encoded.items():
+                arrays[name] = np.full(0, value, dtype=np.asarray(arrays[name]).dtype)
+            return self.encoder_.decode(arrays, 0, np.random.default_rng(0))
+        frames = []
+        for draw in range(start // DRAW_ROWS, (stop - 1) // DRAW_ROWS + 1):
+            frame = self._sample_draw(draw, seed, encoded)
+            first = draw * DRAW_ROWS
+            frames.append(frame.iloc[max(start - first, 0):min(stop - first, DRAW_ROWS)])
+        out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return out.reset_index(drop=True)
+
+    def _sample_draw(self, draw: int, seed: int, encoded: dict[str, Any]) -> pd.DataFrame:
+        """The ``DRAW_ROWS`` rows of draw number ``draw``: always drawn whole, so any slice of it is reproducible."""
+        rng = draw_rng(seed, draw)
+        arrays = self._sample(DRAW_ROWS, rng, encoded)
+        for name, value in encoded.items():
+            arrays[name] = np.full(DRAW_ROWS, value, dtype=np.asarray(arrays[name]).dtype)
+        frame = self.encoder_.decode(arrays, DRAW_ROWS, rng)
+        return _offset_ids(frame, self.encoder_, draw * DRAW_ROWS)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a folder: ``manifest.json`` plus ``arrays.npz``. No pickle.
@@ -393,6 +454,24 @@ class Synthesizer(Estimator):
         return progress_bar(total, description, enabled=getattr(self, "_progress", False))
 
 
+def _offset_ids(frame: pd.DataFrame, encoder, offset: int) -> pd.DataFrame:
+    """Shift the numbered ids of one draw (1..DRAW_ROWS) by ``offset`` rows, so ids stay unique across draws."""
+    if offset == 0:
+        return frame
+    for name, col in encoder.metadata_.columns.items():
+        info = encoder.generated_.get(name) if col.kind == "id" else None
+        if info is None or (info.get("templates") and not info.get("integer")):
+            continue  # template ids (e.g. AB-1234) are drawn at random, not numbered
+        values = frame[name]
+        if info.get("integer"):
+            frame[name] = values + offset
+        else:
+            numbers = pd.to_numeric(values.str.slice(3), errors="coerce") + offset
+            text = "id-" + numbers.astype("Int64").astype(str).str.zfill(8)
+            frame[name] = text.where(values.notna(), None).astype(values.dtype)
+    return frame
+
+
 def _encode_condition(name: str, col, value: Any, encoder) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         raise UserInputError(f"condition on '{name}' needs a value, not a missing one")
@@ -459,7 +538,7 @@ def _metadata_within(md: Metadata, domain, declared: Metadata | None) -> Metadat
             if not dom.categories:
                 raise UserInputError(
                     f"no category of column '{name}' is frequent enough to release under this epsilon; "
-                    "declare its categories in the metadata (--metadata) or raise epsilon"
+                    "declare its categories in metadata or raise epsilon", param="metadata"
                 )
             col.categories = list(dom.categories)
         elif col.kind == "numerical":
@@ -548,7 +627,7 @@ def _refuse_measured_metadata(metadata) -> None:
         raise UserInputError(
             "metadata was measured from the data (`synthera inspect`), so ε does not cover its bounds and "
             "categories; let the model estimate the domain under DP (omit metadata) or, if the domain is public "
-            "knowledge, pass domain_is_public=True (--domain-is-public)"
+            "knowledge, pass domain_is_public=True", param="domain_is_public"
         )
 
 

@@ -1,0 +1,102 @@
+"""Fit and evaluate tables larger than memory: statistics merged by addition, models on fixed-seed samples."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import synthera.distributed as distributed
+from synthera.cli import app
+from synthera.distributed import evaluate as dist_evaluate
+from synthera.distributed import evaluate_dataset, fit_dataset
+from synthera.evaluate import evaluate
+from synthera.tabular import get_synthesizer, load_synthesizer
+from tests.distributed.conftest import small_frame
+
+pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """A 900-row real table in three Parquet parts and a 600-row synthetic one in two."""
+    root = tmp_path_factory.mktemp("tables")
+    real = small_frame(900, seed=1).drop(columns="customer_id")
+    real.loc[5, "income"] = 1e7  # one extreme row: the sample should not decide the bounds
+    synthetic = small_frame(600, seed=2).drop(columns="customer_id")
+    for name, frame, parts in (("real", real, 3), ("synthetic", synthetic, 2)):
+        (root / name).mkdir()
+        for i, chunk in enumerate(frame.iloc[k::parts] for k in range(parts)):
+            chunk.to_parquet(root / name / f"part-{i}.parquet")
+    return root, real, synthetic
+
+
+def _fit(frame_or_source, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if isinstance(frame_or_source, pd.DataFrame):
+            return get_synthesizer("cascade")(seed=0).fit(frame_or_source)
+        return fit_dataset(frame_or_source, get_synthesizer("cascade")(seed=0), **kwargs)
+
+
+def test_fit_on_all_rows_equals_the_in_memory_fit(tables):
+    root, real, _ = tables
+    model, info = _fit(root / "real")
+    assert info == {"rows": 900, "parts": 3, "sample_rows": 900, "seed": 0}
+    pd.testing.assert_frame_equal(model.sample(200, seed=4), _fit(real).sample(200, seed=4))
+
+
+def test_fit_on_a_sample_keeps_the_whole_tables_bounds(tables, dask_client):
+    root, real, _ = tables
+    model, info = _fit(root / "real", sample_rows=300, seed=3)
+    assert info["sample_rows"] == 300 and info["rows"] == 900
+    assert model.metadata_["income"].max == real["income"].max() == 1e7
+    on_workers, _ = _fit(str(root / "real" / "*.parquet"), sample_rows=300, seed=3, client=dask_client)
+    pd.testing.assert_frame_equal(on_workers.sample(100, seed=1), model.sample(100, seed=1))
+
+
+def test_shapes_and_trends_equal_the_in_memory_numbers(tables, dask_client):
+    root, real, synthetic = tables
+    full = evaluate_dataset(root / "real", root / "synthetic", sampled_metrics=False, client=dask_client)
+    memory = evaluate(real, synthetic, metrics=["column_shapes", "column_pair_trends"]).results["fidelity"]
+    assert full["rows"] == {"real": 900, "synthetic": 600}
+    assert full["column_shapes"] == pytest.approx(memory["column_shapes"], abs=1e-12)
+    assert full["column_pair_trends"] == pytest.approx(memory["column_pair_trends"], abs=1e-12)
+    for name, entry in full["per_column"].items():
+        assert entry["score"] == pytest.approx(memory["per_column"][name]["score"], abs=1e-12)
+
+
+def test_histogrammed_columns_stay_within_their_error_bound(tables, monkeypatch):
+    root, real, synthetic = tables
+    monkeypatch.setattr(dist_evaluate, "EXACT_VALUES", 5)  # force the histogram path for every number column
+    full = evaluate_dataset(root / "real", root / "synthetic", sampled_metrics=False)
+    memory = evaluate(real, synthetic, metrics=["column_shapes"]).results["fidelity"]["per_column"]
+    income = full["per_column"]["income"]
+    assert income["exact"] is False and 0 < income["ks_error_bound"] < 0.5
+    assert abs(income["score"] - memory["income"]["score"]) <= income["ks_error_bound"] + 1e-12
+
+
+def test_cli_fit_and_evaluate_with_workers(tables, dask_client, monkeypatch, tmp_path):
+    root, _, _ = tables
+
+    @contextmanager
+    def same_cluster(workers=None, scheduler=None):
+        assert workers == 2 and scheduler is None
+        yield dask_client
+
+    monkeypatch.setattr(distributed, "cluster", same_cluster)
+    runner = CliRunner()
+    result = runner.invoke(app, ["fit", str(root / "real"), "--out", str(tmp_path / "m"), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "sample of 900 of 900 rows" in result.output
+    assert len(load_synthesizer(tmp_path / "m").sample(5, seed=0)) == 5
+    result = runner.invoke(app, ["evaluate", "--real", str(root / "real"), "--synthetic", str(root / "synthetic"),
+                                 "--out", str(tmp_path / "e"), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "e" / "results.json").read_text())
+    assert saved["scale"]["rows"] == {"real": 900, "synthetic": 600}
+    assert saved["scale"]["sampled_rows"] == {"real": 900, "synthetic": 600}
