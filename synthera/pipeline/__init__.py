@@ -1,8 +1,11 @@
 """Pipelines: one YAML file that runs Synthera end to end, cached, resumable, under one privacy budget.
 
->>> from synthera.pipeline import load_plan, run_pipeline          # doctest: +SKIP
->>> plan = load_plan("examples/tabular.yaml")                      # every problem of the file, one line each
->>> summary = run_pipeline("examples/tabular.yaml")                # runs what is not done yet; dossier.html
+>>> from synthera.pipeline import load_plan, run_pipeline  # doctest: +SKIP
+>>> plan = load_plan("examples/tabular.yaml")  # doctest: +SKIP
+>>> summary = run_pipeline("examples/tabular.yaml")  # doctest: +SKIP
+
+``load_plan`` reports every problem of the file, one line each; ``run_pipeline`` runs what is not done
+yet and writes ``dossier.html``.
 
 Modules: :mod:`~synthera.pipeline.spec` (the file and its schema), :mod:`~synthera.pipeline.steps` (the registry
 of step kinds), :mod:`~synthera.pipeline.plan` (checks, cache keys, ε ledger), :mod:`~synthera.pipeline.run`
