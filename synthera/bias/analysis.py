@@ -25,6 +25,18 @@ format of ``synthera evaluate`` (``results.json`` + ``report.html``):
     sensitive column from all the others (cross-validated ROC AUC), with each
     feature's share of that model's split gain.
 
+``amplification`` (when ``synthetic`` is given: a synthetic table learned
+    from this one)
+    the same model trained once on this table and once on the synthetic one,
+    both tested on the same rows (the holdout, else this table, the real model
+    by cross-validation); per group set and per disparity metric
+    (``demographic_parity_difference``, ``equalized_odds_difference``):
+    ``real``, ``synthetic``, ``amplification`` (synthetic minus real) with its
+    95% bootstrap ``interval`` over paired resamples of the test rows,
+    ``real_interval`` (the real model's own bootstrap noise), and
+    ``amplified``: true when the whole interval of the amplification lies
+    above 0.
+
 The positive label is the target's rarer class (a boolean's true value),
 as in ``synthera evaluate``, unless ``positive`` names it.
 """
@@ -71,6 +83,7 @@ def analyze_bias(
     holdout: pd.DataFrame | None = None,
     positive: Any = None,
     seed: int = 0,
+    synthetic: pd.DataFrame | None = None,
 ) -> BiasReport:
     """Analyse the bias of ``data`` towards the groups of ``sensitive`` on ``target`` (see the module docstring).
 
@@ -86,6 +99,8 @@ def analyze_bias(
 
     sensitive = list(dict.fromkeys(sensitive))
     data, holdout, md = _check(data, target, sensitive, metadata, holdout)
+    if synthetic is not None:
+        synthetic = _check_synthetic(data, synthetic, target)
     if len(data) > MAX_ROWS:
         data = data.sample(MAX_ROWS, random_state=seed).reset_index(drop=True)
     classes, pos = _positive(data, md, target, positive)
@@ -97,6 +112,8 @@ def analyze_bias(
     }
     if holdout is not None:
         results["rows"]["holdout"] = len(holdout)
+    if synthetic is not None:
+        results["rows"]["synthetic"] = len(synthetic)
     sets = [[c] for c in sensitive] + ([sensitive] if len(sensitive) > 1 else [])
     labels = {" & ".join(cols): _groups(data, cols) for cols in sets}
     y = (data[target].astype(str) == str(classes[pos])).to_numpy().astype(int)
@@ -106,8 +123,13 @@ def analyze_bias(
     results["base_rates"] = {name: _base_rates(g, y) for name, g in labels.items()}
     timings["representation_and_base_rates"] = round(time.perf_counter() - start, 3)
 
-    for section, fn in (("model", lambda: _model(data, holdout, md, target, classes, pos, sets, seed)),
-                        ("proxies", lambda: _proxies(data, md, target, sensitive, seed))):
+    shared: dict = {}
+    sections = [("model", lambda: _model(data, holdout, md, target, classes, pos, sets, seed, shared)),
+                ("proxies", lambda: _proxies(data, md, target, sensitive, seed))]
+    if synthetic is not None:
+        sections.append(("amplification", lambda: _amplification(synthetic, md, target, classes, pos, sets, seed,
+                                                                 shared)))
+    for section, fn in sections:
         start = time.perf_counter()
         try:
             results[section] = fn()
@@ -200,7 +222,7 @@ def _base_rates(groups: pd.Series, y: np.ndarray) -> dict:
 # --------------------------------------------------------------------------- model disparity
 
 
-def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
+def _model(data, holdout, md, target, classes, pos, sets, seed, shared: dict | None = None) -> dict:
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -229,6 +251,8 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
             proba[test_idx] = model.predict_proba(x.iloc[test_idx])[:, 1]
         y_test, test, how = y, data, f"{n_splits}-fold cross-validation"
     pred = (proba >= 0.5).astype(int)
+    if shared is not None:  # amplification tests the synthetic-trained model on the same rows
+        shared.update(features=features, test=test, y_test=y_test, pred=pred, how=how)
     out = {"model": "lightgbm", "tested_on": how, "test_rows": len(test),
            "accuracy": float(accuracy_score(y_test, pred)),
            "roc_auc": float(roc_auc_score(y_test, proba)) if len(set(y_test)) > 1 else None, "groups": {}}
@@ -237,6 +261,59 @@ def _model(data, holdout, md, target, classes, pos, sets, seed) -> dict:
         summary, _ = group_disparity(y_test, pred, _groups(test, cols).rename(name))
         out["groups"][name] = summary
     return out
+
+
+# --------------------------------------------------------------------------- amplification
+
+
+def _check_synthetic(data: pd.DataFrame, synthetic, target: str) -> pd.DataFrame:
+    if not isinstance(synthetic, pd.DataFrame):
+        raise UserInputError(f"the synthetic table must be a pandas DataFrame; got {type(synthetic).__name__}")
+    missing = [c for c in data.columns if c not in synthetic.columns]
+    if missing:
+        raise UserInputError(f"the synthetic table lacks column(s) {', '.join(map(str, missing[:5]))}; "
+                             "it must have the same columns as the data")
+    synthetic = synthetic[synthetic[target].notna()].reset_index(drop=True)
+    if synthetic[target].nunique() < 2:
+        raise DataError(f"the synthetic table has fewer than two classes in '{target}'; a model cannot learn from it")
+    return synthetic
+
+
+def _amplification(synthetic, md, target, classes, pos, sets, seed, shared: dict) -> dict:
+    """Disparity of a model trained on ``synthetic`` minus that of the same model trained on the data."""
+    from synthera.bias._features import feature_frame
+    from synthera.evaluate.fairness import DISPARITIES, bootstrap_disparity, finite_or_none, group_disparity
+
+    if "pred" not in shared:
+        raise RuntimeError("the real-trained model failed; nothing to compare with")
+    features, test, y_test = shared["features"], shared["test"], shared["y_test"]
+    y = (synthetic[target].astype(str) == classes[pos]).to_numpy().astype(int)
+    model = gradient_boosting(len(synthetic), seed, n_estimators=TASK_TREES)
+    model.fit(feature_frame(synthetic, md, features), y)
+    preds = {"real": shared["pred"],
+             "synthetic": (model.predict_proba(feature_frame(test, md, features))[:, 1] >= 0.5).astype(int)}
+    out = {"model": "lightgbm", "tested_on": shared["how"], "test_rows": len(test), "groups": {}}
+    for cols in sets:
+        name = " & ".join(cols)
+        groups = _groups(test, cols).rename(name)
+        point = {k: group_disparity(y_test, p, groups)[0] for k, p in preds.items()}
+        draws = bootstrap_disparity(y_test, preds, groups.to_numpy(), seed)
+        entry = {}
+        for metric in DISPARITIES:
+            diff = draws["synthetic"][metric] - draws["real"][metric]
+            interval = _quantiles(diff)
+            real, syn = point["real"][metric], point["synthetic"][metric]
+            entry[metric] = {"real": finite_or_none(real), "synthetic": finite_or_none(syn),
+                             "amplification": finite_or_none(syn - real), "interval": interval,
+                             "real_interval": _quantiles(draws["real"][metric]),
+                             "amplified": bool(interval[0] is not None and interval[0] > 0)}
+        out["groups"][name] = entry
+    return out
+
+
+def _quantiles(values: np.ndarray) -> list[float | None]:
+    values = values[np.isfinite(values)]
+    return [float(v) for v in np.quantile(values, [0.025, 0.975])] if values.size else [None, None]
 
 
 # --------------------------------------------------------------------------- proxies
@@ -325,6 +402,7 @@ def headline(results: dict) -> list[str]:
         lines.append(f"A model trained on this table ({model['tested_on']}) has demographic parity difference "
                      f"{entry['demographic_parity_difference']:.3f} and equalized odds difference "
                      f"{entry['equalized_odds_difference']:.3f} by {name}.")
+    lines.extend(_amplification_lines(results.get("amplification") or {}))
     for col, entry in (results.get("proxies") or {}).items():
         top = list(entry["uncertainty_coefficient"].items())[:3]
         if not top:
@@ -336,4 +414,21 @@ def headline(results: dict) -> list[str]:
     if results["errors"]:
         lines.append(f"{len(results['errors'])} part(s) could not be computed: "
                      + ", ".join(e["metric"] for e in results["errors"]) + " (see errors).")
+    return lines
+
+
+def _amplification_lines(amp: dict) -> list[str]:
+    names = {"demographic_parity_difference": "demographic parity difference",
+             "equalized_odds_difference": "equalized odds difference"}
+    lines = []
+    for name, entry in (amp.get("groups") or {}).items():
+        for metric, label in names.items():
+            e = entry[metric]
+            if e["amplification"] is None or e["interval"][0] is None:
+                continue
+            verdict = "amplified" if e["amplified"] else \
+                "reduced" if e["interval"][1] < 0 else "not amplified beyond sampling noise"
+            lines.append(f"Bias amplification by {name}: {label} {e['synthetic']:.3f} when trained on the synthetic "
+                         f"table against {e['real']:.3f} on this one ({e['amplification']:+.3f}, 95% interval "
+                         f"{e['interval'][0]:+.3f} to {e['interval'][1]:+.3f}): {verdict}.")
     return lines

@@ -82,6 +82,24 @@ def _model_section(model: dict) -> list[str]:
     return parts
 
 
+def _amplification_section(amp: dict) -> list[str]:
+    """Disparity trained on the synthetic table against trained on this one, with bootstrap intervals."""
+    if not amp.get("groups"):
+        return []
+    rows = []
+    for name, entry in amp["groups"].items():
+        for metric, e in entry.items():
+            lo, hi = e["interval"]
+            iv = "–" if lo is None else f"{lo:+.3f} to {hi:+.3f}"
+            rows.append([name, metric.replace("_", " "), e["real"], e["synthetic"], e["amplification"], iv,
+                         "yes" if e["amplified"] else "no"])
+    return ["<h2>Bias amplification by the synthetic table</h2>",
+            f'<p class="muted">{escape(amp["model"])} trained on each table, tested by {escape(amp["tested_on"])} '
+            f'on {amp["test_rows"]:,} rows; intervals: 95% bootstrap over paired resamples of those rows</p>',
+            table(["groups", "metric", "trained on real", "trained on synthetic", "amplification", "interval",
+                   "amplified"], rows)]
+
+
 def _proxies_section(proxies: dict) -> list[str]:
     """Per sensitive column: the columns that carry its information, and how well they predict it."""
     if not proxies:
@@ -106,7 +124,8 @@ def render(results: dict) -> str:
     sub = ", ".join(f"{n:,} {k}" for k, n in res["rows"].items())
     subtitle = (f'{escape(sub)} rows; target {escape(res["target"])} (positive label '
                 f'{escape(res["positive_label"])}); synthera {escape(res["synthera_version"])}')
-    body = [*_groups_section(res), *_model_section(res.get("model") or {}), *_proxies_section(res.get("proxies") or {})]
+    body = [*_groups_section(res), *_model_section(res.get("model") or {}),
+            *_amplification_section(res.get("amplification") or {}), *_proxies_section(res.get("proxies") or {})]
     if res["errors"]:
         body += ["<h2>Not computed</h2>", table(["part", "error"], [[e["metric"], e["error"]] for e in res["errors"]])]
     return page("Synthera bias report", subtitle, res["headline"], body, res.get("timings_s", {}))

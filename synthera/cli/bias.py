@@ -24,6 +24,9 @@ def bias(
     positive: str | None = typer.Option(
         None, "--positive", help="The favourable target value (default: the rarer class, or a boolean's true value)."
     ),
+    synthetic: str | None = typer.Option(
+        None, "--synthetic", help="A synthetic table learned from DATA: report how much it amplifies each disparity."
+    ),
     table: str | None = typer.Option(None, "--table", "-t", help=TABLE_HELP),
     holdout_table: str | None = typer.Option(None, "--holdout-table", help=common.table_help("--holdout")),
     metadata: Path | None = typer.Option(
@@ -44,8 +47,11 @@ def bias(
     if holdout:
         held = common.read_source(holdout, table=holdout_table, fmt=fmt, encoding=encoding,
                                   flags={"table": "--holdout-table"})
+    syn = None
+    if synthetic:
+        syn = common.read_source(synthetic, fmt=fmt, encoding=encoding)
     start = time.perf_counter()
     with common.status("Analysing"):
         report = analyze_bias(frame, target=target, sensitive=sensitive, metadata=hints, holdout=held,
-                              positive=positive, seed=seed)
+                              positive=positive, seed=seed, synthetic=syn)
     common.write_report(report, out, f"analysed in {time.perf_counter() - start:.1f} s")

@@ -242,11 +242,28 @@ def _fairness_section(fair: dict, plots: dict) -> list[str]:
                          entry.get("largest_representation_gap"), got.get("error", "")])
     parts.append(table(["groups", "model trained on", "demographic parity diff.", "equalized odds diff.",
                         "largest representation gap", "error"], rows))
-    for name in fair["groups"]:
+    for name, entry in fair["groups"].items():
+        parts.extend(_group_fidelity(name, entry))
         if name in plots.get("fairness", {}):
             parts.append(plot_block(f"fairness-{slug(name)}", f"Per-group fairness: {name}",
                                     _fairness(name, plots["fairness"][name])))
     return parts
+
+
+def _group_fidelity(name: str, entry: dict) -> list[str]:
+    """Per group: rows, column shapes, target rate with its bootstrap interval, TSTR gap."""
+    if not entry.get("by_group"):
+        return []
+    rows = []
+    for group, row in entry["by_group"].items():
+        rate, gap = row.get("target_rate", {}), row.get("tstr_gap", {})
+        lo, hi = rate.get("real_interval") or [None, None]
+        iv = "–" if lo is None else f"{lo:.3f}–{hi:.3f}"
+        rows.append([group, row["real_rows"], row["synthetic_rows"], row["column_shapes"], rate.get("real"), iv,
+                     rate.get("synthetic"), gap.get("trtr"), gap.get("tstr"), gap.get("gap")])
+    return [f"<h3>Per group: {escape(name)}</h3>",
+            table(["group", "real rows", "synthetic rows", "column shapes", "target rate (real)", "95% interval",
+                   "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "gap"], rows)]
 
 
 def _not_computed_section(res: dict) -> list[str]:

@@ -16,6 +16,28 @@ positive label (the real table's rarer class, or a boolean's true value).
 ``representation_by_group``
     Each group's share of the real and of the synthetic table: a synthetic
     table that drops a minority cannot serve it.
+``disparity_noise``
+    For each of ``demographic_parity_difference`` and
+    ``equalized_odds_difference``: the real-trained and the synthetic-trained
+    model's value with a 95% bootstrap interval over resamples of the holdout
+    rows (the real data's own sampling noise), ``amplification`` (synthetic
+    minus real) with the interval of that paired difference, and ``amplified``:
+    true when the synthetic-trained value lies above the real-trained value's
+    interval. ``groups_moved`` names the groups whose selection rate under the
+    synthetic-trained model falls outside their own interval under the
+    real-trained model.
+``by_group``
+    Group-conditional fidelity, one entry per group: ``real_rows``,
+    ``synthetic_rows``, ``holdout_rows``; ``column_shapes`` (mean KS / TV
+    complement over the other columns, within the group; ``None`` under
+    :data:`MIN_GROUP_ROWS` real or synthetic rows); ``target_rate``
+    (``real`` with its 95% bootstrap ``real_interval``, ``synthetic`` and
+    ``within_interval``); ``tstr_gap`` (holdout accuracy of the real-trained
+    model ``trtr``, of the synthetic-trained one ``tstr``, and ``gap`` =
+    trtr - tstr, within the group).
+
+The headline names the sensitive columns whose disparity the synthetic data
+amplifies beyond that noise, and the groups involved.
 
 Columns with more than :data:`MAX_GROUPS` groups are refused with a message:
 bin them first.
@@ -28,13 +50,16 @@ import pandas as pd
 
 from synthera.errors import UserInputError
 from synthera.evaluate._data import MAX_GROUPS, EvalData, check_group_column
+from synthera.evaluate.fidelity import ks_complement, tv_complement
 from synthera.evaluate.registry import register_metric
-from synthera.evaluate.utility import fitted_models, task
+from synthera.evaluate.utility import N_BOOTSTRAP, fitted_models, task
 
-__all__ = ["FAIRNESS_MODEL", "MAX_GROUPS", "check_group_column", "fairness", "finite_or_none", "group_disparity",
-           "group_labels"]
+__all__ = ["DISPARITIES", "FAIRNESS_MODEL", "MAX_GROUPS", "MIN_GROUP_ROWS", "bootstrap_disparity",
+           "check_group_column", "fairness", "finite_or_none", "group_disparity", "group_labels"]
 
 FAIRNESS_MODEL = "lightgbm"
+MIN_GROUP_ROWS = 20  # fewer real or synthetic rows in a group: no per-group column shapes
+DISPARITIES = ("demographic_parity_difference", "equalized_odds_difference")
 
 
 def group_labels(data: EvalData, frame: str, columns: tuple[str, ...]) -> np.ndarray:
@@ -65,7 +90,7 @@ def _group_sets(data: EvalData) -> list[tuple[str, ...]]:
     min_rows=("real", "synthetic", "holdout"),
 )
 def fairness(data: EvalData) -> dict:
-    """Demographic parity, equalized odds, selection rates and representation per group."""
+    """Disparity with its bootstrap noise, selection rates, representation and fidelity per group."""
     spec = task(data)
     if spec["kind"] != "classification":
         raise UserInputError(
@@ -87,13 +112,14 @@ def fairness(data: EvalData) -> dict:
         groups_test = group_labels(data, "holdout", cols)[fitted["test_index"]]
         sizes = pd.Series(groups_test).value_counts()
         entry = {"columns": list(cols)}
-        by_model = {}
+        by_model, preds = {}, {}
         for source in ("real", "synthetic"):
             got = fitted.get((source, FAIRNESS_MODEL))
             if got is None:
                 entry[f"trained_on_{source}"] = {"error": fitted["errors"][source, FAIRNESS_MODEL]}
                 continue
             y_pred = (got["pred"].astype(int) == pos).astype(int)
+            preds[source] = y_pred
             summary, table = group_disparity(y_true, y_pred, pd.Series(groups_test, name=name))
             for group, rates in summary["by_group"].items():
                 rates["holdout_rows"] = int(sizes.get(group, 0))
@@ -103,18 +129,139 @@ def fairness(data: EvalData) -> dict:
                 "selection_rate_by_group": summary["by_group"],
             }
             by_model[source] = table["selection_rate"]
-        real_groups = pd.Series(group_labels(data, "real", cols)).value_counts(normalize=True)
-        syn_groups = pd.Series(group_labels(data, "synthetic", cols)).value_counts(normalize=True)
-        both = real_groups.index.union(syn_groups.index)
-        real_groups, syn_groups = real_groups.reindex(both, fill_value=0.0), syn_groups.reindex(both, fill_value=0.0)
+        if len(preds) == 2:
+            entry["disparity_noise"] = _disparity_noise(entry, y_true, preds, groups_test, data.seed)
+        real_groups, syn_groups = _representation(data, cols)
         entry["representation_by_group"] = {
             str(g): {"real": float(real_groups[g]), "synthetic": float(syn_groups[g])}
             for g in real_groups.sort_values(ascending=False).index
         }
         entry["largest_representation_gap"] = float((real_groups - syn_groups).abs().max())
+        entry["by_group"] = _by_group(data, cols, pos, y_true, preds, groups_test)
         results[name] = entry
         plot[name] = {"selection": by_model, "representation": (real_groups, syn_groups)}
     return {"positive_label": spec["labels"][pos], "groups": results, "_plot": plot}
+
+
+def _representation(data: EvalData, cols: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    real = pd.Series(group_labels(data, "real", cols)).value_counts(normalize=True)
+    syn = pd.Series(group_labels(data, "synthetic", cols)).value_counts(normalize=True)
+    both = real.index.union(syn.index)
+    return real.reindex(both, fill_value=0.0), syn.reindex(both, fill_value=0.0)
+
+
+def _interval(values: np.ndarray) -> list[float | None]:
+    values = values[np.isfinite(values)]
+    return [float(v) for v in np.quantile(values, [0.025, 0.975])] if values.size else [None, None]
+
+
+def _disparity_noise(entry: dict, y_true: np.ndarray, preds: dict, groups: np.ndarray, seed: int) -> dict:
+    """Bootstrap intervals of each disparity for both models, the paired amplification, and the moved groups."""
+    draws = bootstrap_disparity(y_true, preds, groups, seed)
+    out = {}
+    for metric in DISPARITIES:
+        real = entry["trained_on_real"][metric]
+        syn = entry["trained_on_synthetic"][metric]
+        real_iv = _interval(draws["real"][metric])
+        out[metric] = {
+            "real": finite_or_none(real), "real_interval": real_iv,
+            "synthetic": finite_or_none(syn), "synthetic_interval": _interval(draws["synthetic"][metric]),
+            "amplification": finite_or_none(syn - real),
+            "amplification_interval": _interval(draws["synthetic"][metric] - draws["real"][metric]),
+            "amplified": bool(real_iv[1] is not None and np.isfinite(syn) and syn > real_iv[1]),
+        }
+    moved = []
+    for g, real_rates in draws["real"]["selection_rate"].items():
+        lo, hi = _interval(real_rates)
+        syn_rate = entry["trained_on_synthetic"]["selection_rate_by_group"].get(g, {}).get("selection_rate")
+        if lo is not None and syn_rate is not None and not lo <= syn_rate <= hi:
+            moved.append(g)
+    out["groups_moved"] = moved
+    return out
+
+
+def bootstrap_disparity(y_true, preds: dict, groups, seed: int, n_boot: int = N_BOOTSTRAP) -> dict:
+    """Disparities of several models' 0/1 predictions over the same bootstrap resamples of the test rows.
+
+    Returns ``{model: {"demographic_parity_difference": draws, "equalized_odds_difference": draws,
+    "selection_rate": {group: draws}}}``; paired draws, so ``a - b`` is the bootstrap of a difference.
+    Groups without rows (or without positives / negatives) in a resample are left out of its gaps.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    labels, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    onehot = np.zeros((y.size, labels.size))
+    onehot[np.arange(y.size), inverse] = 1.0
+    rng = np.random.default_rng([seed, 83])
+    weights = [np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(np.float64)
+               for _ in range(n_boot)]
+    weights = [np.stack(weights[i:i + 25]) for i in range(0, n_boot, 25)]
+    out = {}
+    for name, pred in preds.items():
+        p = np.asarray(pred, dtype=np.float64)
+        parts = {k: [] for k in ("rows", "sel", "pos", "tp")}
+        for w in weights:
+            parts["rows"].append(w @ onehot)
+            parts["sel"].append(w @ (onehot * p[:, None]))
+            parts["pos"].append(w @ (onehot * y[:, None]))
+            parts["tp"].append(w @ (onehot * (p * y)[:, None]))
+        rows, sel, pos, tp = (np.concatenate(parts[k]) for k in ("rows", "sel", "pos", "tp"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(rows > 0, sel / rows, np.nan)
+            tpr = np.where(pos > 0, tp / pos, np.nan)
+            fpr = np.where(rows - pos > 0, (sel - tp) / (rows - pos), np.nan)
+        eo = np.fmax(_spread(tpr), _spread(fpr))
+        out[name] = {"demographic_parity_difference": _spread(rate), "equalized_odds_difference": eo,
+                     "selection_rate": {str(g): rate[:, i] for i, g in enumerate(labels)}}
+    return out
+
+
+def _spread(rates: np.ndarray) -> np.ndarray:
+    """Largest minus smallest finite rate of every row (NaN where a row has none)."""
+    finite = np.isfinite(rates)
+    hi = np.where(finite, rates, -np.inf).max(axis=1)
+    lo = np.where(finite, rates, np.inf).min(axis=1)
+    return np.where(finite.any(axis=1), hi - lo, np.nan)
+
+
+def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarray, preds: dict,
+              groups_test: np.ndarray) -> dict:
+    """Group-conditional fidelity: column shapes, target rate with its bootstrap interval, TSTR gap."""
+    real_g, syn_g = group_labels(data, "real", cols), group_labels(data, "synthetic", cols)
+    y_real = data.values("real", data.target)
+    y_syn = data.values("synthetic", data.target)
+    others = [c for c in data.columns if c not in cols]
+    rng = data.rng(89)
+    out = {}
+    for g in pd.Series(real_g).value_counts().index:
+        in_real, in_syn, in_test = real_g == g, syn_g == g, groups_test == g
+        row = {"real_rows": int(in_real.sum()), "synthetic_rows": int(in_syn.sum()), "holdout_rows": int(in_test.sum())}
+        small = min(row["real_rows"], row["synthetic_rows"]) < MIN_GROUP_ROWS
+        row["column_shapes"] = None if small else _group_shapes(data, others, in_real, in_syn)
+        known = y_real[in_real] >= 0
+        hits = (y_real[in_real][known] == pos)
+        rate = float(hits.mean()) if hits.size else None
+        interval = _interval(rng.binomial(hits.size, rate, N_BOOTSTRAP) / hits.size) if hits.size else [None, None]
+        syn_known = y_syn[in_syn][y_syn[in_syn] >= 0]
+        syn_rate = float((syn_known == pos).mean()) if syn_known.size else None
+        row["target_rate"] = {"real": rate, "real_interval": interval, "synthetic": syn_rate,
+                              "within_interval": None if syn_rate is None or rate is None
+                              else bool(interval[0] <= syn_rate <= interval[1])}
+        if len(preds) == 2 and in_test.any():
+            acc = {s: float((preds[s][in_test] == y_true[in_test]).mean()) for s in ("real", "synthetic")}
+            row["tstr_gap"] = {"trtr": acc["real"], "tstr": acc["synthetic"], "gap": acc["real"] - acc["synthetic"]}
+        out[str(g)] = row
+    return out
+
+
+def _group_shapes(data: EvalData, columns: list[str], in_real: np.ndarray, in_syn: np.ndarray) -> float | None:
+    scores = []
+    for col in columns:
+        real, syn = data.values("real", col)[in_real], data.values("synthetic", col)[in_syn]
+        if data.is_continuous(col):
+            scores.append(ks_complement(real, syn))
+        else:
+            scores.append(tv_complement(real, syn, len(data.categories(col))))
+    return float(np.mean(scores)) if scores else None
 
 
 def group_disparity(y_true, y_pred, groups: pd.Series) -> tuple[dict, pd.DataFrame]:

@@ -289,4 +289,39 @@ def _fairness_lines(results: dict) -> list[str]:
                 f"Fairness by {name}: demographic parity difference {syn['demographic_parity_difference']:.3f} "
                 f"when trained on synthetic data, {real['demographic_parity_difference']:.3f} on real data."
             )
+        lines.extend(_amplified_lines(name, entry))
+        lines.extend(_off_rate_lines(name, entry))
     return lines
+
+
+_DISPARITY_NAMES = {"demographic_parity_difference": "demographic parity difference",
+                    "equalized_odds_difference": "equalized odds difference"}
+
+
+def _amplified_lines(name: str, entry: dict) -> list[str]:
+    """A warning per disparity that the synthetic-trained model amplifies beyond the real data's bootstrap noise."""
+    noise = entry.get("disparity_noise") or {}
+    lines = []
+    for metric, label in _DISPARITY_NAMES.items():
+        got = noise.get(metric) or {}
+        if not got.get("amplified"):
+            continue
+        moved = noise.get("groups_moved") or []
+        groups = f"; the groups whose selection rate moved: {', '.join(moved[:6])}" if moved else ""
+        lines.append(
+            f"Bias warning: a model trained on the synthetic data is more disparate by {name} than one trained on "
+            f"real data, beyond the real data's own sampling noise ({label} {got['synthetic']:.3f} against "
+            f"{got['real']:.3f}, whose 95% interval ends at {got['real_interval'][1]:.3f}){groups}."
+        )
+    return lines
+
+
+def _off_rate_lines(name: str, entry: dict) -> list[str]:
+    """The groups whose synthetic target rate lies outside the real rate's bootstrap interval."""
+    off = [(g, row["target_rate"]) for g, row in (entry.get("by_group") or {}).items()
+           if row.get("target_rate", {}).get("within_interval") is False]
+    if not off:
+        return []
+    shown = ", ".join(f"{g} ({_pct(r['synthetic'])} against {_pct(r['real'])})" for g, r in off[:6])
+    more = f" and {len(off) - 6} more" if len(off) > 6 else ""
+    return [f"By {name}, the synthetic target rate falls outside the real rate's 95% interval for {shown}{more}."]

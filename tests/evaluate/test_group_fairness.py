@@ -1,0 +1,77 @@
+"""Group-conditional fidelity and the bootstrap noise of disparity in ``evaluate``'s fairness section (issue 21)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthera.evaluate import evaluate
+from synthera.evaluate.fairness import bootstrap_disparity, group_disparity
+
+
+def _biased(frame):
+    """The table with every woman's income set to the negative label: a model trained on it shuns women."""
+    out = frame.copy()
+    out.loc[out["sex"] == "Female", "income"] = "<=50K"
+    return out
+
+
+def test_an_amplified_disparity_is_flagged_and_its_groups_named(people):
+    real, holdout, syn = people
+    report = evaluate(real, _biased(syn), holdout=holdout, target="income", sensitive=("sex",), metrics=["fairness"])
+    noise = report["fairness"]["groups"]["sex"]["disparity_noise"]
+    dp = noise["demographic_parity_difference"]
+    assert dp["amplified"] is True
+    assert dp["synthetic"] > dp["real_interval"][1] >= dp["real"] >= dp["real_interval"][0]
+    assert dp["amplification"] == pytest.approx(dp["synthetic"] - dp["real"])
+    assert dp["amplification_interval"][0] > 0
+    assert "Female" in noise["groups_moved"]
+    warning = [line for line in report.headline if line.startswith("Bias warning")]
+    assert warning and "by sex" in warning[0] and "Female" in warning[0]
+
+
+def test_a_faithful_synthetic_table_raises_no_bias_warning(people):
+    real, holdout, syn = people
+    report = evaluate(real, syn, holdout=holdout, target="income", sensitive=("sex",), metrics=["fairness"])
+    noise = report["fairness"]["groups"]["sex"]["disparity_noise"]
+    assert not noise["demographic_parity_difference"]["amplified"]
+    lo, hi = noise["demographic_parity_difference"]["real_interval"]
+    assert 0 <= lo < hi <= 1
+    assert not any(line.startswith("Bias warning") for line in report.headline)
+
+
+def test_per_group_shapes_target_rates_and_tstr_gaps(people):
+    real, holdout, syn = people
+    shifted = _biased(syn)
+    shifted.loc[shifted["group"] == "C", "age"] += 30  # group C's ages are wrong in the synthetic table
+    report = evaluate(real, shifted, holdout=holdout, target="income", sensitive=("sex", "group"),
+                      metrics=["fairness"])
+    groups = report["fairness"]["groups"]
+    by_group = groups["group"]["by_group"]
+    assert set(by_group) == {"A", "B", "C"}
+    assert by_group["C"]["column_shapes"] < by_group["A"]["column_shapes"] - 0.1
+    assert by_group["A"]["real_rows"] == (real["group"] == "A").sum()
+    female = groups["sex"]["by_group"]["Female"]
+    rate = female["target_rate"]
+    assert rate["real"] == pytest.approx((real.loc[real["sex"] == "Female", "income"] == ">50K").mean())
+    assert rate["real_interval"][0] < rate["real"] < rate["real_interval"][1]
+    assert rate["synthetic"] == 0.0 and rate["within_interval"] is False
+    gap = female["tstr_gap"]
+    assert gap["gap"] == pytest.approx(gap["trtr"] - gap["tstr"])
+    assert groups["sex"]["by_group"]["Male"]["target_rate"]["within_interval"] is True
+    assert "sex & group" in groups and "Female & C" in groups["sex & group"]["by_group"]
+    assert any("outside the real rate's 95% interval for Female" in line for line in report.headline)
+
+
+def test_bootstrap_disparity_is_paired_and_centred_on_the_point_value():
+    rng = np.random.default_rng(0)
+    groups = rng.choice(["a", "b"], 2000)
+    y = rng.integers(0, 2, 2000)
+    pred = np.where(groups == "a", rng.random(2000) < 0.6, rng.random(2000) < 0.3).astype(int)
+    draws = bootstrap_disparity(y, {"m": pred, "same": pred}, groups, seed=1)
+    point, _ = group_disparity(y, pred, __import__("pandas").Series(groups))
+    dp = draws["m"]["demographic_parity_difference"]
+    assert dp.shape == (200,)
+    assert np.quantile(dp, 0.025) < point["demographic_parity_difference"] < np.quantile(dp, 0.975)
+    assert np.array_equal(dp, draws["same"]["demographic_parity_difference"])  # same resamples for every model
+    assert np.all(draws["m"]["equalized_odds_difference"] >= 0)

@@ -1,0 +1,73 @@
+"""The cascade keeps declared sensitive groups apart (issue 21, item 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthera.errors import UserInputError
+from synthera.tabular.cascade import CascadeSynthesizer
+
+
+def _table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Group B (4% of rows) links x and y the opposite way from group A."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["A", "B"], n, p=[0.96, 0.04])
+    x = rng.integers(0, 8, n)
+    high = np.where(group == "A", x < 4, x >= 4)
+    y = np.where(rng.random(n) < np.where(high, 0.9, 0.1), "yes", "no")
+    return pd.DataFrame({"group": group, "x": [f"x{v}" for v in x], "y": y, "z": rng.normal(size=n).round(2)})
+
+
+def _high_x_rate(frame: pd.DataFrame) -> float:
+    b = frame[(frame["group"] == "B") & frame["x"].isin(["x4", "x5", "x6", "x7"])]
+    return float((b["y"] == "yes").mean())
+
+
+def test_a_small_group_keeps_its_own_relation():
+    real = _table()
+    plain = CascadeSynthesizer(min_samples_leaf=200, seed=0).fit(real).sample(40_000, seed=1)
+    grouped = CascadeSynthesizer(min_samples_leaf=200, sensitive=["group"], seed=0).fit(real)
+    syn = grouped.sample(40_000, seed=1)
+    assert _high_x_rate(real) > 0.8
+    assert _high_x_rate(plain) < 0.5  # leaves of 200 rows mix B (160 rows) with A: B gets A's relation
+    assert abs(_high_x_rate(syn) - _high_x_rate(real)) < 0.1
+    assert (syn["group"] == "B").mean() == pytest.approx((real["group"] == "B").mean(), abs=0.01)
+
+
+def test_sensitive_columns_come_first_and_every_later_tree_splits_on_them_first():
+    model = CascadeSynthesizer(sensitive=["group"], seed=0).fit(_table())
+    assert model.columns_[0] == "group"
+    for tree in model.trees_[1:]:
+        assert tree.feature[0] == 0 and tree.threshold[0] == 0.5  # the root asks: group A or B?
+
+
+def test_same_seed_same_rows_and_the_model_survives_save_and_load(tmp_path):
+    real = _table(1500)
+    a = CascadeSynthesizer(sensitive=["group"], seed=2).fit(real)
+    b = CascadeSynthesizer(sensitive=["group"], seed=2).fit(real)
+    pd.testing.assert_frame_equal(a.sample(500, seed=3), b.sample(500, seed=3))
+    path = a.save(tmp_path / "model.synthera")
+    loaded = CascadeSynthesizer.load(path)
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=3), a.sample(500, seed=3))
+    assert list(loaded.sensitive) == ["group"]
+    assert (a.sample(300, seed=0, conditions={"group": "B"})["group"] == "B").all()
+
+
+def test_without_sensitive_columns_the_cascade_is_unchanged():
+    real = _table(1500)
+    model = CascadeSynthesizer(seed=0).fit(real)
+    assert model.columns_ == ["group", "y", "x", "z"]  # fewest codes first, as before
+    assert model.group_columns_ == []
+
+
+@pytest.mark.parametrize("sensitive, message", [
+    (["nope"], "sensitive column 'nope' is not a modelled column"),
+    (["z"], "sensitive column 'z' is numerical"),
+    ("group", "sensitive must be a list of column names"),
+])
+def test_bad_sensitive_columns_are_one_line_errors(sensitive, message):
+    with pytest.raises(UserInputError, match=message) as got:
+        CascadeSynthesizer(sensitive=sensitive).fit(_table(300))
+    assert "\n" not in str(got.value)
