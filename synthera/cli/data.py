@@ -84,13 +84,16 @@ def inspect(
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
 ) -> None:
-    """Detect each column's kind (numerical, categorical, boolean, datetime, id, text, personal data)."""
+    """Detect each column's kind; on a database (several tables), every table's keys and the foreign-key graph."""
     from rich.table import Table
 
     from synthera.metadata import Metadata, infer_metadata
 
     if out is not None:
         common.check_out(out)
+    if table is None and fmt is None and _several_tables(data):
+        _inspect_database(data, out, metadata)
+        return
     hints = Metadata.load(metadata) if metadata else None
     start = time.perf_counter()
     df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
@@ -157,3 +160,50 @@ def convert(
     with common.status(f"Writing {target}"):
         where = write_table(df, target, table=out_table, format=out_format, replace=replace)
     common.console().print(f"wrote {len(df):,} rows × {df.shape[1]} columns to {where}")
+
+
+def _several_tables(source: str) -> bool:
+    from synthera.relational.io import database_tables
+
+    names = database_tables(source)
+    return names is not None and len(names) > 1
+
+
+def _inspect_database(data: str, out: Path | None, schema_file: Path | None) -> None:
+    """``inspect`` on a database: tables, keys (declared or inferred, with evidence), orphans, cycles, lookups."""
+    from rich.table import Table
+
+    from synthera.relational import count_orphans, read_database
+    from synthera.relational.inference import propose_public
+
+    start = time.perf_counter()
+    with common.status(f"Reading {clean(data)}"):
+        tables, schema = read_database(data, schema=schema_file)
+    shown = common.console()
+    view = Table(title=f"{clean(data)}: {len(tables)} tables, {len(schema.foreign_keys)} foreign keys",
+                 title_justify="left")
+    for header in ("table", "rows", "columns", "primary key", "public"):
+        view.add_column(header, overflow="fold")
+    for name in schema.order():
+        ts = schema.tables[name]
+        view.add_row(name, f"{len(tables[name]):,}", str(tables[name].shape[1]),
+                     "+".join(ts.primary_key) or "–", "yes (copied)" if ts.public else "")
+    shown.print(view)
+    shown.print("foreign keys (child -> parent):")
+    for fk in schema.foreign_keys:
+        orphans = count_orphans(tables, fk)
+        how = "declared" if fk.evidence is None else "inferred: " + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in fk.evidence.items())
+        extra = f", {orphans['orphans']:,} orphan row(s) (policy: {fk.orphans})" if orphans["orphans"] else ""
+        nulls = f", {orphans['null']:,} null" if orphans["null"] else ""
+        shown.print(f"  {fk.child}.{'+'.join(fk.columns)} -> {fk.parent}.{'+'.join(fk.parent_columns)} "
+                    f"({how}{nulls}{extra})")
+    for cycle in schema.cycles():
+        shown.print(f"cycle: {' -> '.join(cycle)} (broken at nullable key(s): "
+                    f"{', '.join(schema.broken_edges()) or 'none'})")
+    for name, why in propose_public(tables, schema).items():
+        shown.print(f"lookup? {name}: {why}")
+    if out is not None:
+        schema.save(out)
+        shown.print(f"schema written to {out}; edit it and pass it back with --metadata")
+    shown.print(f"read and inspected in {time.perf_counter() - start:.2f} s", style="dim")

@@ -49,6 +49,14 @@ def evaluate(
     from synthera.metadata import Metadata
 
     common.check_out_folder(out, "write results.json and report.html in")
+    if real_table is None and fmt is None and _several_tables(real):
+        unused = [flag for flag, value in (("--target", target), ("--sensitive", sensitive or None),
+                                           ("--synthetic-table", synthetic_table), ("--holdout-table", holdout_table),
+                                           ("--workers", workers), ("--scheduler", scheduler)) if value is not None]
+        if unused:
+            raise UserInputError(f"{unused[0]} applies to one-table evaluations; drop it to evaluate the database")
+        _evaluate_database(real, synthetic, holdout, out, schema_file=metadata, seed=seed)
+        return
     hints = Metadata.load(metadata) if metadata else None
     if workers is not None or scheduler is not None:
         if real_table or synthetic_table or holdout_table:
@@ -85,3 +93,53 @@ def _evaluate_dataset(real: str, synthetic: str, holdout: str | None, out: Path,
     sizes = ", ".join(f"{name} {n:,} of {scale['rows'].get(name, n):,}" for name, n in scale["sampled_rows"].items())
     common.write_report(report, out, f"evaluated in {time.perf_counter() - start:.1f} s; shapes and pair trends over "
                         f"all rows, other metrics on fixed-seed samples ({sizes})")
+
+
+def _several_tables(source: str) -> bool:
+    from synthera.relational.io import database_tables
+
+    names = database_tables(source)
+    return names is not None and len(names) > 1
+
+
+def _evaluate_database(real: str, synthetic: str, holdout: str | None, out: Path, *, schema_file: Path | None,
+                       seed: int) -> None:
+    """``evaluate`` on two databases: per-table fidelity, cardinality, inter-table and k-hop trends, integrity."""
+    import json
+
+    from synthera.io import write_text
+    from synthera.metadata import numpy_to_json
+    from synthera.relational import evaluate_database, read_database
+
+    with common.status(f"Reading {common.clean(real)}"):
+        real_tables, schema = read_database(real, schema=schema_file)
+    names = list(real_tables)
+    loaded = {}
+    for flag, source in (("--synthetic", synthetic), ("--holdout", holdout)):
+        if source is None:
+            continue
+        with common.status(f"Reading {common.clean(source)}"):
+            frames, _ = read_database(source)
+        missing = [n for n in names if n not in frames]
+        if missing:
+            raise UserInputError(f"{flag} {common.clean(source)} has no table '{missing[0]}', which --real has; "
+                                 f"pass a database with the same tables")
+        loaded[flag] = {n: frames[n] for n in names}
+    start = time.perf_counter()
+    with common.status("Evaluating the database"):
+        result = evaluate_database(real_tables, loaded["--synthetic"], schema, holdout=loaded.get("--holdout"),
+                                   seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(json.dumps(result, indent=2, default=numpy_to_json) + "\n", out / "results.json")
+    result.save_html(out / "report.html")
+    shown = common.console()
+    q = result.get("quality", {})
+    if "score" in q:
+        shown.print("- quality (sdmetrics recipe, all pairs): " + ", ".join(
+            f"{k.replace('_', ' ')} {q[k]:.3f}" for k in ("column_shapes", "column_pair_trends", "cardinality",
+                                                          "intertable_trends", "score")))
+    integrity = result.get("referential_integrity", {}).get("score")
+    if integrity is not None:
+        shown.print(f"- referential integrity {integrity:.4f}")
+    shown.print(f"evaluated {len(names)} tables in {time.perf_counter() - start:.1f} s; report: {out / 'report.html'} "
+                f"(numbers: {out / 'results.json'})")

@@ -19,6 +19,24 @@ FIT_WORKERS_HELP = ("Fit a table larger than memory (a Parquet dataset, a folder
                     "cluster of this many worker processes: statistics over all rows, the model on a fixed-seed sample "
                     "of at most 1,000,000 rows.")
 FIT_SCHEDULER_HELP = "As --workers, on an existing Dask cluster, e.g. tcp://host:8786."
+TABLES_HELP = "A database: fit only these tables, comma-separated (default: all of them)."
+SAMPLE_OUT_HELP = ("Where to write: .csv, .parquet, .jsonl or .db (SQLite); for a database model a .db file, a "
+                   "database URL, or a folder (Parquet files).")
+SCALE_HELP = "A database model: root tables get this many times their real rows (default 1.0)."
+#: The options of ``fit`` and ``sample`` that only a one-table model takes (parameter -> flag).
+_ONE_TABLE_FIT = {"model": "--model", "epochs": "--epochs", "epsilon": "--epsilon", "delta": "--delta",
+                  "workers": "--workers", "scheduler": "--scheduler", "domain_is_public": "--domain-is-public"}
+_ONE_TABLE_SAMPLE = {"where": "--where", "balance": "--balance", "parity": "--parity", "sensitive": "--sensitive",
+                     "relabel": "--relabel", "intersectional": "--intersectional", "workers": "--workers",
+                     "scheduler": "--scheduler", "fmt": "--format", "rows_per_file": "--rows-per-file",
+                     "out_table": "--out-table"}
+
+
+def _refuse_one_table_flags(given: dict, flags: dict[str, str], why: str) -> None:
+    """One line naming the first one-table option that was set, for a database model."""
+    used = [flag for name, flag in flags.items() if given.get(name) not in (None, False, [], ())]
+    if used:
+        raise UserInputError(f"{used[0]} applies to one table; {why}, so drop {used[0]}")
 
 
 @app.command()
@@ -53,12 +71,15 @@ def fit(
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
     workers: int | None = typer.Option(None, "--workers", help=FIT_WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=FIT_SCHEDULER_HELP),
+    tables: str | None = typer.Option(None, "--tables", help=TABLES_HELP),
 ) -> None:
-    """Learn a synthesizer from a real table and save it to a folder."""
+    """Learn a synthesizer from a real table (or a whole database, keys and all) and save it to a folder."""
     from synthera.metadata import Metadata
     from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
 
     common.check_out_folder(out, "save the model in")
+    if table is None and fmt is None and (tables is not None or _several_tables(data)):
+        return _fit_database(data, out, tables=tables, schema_file=metadata, seed=seed, given=locals())
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
     params = {"seed": seed if seed is not None or private else 0}
@@ -101,6 +122,89 @@ def fit(
     )
 
 
+def _several_tables(source: str) -> bool:
+    from synthera.relational.io import database_tables
+
+    names = database_tables(source)
+    return names is not None and len(names) > 1
+
+
+def _fit_database(data: str, out: Path, *, tables: str | None, schema_file: Path | None, seed: int | None,
+                  given: dict) -> None:
+    """``fit`` on a database: every table (or ``--tables``), keys from the schema, one relational model."""
+    from synthera.relational import RelationalSynthesizer, read_database
+    from synthera.relational.io import database_tables
+
+    _refuse_one_table_flags(given, _ONE_TABLE_FIT, "a database is fitted by the relational model (or pick one "
+                            "table with --table)")
+
+    names = None
+    if tables is not None:
+        names = [t.strip() for t in tables.split(",") if t.strip()]
+        available = database_tables(data) or []
+        unknown = [t for t in names if t not in available]
+        if not names or unknown:
+            listing = ", ".join(available[:10]) + (", …" if len(available) > 10 else "")
+            raise UserInputError(f"unknown table '{unknown[0] if unknown else tables}' in --tables; "
+                                 f"{common.clean(data)} holds: {listing}")
+    with common.status(f"Reading {common.clean(data)}"):
+        frames, schema = read_database(data, tables=names, schema=schema_file)
+    if names is not None:
+        schema = schema.subset([n for n in names if n in schema.tables])
+    start = time.perf_counter()
+    with common.status(f"Fitting {len(frames)} tables"):
+        model = RelationalSynthesizer(seed=seed if seed is not None else 0).fit(frames, schema=schema)
+    seconds = time.perf_counter() - start
+    model.save(out)
+    rows = sum(len(df) for df in frames.values())
+    common.console().print(f"fitted the relational model on {len(frames)} tables ({rows:,} rows, "
+                           f"{len(schema.foreign_keys)} foreign keys) in {seconds:.1f} s; saved to {out}")
+
+
+def _check_rows(rows: int | None, scale: float | None) -> None:
+    """A one-table model needs ``--rows`` (at least 1) and takes no ``--scale``."""
+    if scale is not None:
+        raise UserInputError("--scale applies to database models; this model is one table, so pass --rows")
+    if rows is None:
+        raise UserInputError("pass --rows, the number of synthetic rows to write")
+    if rows < 1:
+        raise UserInputError(f"--rows must be at least 1; got {rows}")
+
+
+def _is_relational_model(folder: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format") == \
+            "synthera-relational-model"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _sample_database(model_dir: Path, out: str, *, scale: float | None, seed: int | None, replace: bool,
+                     given: dict) -> None:
+    """``sample`` from a relational model: a whole database to a SQLite file, a URL, or a folder of Parquet files."""
+    from synthera.relational import RelationalSynthesizer, write_database
+
+    if given.get("rows") is not None:
+        raise UserInputError("this is a database model: its size is set by --scale (1.0 = the real size); "
+                             "drop --rows")
+    _refuse_one_table_flags(given, _ONE_TABLE_SAMPLE, "this is a database model")
+    scale = 1.0 if scale is None else scale
+    if not scale > 0:
+        raise UserInputError(f"--scale must be above 0; got {scale}")
+    model = RelationalSynthesizer.load(model_dir)
+    start = time.perf_counter()
+    with common.status(f"Sampling {len(model.order_)} tables"):
+        synthetic = model.sample(scale=scale, seed=seed)
+    seconds = time.perf_counter() - start
+    with common.status(f"Writing {common.clean(out)}"):
+        where = write_database(synthetic, model.schema_, out, replace=replace)
+    rows = sum(len(df) for df in synthetic.values())
+    common.console().print(f"wrote {len(synthetic)} synthetic tables ({rows:,} rows, keys that join) to "
+                           f"{common.clean(where)} ({seconds:.2f} s to sample)")
+
+
 def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, scheduler, seed, domain_is_public) -> None:
     """``fit`` on a table larger than memory, on a Dask cluster (see :mod:`synthera.distributed.fit`)."""
     from synthera.distributed import cluster, fit_dataset
@@ -140,8 +244,9 @@ def _parse_where(items: list[str]) -> dict[str, str]:
 @app.command()
 def sample(
     model_dir: Path = typer.Argument(..., help="A folder written by `synthera fit`."),
-    rows: int = typer.Option(..., "--rows", "-n", help="Number of synthetic rows."),
-    out: str = typer.Option(..., "--out", "-o", help="Where to write: .csv, .parquet, .jsonl or .db (SQLite)."),
+    rows: int | None = typer.Option(None, "--rows", "-n", help="Number of synthetic rows (a one-table model)."),
+    out: str = typer.Option(..., "--out", "-o", help=SAMPLE_OUT_HELP),
+    scale: float | None = typer.Option(None, "--scale", help=SCALE_HELP),
     seed: int | None = typer.Option(None, "--seed", help="Same seed, same rows (default: fresh randomness)."),
     where: list[str] = typer.Option(
         [], "--where", "-w", help="Condition COLUMN=VALUE that every row must meet; repeat for several."
@@ -177,8 +282,9 @@ def sample(
     from synthera.io import write_table
     from synthera.tabular import load_synthesizer
 
-    if rows < 1:
-        raise UserInputError(f"--rows must be at least 1; got {rows}")
+    if _is_relational_model(model_dir):
+        return _sample_database(model_dir, out, scale=scale, seed=seed, replace=replace, given=locals())
+    _check_rows(rows, scale)
     conditions = _parse_where(where)
     mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
     if workers is not None or scheduler is not None or rows_per_file is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from synthera._lazy import lazy_attributes
 
 __all__ = [
+    "DatabaseEvaluation",
     "ForeignKey",
     "RelationalSynthesizer",
     "Schema",
@@ -38,6 +39,7 @@ _LAZY = {
     "write_database": "synthera.relational.io",
     "RelationalSynthesizer": "synthera.relational.model",
     "evaluate_database": "synthera.relational.metrics",
+    "DatabaseEvaluation": "synthera.relational.report",
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -102,7 +102,7 @@ class ContextCascade(CascadeSynthesizer):
                 values = np.where(nan, disc.table_[len(disc.table_) // 2, 0], values)
             return disc.transform(values)
         levels = [col.false_value, col.true_value] if col.kind == "boolean" else list(col.categories or [])
-        codes = category_codes(series, levels)
+        codes = _repeated_codes(series, levels)
         unknown = codes == -1
         if unknown.any():
             null = series.isna().to_numpy()
@@ -111,6 +111,15 @@ class ContextCascade(CascadeSynthesizer):
             codes[unknown & null] = fallback if info.nullable else (other if other is not None else 0)
             codes[unknown & ~null] = other if other is not None else fallback
         return codes
+
+
+def _repeated_codes(series: pd.Series, levels: list) -> np.ndarray:
+    """:func:`category_codes` of a context column, looked up once per distinct value (children repeat parents)."""
+    if pd.api.types.infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
+        return category_codes(series, levels)  # True and 1 would hash alike: look every value up
+    inverse, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes = np.r_[category_codes(pd.Series(uniques, dtype=object), levels), -1]
+    return codes[inverse]  # the sentinel -1 picks the last entry: a null is -1 as category_codes gives
 
 
 def fit_cascade(df: pd.DataFrame, *, first: list[str], hints: Metadata | None, params: dict) -> ContextCascade:

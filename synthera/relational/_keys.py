@@ -49,14 +49,30 @@ def allocate(quotas: np.ndarray, total: int, rng: np.random.Generator, upper: np
         base[np.argsort(-frac, kind="stable")[:left]] += 1
     if upper is not None:
         cap = np.maximum(np.asarray(upper, dtype=np.int64), 0)
+        typical = max(int(round(float(x[q > 0].mean()))), 1)
         for _ in range(8):  # move what exceeds a parent's bound to parents below theirs
             excess = int(np.clip(base - cap, 0, None).sum())
             room = np.clip(cap - base, 0, None)
             if excess == 0 or room.sum() == 0:
                 break
             base = np.minimum(base, cap)
-            base += allocate(room, min(excess, int(room.sum())), rng)
+            wanted = np.where(room > 0, q, 0.0)
+            if wanted.sum() > 0:  # in proportion to the quotas of the parents that have room
+                base += allocate(wanted, min(excess, int(room.sum())), rng)
+            else:  # every parent with a quota is full: more parents of the typical size, not a thin spread
+                base += _fill(room, excess, typical, rng)
     return base
+
+
+def _fill(room: np.ndarray, total: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``total`` spread over parents taken in random order, ``size`` each (at most their ``room``)."""
+    out = np.zeros(room.size, dtype=np.int64)
+    for i in rng.permutation(np.flatnonzero(room > 0)):
+        if total <= 0:
+            break
+        out[i] = min(int(room[i]), size, total)
+        total -= out[i]
+    return out
 
 
 def _sort_keys(child: pd.DataFrame, parent: pd.DataFrame, pairs: list[tuple[str, str]]):

@@ -29,7 +29,7 @@ import pandas as pd
 
 from synthera.relational.schema import ForeignKey, Schema, TableSchema, key_codes
 
-__all__ = ["infer_schema"]
+__all__ = ["infer_schema", "propose_public"]
 
 #: a foreign key is guessed when at least this share of the child's non-null values are parent keys
 MIN_CONTAINMENT = 0.8
@@ -48,7 +48,7 @@ def infer_schema(tables: Mapping[str, pd.DataFrame], *, declared: Schema | None 
     if declared is not None:
         for n, t in declared.tables.items():
             if n in schema.tables:
-                schema.tables[n] = TableSchema(primary_key=list(t.primary_key), metadata=t.metadata)
+                schema.tables[n] = TableSchema(primary_key=list(t.primary_key), metadata=t.metadata, public=t.public)
         schema.foreign_keys = [fk for fk in declared.foreign_keys if fk.child in tables and fk.parent in tables]
     for name, df in tables.items():
         if not schema.tables[name].primary_key:
@@ -61,6 +61,33 @@ def infer_schema(tables: Mapping[str, pd.DataFrame], *, declared: Schema | None 
             continue
         schema.foreign_keys.extend(_guess_foreign_keys(name, df, tables, schema))
     return schema
+
+
+#: a table is proposed as public reference data when it has at most this many rows ...
+PUBLIC_MAX_ROWS = 1_000
+#: ... and its rows are pointed at by at least this many child rows each, on average
+PUBLIC_MIN_CHILDREN = 10
+
+
+def propose_public(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[str, str]:
+    """Tables that look like lookups (small, many child rows per row), each with the evidence, for the user to judge.
+
+    Nothing is marked: only the user knows whether a table is public reference data
+    (airports, currencies) or private (a firm's 16 branches). Tables already marked
+    public, and tables with a foreign key to a table that is not public, are left out.
+    """
+    out = {}
+    for name, df in tables.items():
+        ts = schema.tables.get(name)
+        if ts is None or ts.public or not 0 < len(df) <= PUBLIC_MAX_ROWS:
+            continue
+        if any(not schema.tables[fk.parent].public for fk in schema.parents_of(name) if fk.parent in schema.tables):
+            continue
+        children = sum(len(tables[fk.child]) for fk in schema.children_of(name) if fk.child in tables)
+        if children >= PUBLIC_MIN_CHILDREN * len(df):
+            out[name] = (f"{len(df)} rows, {children / len(df):.0f} child rows per row: if it is public reference "
+                         'data, set "public": true to copy it instead of synthesizing it')
+    return out
 
 
 def _tokens(name: str) -> list[str]:

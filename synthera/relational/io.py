@@ -31,7 +31,7 @@ from synthera._secrets import redact
 from synthera.errors import DataError, UserInputError
 from synthera.relational.schema import ForeignKey, Schema, TableSchema
 
-__all__ = ["read_database", "write_database"]
+__all__ = ["database_tables", "read_database", "write_database"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -88,6 +88,43 @@ def read_database(source, *, tables: list[str] | None = None,
             found.tables.setdefault(n, TableSchema())
     found.check(frames)
     return frames, found
+
+
+def database_tables(source) -> list[str] | None:
+    """The table names of ``source`` when it is a database, else None (one table file, a missing path).
+
+    A database is a SQLite file, a SQLAlchemy URL, or a folder holding ``schema.json``
+    (a folder without it is a dataset of one table's part files).
+    """
+    text = os.fspath(source)
+    if _is_url(text):
+        from sqlalchemy import create_engine, inspect
+
+        try:
+            engine = create_engine(text)
+            try:
+                with engine.connect() as conn:
+                    return list(inspect(conn).get_table_names())
+            finally:
+                engine.dispose()
+        except Exception:  # noqa: BLE001 - not readable as a database here; the single-table path explains
+            return None
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / SCHEMA_FILE).is_file():
+            return None
+        return [f.stem for f in sorted(path.iterdir()) if f.suffix.lower() in _TABLE_SUFFIXES and f.is_file()]
+    if path.is_file() and _is_sqlite(path):
+        import sqlite3
+
+        try:
+            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+                rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                    "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+            return [r[0] for r in rows]
+        except sqlite3.Error:
+            return None
+    return None
 
 
 def _as_schema(schema) -> Schema:

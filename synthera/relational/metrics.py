@@ -18,7 +18,8 @@ Structure and privacy:
   its descendants' counts and means): exact copies, distance-to-closest-record share, and
   real-vs-synthetic detection AUC.
 
-:func:`evaluate_database` runs them all; one failing metric becomes ``{"error": ...}``.
+:func:`evaluate_database` runs them all; one failing metric becomes ``{"error": ...}``. Its
+result has ``to_html()`` (:mod:`synthera.relational.report`).
 """
 
 from __future__ import annotations
@@ -367,10 +368,31 @@ def joined_privacy(real, synthetic, schema: Schema, *, holdout=None, seed: int =
     return out
 
 
-def evaluate_database(real, synthetic, schema: Schema, *, holdout=None, seed: int = 0) -> dict:
-    """Every metric of this module; a metric that fails gives ``{"error": ...}`` instead of stopping the rest."""
+def _quality_with_tables(real, synthetic, schema: Schema, seed: int) -> tuple[dict, dict]:
+    """:func:`quality_score` and, per table, the mean column shape and pair trend."""
+    kinds = column_kinds(real, schema)
+    shapes = column_shapes(real, synthetic, schema, kinds=kinds)
+    pairs = column_pair_trends(real, synthetic, schema, kinds=kinds, seed=seed)
+    props = {"column_shapes": shapes["score"], "column_pair_trends": pairs["score"],
+             "cardinality": cardinality(real, synthetic, schema)["score"],
+             "intertable_trends": intertable_trends(real, synthetic, schema, kinds=kinds, seed=seed)["score"]}
+    props["score"] = _mean(props.values())
+    tables = {t: {"column_shapes": _mean(v for k, v in shapes["columns"].items() if k.split(".", 1)[0] == t),
+                  "column_pair_trends": _mean(v for k, v in pairs["pairs"].items() if k.split(".", 1)[0] == t)}
+              for t in real}
+    return props, tables
+
+
+def evaluate_database(real, synthetic, schema: Schema, *, holdout=None, seed: int = 0):
+    """Every metric of this module; a metric that fails gives ``{"error": ...}`` instead of stopping the rest.
+
+    Returns a :class:`~synthera.relational.report.DatabaseEvaluation`: the results dict,
+    with ``to_html()`` for the report (the schema graph with each relationship's score).
+    """
+    from synthera.relational.report import DatabaseEvaluation
+
     steps = {
-        "quality": lambda: quality_score(real, synthetic, schema, seed=seed),
+        "quality": lambda: _quality_with_tables(real, synthetic, schema, seed),
         "khop_trends": lambda: khop_trends(real, synthetic, schema, seed=seed),
         "referential_integrity": lambda: referential_integrity(real, synthetic, schema),
         "cardinality_bounds": lambda: cardinality_bounds(real, synthetic, schema),
@@ -386,4 +408,7 @@ def evaluate_database(real, synthetic, schema: Schema, *, holdout=None, seed: in
             from synthera._secrets import redact
 
             out[name] = {"error": redact(f"{type(exc).__name__}: {exc}")}
-    return out
+    if isinstance(out["quality"], tuple):
+        out["quality"], out["tables"] = out["quality"]
+    rows = {t: (len(real[t]), len(synthetic[t]) if t in synthetic else 0) for t in real}
+    return DatabaseEvaluation(out, schema, rows)

@@ -17,7 +17,11 @@ The method walks the tables parents first (:meth:`Schema.order`):
   paired with synthetic parents in the order of those attributes, each parent
   taking children in proportion to its sampled count;
 * null and orphan foreign keys are learned as a per-row status (``__s__<fk>``);
-  orphans follow the key's policy: null, dropped at fit, or kept unmatched.
+  orphans follow the key's policy: null, dropped at fit, or kept unmatched;
+* a table the schema declares ``public`` (reference data such as airports) is
+  copied, keys included; a foreign key to it is learned as a categorical column
+  of the child (``__p__<fk>``: which public row), with the usual rare-category
+  rule (a rare choice becomes a public row drawn at random among the rarely chosen ones).
 
 Primary keys are generated fresh and foreign keys take synthetic parents' keys,
 so referential integrity is complete by construction.
@@ -123,7 +127,8 @@ class RelationalSynthesizer(Estimator):
         frames, status, self.orphans_ = _apply_orphan_policies(tables, schema)
         self.schema_ = schema
         self.order_ = order
-        self.primary_ = {t: _choose_primary(t, schema, frames, status, order) for t in order}
+        self.primary_ = {t: None if schema.tables[t].public else _choose_primary(t, schema, frames, status, order)
+                         for t in order}
         self.plans_: dict[str, dict] = {}
         self.models_: dict[str, ContextCascade | None] = {}
         for t in order:
@@ -136,8 +141,17 @@ class RelationalSynthesizer(Estimator):
     def _fit_table(self, t: str, frames: dict, status: dict) -> None:
         schema, df = self.schema_, frames[t]
         plan = _base_plan(t, df, schema, self.primary_[t])
+        if schema.tables[t].public:  # copied as it is: the rows travel in the model
+            self.plans_[t], self.models_[t] = {**plan, "public": _public_rows(df)}, None
+            return
         train = df.drop(columns=plan["key_columns"]).copy()
         hints: dict[str, dict] = {}
+        for fk in schema.parents_of(t):
+            if schema.tables[fk.parent].public:
+                col = f"__p__{fk.name}"
+                train[col] = _public_choice(frames, fk, status[fk.name])
+                plan["public_fks"][fk.name] = col
+                hints[col] = {"kind": "categorical"}
         for fk in schema.children_of(t):  # how many children each row has, per foreign key
             col = _count_column(fk)
             train[col] = _child_counts(frames, fk, status[fk.name])
@@ -146,6 +160,8 @@ class RelationalSynthesizer(Estimator):
                                        float(train[col].mean()) if len(train) else 0.0, int(train[col].sum())]
             hints[col] = {"kind": "numerical"}
         for fk in schema.parents_of(t):
+            if fk.name in plan["public_fks"]:
+                continue
             st = status[fk.name]
             if fk.name != self.primary_[t] and (st != "parent").any():
                 col = f"__s__{fk.name}"
@@ -224,6 +240,8 @@ class RelationalSynthesizer(Estimator):
     def _sample_table(self, t: str, made: dict, scale: float, rng, condition) -> pd.DataFrame:
         plan, model = self.plans_[t], self.models_[t]
         primary = self.primary_[t]
+        if "public" in plan:
+            return _restore_dtypes(pd.DataFrame(plan["public"]["data"], columns=plan["columns"]), plan["dtypes"])
         if primary is None:
             n = int(round(scale * plan["n_rows"]))
             if model is None:
@@ -248,6 +266,8 @@ class RelationalSynthesizer(Estimator):
             _copy_keys(df, parent, fk, parent_index)
         for c in plan["null_columns"]:
             df[c] = None
+        for name, col in plan.get("public_fks", {}).items():
+            _link_public(df, made, _fk(self.schema_, name), col, model, rng)
         if plan["generated_key"] is not None:
             df[plan["generated_key"]] = fresh_keys(plan["key_style"], len(df)).to_numpy()
         if len(plan["primary_key"]) > 1 and plan["movable"]:
@@ -260,8 +280,9 @@ class RelationalSynthesizer(Estimator):
         for t in self.order_:
             plan = self.plans_[t]
             assigned = set(_fk(self.schema_, self.primary_[t]).columns) if self.primary_[t] else set()
-            fks = sorted((fk for fk in self.schema_.parents_of(t) if fk.name != self.primary_[t]),
-                         key=lambda f: len(f.columns))
+            fks = sorted((fk for fk in self.schema_.parents_of(t)
+                          if fk.name != self.primary_[t] and fk.name not in plan.get("public_fks", {})
+                          and "public" not in plan), key=lambda f: len(f.columns))
             for fk in fks:
                 child, parent = made[t], made[fk.parent]
                 fixed = [c for c in fk.columns if c in assigned]
@@ -404,7 +425,8 @@ def _choose_primary(t: str, schema: Schema, frames, status, order: list[str]) ->
     broken = set(schema.broken_edges())
     best, best_score = None, None
     for fk in schema.parents_of(t):
-        if fk.parent == t or fk.name in broken or order.index(fk.parent) > order.index(t):
+        if (fk.parent == t or fk.name in broken or order.index(fk.parent) > order.index(t)
+                or schema.tables[fk.parent].public):
             continue
         missing = float((status[fk.name] != "parent").mean()) if len(frames[t]) else 0.0
         score = (missing <= 0.05, len(fk.columns), len(frames[fk.parent]), -missing)
@@ -423,7 +445,52 @@ def _base_plan(t: str, df: pd.DataFrame, schema: Schema, primary: str | None) ->
             "key_style": key_style(df[generated], t) if generated else None,
             "key_columns": key_columns, "movable": [c for c in pk if c not in fk_cols],
             "n_rows": len(df), "n_noparent": 0, "counts": {}, "status": {}, "attrs": {}, "context": {},
-            "null_columns": []}
+            "null_columns": [], "public_fks": {}}
+
+
+def _public_rows(df: pd.DataFrame) -> dict:
+    """A public table as JSON-able lists (nulls as None, dates as text)."""
+    data = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = s.astype(str).where(s.notna(), None)
+        data[c] = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in s.astype(object)]
+    return {"data": data}
+
+
+def _public_choice(frames, fk: ForeignKey, status: np.ndarray) -> np.ndarray:
+    """Which public parent row each child row points at (``r<row>``; None without a parent)."""
+    parent = frames[fk.parent]
+    lookup = pd.Series(np.arange(len(parent)), index=key_codes(parent[fk.parent_columns]))
+    lookup = lookup[~lookup.index.duplicated()]
+    pos = pd.Series(key_codes(frames[fk.child][fk.columns])).map(lookup).to_numpy(dtype=np.float64)
+    ok = (status == "parent") & ~np.isnan(pos)
+    return np.where(ok, np.char.add("r", np.where(ok, pos, 0).astype(np.int64).astype(str)), None).astype(object)
+
+
+def _link_public(df: pd.DataFrame, made: dict, fk: ForeignKey, col: str, model, rng) -> None:
+    """Set ``fk``'s columns from the sampled public-row choices; a rare ("other") choice draws among rare rows."""
+    parent = made[fk.parent]
+    values = df.pop(col) if col in df.columns else pd.Series([None] * len(df))
+    pos = pd.to_numeric(values.astype(str).str.slice(1), errors="coerce").to_numpy(dtype=np.float64)
+    null = values.isna().to_numpy()
+    valid = ~np.isnan(pos) & (pos >= 0) & (pos < len(parent))
+    other = ~null & ~valid
+    if other.any() and len(parent):
+        listed = set()
+        md = getattr(model, "metadata_", None)
+        if md is not None and col in md and md[col].categories:
+            listed = {int(str(c)[1:]) for c in md[col].categories if str(c)[1:].isdigit()}
+        pool = np.setdiff1d(np.arange(len(parent)), np.fromiter(listed, dtype=np.int64, count=len(listed)))
+        pool = pool if len(pool) else np.arange(len(parent))
+        pos[other] = rng.choice(pool, size=int(other.sum()))
+    has = ~np.isnan(pos)
+    take = np.where(has, pos, 0).astype(np.int64)
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+        v = parent[pc].iloc[take].reset_index(drop=True).astype(object) if len(parent) else pd.Series(
+            [None] * len(df), dtype=object)
+        df[c] = v.where(pd.Series(has), None).to_numpy()
 
 
 def _child_counts(frames, fk: ForeignKey, status: np.ndarray) -> np.ndarray:

@@ -94,13 +94,23 @@ class ForeignKey:
 
 @dataclass
 class TableSchema:
-    """One table: its primary key (a list of columns, possibly empty) and optional column metadata."""
+    """One table: its primary key (a list of columns, possibly empty) and optional column metadata.
+
+    ``public`` says the table is public reference data (airports, currencies,
+    product catalogues): it is copied, not synthesized, keys included, and the
+    synthetic children link to its real rows. Only the user sets it (``"public":
+    true`` in the schema JSON); ``synthera inspect`` proposes it for small
+    tables that many rows point at, and never sets it by itself.
+    """
 
     primary_key: list[str] = field(default_factory=list)
     metadata: Metadata | None = None
+    public: bool = False
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"primary_key": list(self.primary_key)}
+        if self.public:
+            out["public"] = True
         if self.metadata is not None:
             out["metadata"] = self.metadata.to_dict()
         return out
@@ -140,8 +150,12 @@ class Schema:
         for name, spec in data["tables"].items():
             spec = spec if isinstance(spec, Mapping) else {}
             md = spec.get("metadata")
+            public = spec.get("public", False)
+            if not isinstance(public, bool):
+                raise MetadataError(f"table '{name}': public must be true or false; got {type(public).__name__}")
             tables[str(name)] = TableSchema(primary_key=_names(spec.get("primary_key") or []),
-                                            metadata=Metadata.from_dict(md) if md is not None else None)
+                                            metadata=Metadata.from_dict(md) if md is not None else None,
+                                            public=public)
         fks = [ForeignKey.from_dict(fk) for fk in data.get("foreign_keys", [])]
         schema = cls(tables=tables, foreign_keys=fks)
         schema.check()
@@ -245,6 +259,10 @@ class Schema:
                     if missing:
                         raise UserInputError(f"foreign key {fk.name} refers to column '{end}.{missing[0]}', which "
                                              f"does not exist; fix the column name in the schema")
+            if self.tables[fk.child].public and not self.tables[fk.parent].public:
+                raise UserInputError(f"table '{fk.child}' is public but its foreign key {fk.name} points at table "
+                                     f"'{fk.parent}', which is synthesized; mark '{fk.parent}' public too or "
+                                     f"'{fk.child}' not public")
         if tables is not None:
             for name, t in self.tables.items():
                 if name in tables and t.primary_key:
