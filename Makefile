@@ -38,16 +38,16 @@ demo: setup
 # pytest exits 5 when it collects nothing: that is a broken suite, so it fails loudly.
 # One torch thread: the test networks are tiny, and on a busy machine more threads only wait
 # for each other (the thread rule itself is tested with the variable unset).
-# The tests and the docstring examples (doctests; those marked +SKIP need data or a network).
-# ruff joins once synthera/ is clean of its findings; until then `make lint` runs it on its own:
-#	$(BIN)/ruff check synthera
+# ruff first (rules in pyproject.toml; seconds), then the tests and the docstring examples (doctests;
+# those marked +SKIP need data, a network or a cluster).
 test: setup
+	$(BIN)/ruff check synthera tests
 	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules synthera tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; check tests/" >&2; fi; exit $$rc
 
 # ruff's rules live in pyproject.toml ([tool.ruff]).
 lint: setup
-	$(BIN)/ruff check synthera
+	$(BIN)/ruff check synthera tests
 
 # The docstring examples alone.
 doctest: setup

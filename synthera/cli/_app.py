@@ -79,7 +79,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "sample": {
         "pass format": "pass --format", "replace=True": "--replace", "table NAME": "--out-table NAME",  # only writes
         "balance": "--balance", "parity": "--parity", "sensitive": "--sensitive", "relabel": "--relabel",
-        "intersectional": "--intersectional", "conditions": "--where",
+        "intersectional": "--intersectional", "conditions": "--where", "scale": "--scale",
         # phrases: a plain word in the middle of a sentence names the parameter only here
         "sensitive or balance": "--sensitive or --balance", "sensitive COLUMN": "--sensitive COLUMN",
         "parity TARGET": "--parity TARGET", "balance to equalise": "--balance to equalise",
@@ -89,9 +89,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "bias": {**_IO_FLAGS, **_EVALUATE_FLAGS, "positive": "--positive", "give a holdout": "give a --holdout"},
     "fit": {
         **_IO_FLAGS, "epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed",
-        "omit metadata": "omit --metadata", "domain_is_public=True": "--domain-is-public",
-        # until tabular/base.py leaves out the flag it names itself
-        "domain_is_public=True (--domain-is-public)": "--domain-is-public",
+        "omit metadata": "omit --metadata", "domain_is_public=True": "--domain-is-public", "tables": "--tables",
     },
     "inspect": {**_IO_FLAGS}, "convert": {**_WRITE_FLAGS}, "predict": {**_WRITE_FLAGS},
     "train-private": {**_IO_FLAGS, "epsilon": "--epsilon", "delta": "--delta", "epochs": "--epochs", "seed": "--seed"},

@@ -277,7 +277,7 @@ def _write_folder(tables, schema: Schema, path: Path, replace: bool) -> None:
     from synthera.io import check_writable
 
     if path.exists() and not replace:
-        raise UserInputError(f"{path} already exists; pass replace=True (--replace) to overwrite it, "
+        raise UserInputError(f"{path} already exists; pass replace=True to overwrite it, "
                              "or pick another output folder")
     if path.exists() and not path.is_dir():
         raise UserInputError(f"{path} is a file; pick a folder name for a folder of Parquet files")
@@ -381,7 +381,7 @@ def _write_sql(tables, schema: Schema, order: list[str], url: str, shown: str, r
             clash = [n for n in order if n in existing]
             if clash and not replace:
                 raise UserInputError(f"table '{clash[0]}' already exists in {shown}; pass replace=True "
-                                     "(--replace) to overwrite it, or write elsewhere")
+                                     "to overwrite it, or write elsewhere")
             meta = MetaData()
             defs = _table_definitions(tables, schema, order, meta)
             if clash:
