@@ -72,6 +72,11 @@ def fit(
     workers: int | None = typer.Option(None, "--workers", help=FIT_WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=FIT_SCHEDULER_HELP),
     tables: str | None = typer.Option(None, "--tables", help=TABLES_HELP),
+    sensitive: list[str] | None = typer.Option(
+        None, "--sensitive",
+        help="A sensitive column (repeatable): the cascade models its groups first, so small groups keep "
+        "their own rates instead of the majority's.",
+    ),
 ) -> None:
     """Learn a synthesizer from a real table (or a whole database, keys and all) and save it to a folder."""
     from synthera.metadata import Metadata
@@ -104,6 +109,10 @@ def fit(
         if epochs < 1:
             raise UserInputError(f"--epochs must be at least 1; got {epochs}")
         params["epochs"] = epochs
+    if sensitive:
+        if "sensitive" not in cls.param_names():
+            raise UserInputError(f"the {cls.name} model takes no --sensitive; drop it, or use --model cascade")
+        params["sensitive"] = list(sensitive)
     hints = Metadata.load(metadata) if metadata else None
     if workers is not None or scheduler is not None:
         _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,

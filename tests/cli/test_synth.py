@@ -74,3 +74,19 @@ def test_models_lists_the_registry():
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
     assert "cascade (default)" in result.stdout and "gaussian_copula" in result.stdout
+
+
+def test_fit_models_declared_sensitive_groups_first(tmp_path):
+    from synthera.tabular import load_synthesizer
+    from tests.helpers import one_line_error
+
+    data = tmp_path / "german.csv"
+    assert runner.invoke(app, ["convert", "dataset:german", str(data)]).exit_code == 0
+    result = runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "m"), "--sensitive", "status_sex"])
+    assert result.exit_code == 0, result.stderr
+    model = load_synthesizer(tmp_path / "m")
+    assert model.get_params()["sensitive"] in (["status_sex"], ("status_sex",))
+    assert model.columns_[0] == "status_sex"  # declared groups come first in the cascade's order
+    result = runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "c"), "--model", "gaussian_copula",
+                                 "--sensitive", "status_sex"])
+    one_line_error(result, "--sensitive")
