@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from synthera.errors import ModelFileError, UserInputError
+from synthera.io import file_sha256 as _file_sha256
 
 __all__ = ["MANIFEST_HASH_FIELD", "check_format", "manifest_digest", "read_model", "write_model"]
 
@@ -243,14 +244,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
         return False
     raise OSError(code, os.strerror(code), str(b))
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_format(folder: Path, manifest: Any, *, expected: str, version: int, what: str, redo: str,

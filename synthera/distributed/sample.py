@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -40,6 +39,7 @@ import numpy as np
 
 from synthera.distributed.executor import run_tasks
 from synthera.errors import UserInputError
+from synthera.io import file_sha256 as _sha256
 
 __all__ = ["DATASET_FORMAT", "read_manifest", "sample_to_parquet", "write_part"]
 
@@ -262,9 +262,3 @@ def _swap_in(staging: Path, target: Path) -> None:
     _fsync(target.parent)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

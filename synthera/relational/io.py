@@ -274,7 +274,7 @@ def _write_sqlite_file(tables, schema: Schema, order: list[str], path: Path, rep
 
 
 def _write_folder(tables, schema: Schema, path: Path, replace: bool) -> None:
-    from synthera.io import check_writable
+    from synthera.io import atomic_folder, check_writable
 
     if path.exists() and not replace:
         raise UserInputError(f"{path} already exists; pass replace=True to overwrite it, "
@@ -282,25 +282,10 @@ def _write_folder(tables, schema: Schema, path: Path, replace: bool) -> None:
     if path.exists() and not path.is_dir():
         raise UserInputError(f"{path} is a file; pick a folder name for a folder of Parquet files")
     check_writable(path, folder=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    old = None
-    try:
+    with atomic_folder(path) as tmp:  # built beside the target, swapped in whole
         for name, df in tables.items():
             _plain_frame(df).to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / SCHEMA_FILE).write_text(schema.to_json(), encoding="utf-8")
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(path, old)
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not path.exists():
-            os.rename(old, path)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _plain_frame(df: pd.DataFrame) -> pd.DataFrame:
