@@ -80,12 +80,7 @@ class ContextCascade(CascadeSynthesizer):
         for j, tree in enumerate(self.trees_):
             name = self.columns_[j]
             cols[j] = given[name] if name in given else tree.sample(cols, rng.random(m))
-        codes = cols.astype(np.int64)
-        out = {}
-        for j, name in enumerate(self.columns_):
-            disc = self.discretizers_.get(name)
-            out[name] = disc.inverse(codes[j], rng) if disc is not None else codes[j]
-        return out
+        return self._decode_codes(cols, rng)
 
     def _context_codes(self, name: str, series: pd.Series) -> np.ndarray:
         """Codes of given values, robust to what the parent's own model may produce (merged categories, nulls)."""

@@ -235,6 +235,10 @@ class CascadeSynthesizer(Synthesizer):
             cols[j] = code
         if m > n:
             cols = cols[:, rng.choice(m, n, replace=False)]
+        return self._decode_codes(cols, rng)
+
+    def _decode_codes(self, cols: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Codes (one row per column) back to each column's values: bins get a value drawn inside them."""
         codes = cols.astype(np.int64)
         out = {}
         for j, name in enumerate(self.columns_):
