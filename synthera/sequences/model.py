@@ -1,0 +1,336 @@
+"""Event histories per entity: :class:`SequenceSynthesizer`.
+
+A sequence table is a long table with one row per event: ``sequence_key``
+names the entity (a patient, a plane), ``sequence_index`` orders its events
+(a date or a position). The model has two parts, both the flagship cascade
+of trees:
+
+1. **Entities.** One row per entity: the columns that never change within a
+   history (a plane's maker, a patient's sex), the parent table's columns
+   when a ``context`` table is given, the history's length and its first
+   index value. Fitted with the context columns first, so that lengths and
+   starts are drawn conditioned on the entity's context.
+2. **Events.** One row per event: the columns that change, the gap since the
+   previous event (in months when every index is a month start, else in
+   the coarsest of days / hours / minutes / seconds, or in the index's own
+   numbers), the position, the events left, the relative position, and
+   the values of every changing column one and two events earlier. The
+   entity's columns, position and lags come first in the cascade, so every
+   event is drawn given its context, where it sits in the history (first
+   and last events differ) and what came before (carried-over values).
+
+Sampling draws the entities, then position 0 of every history at once,
+position 1 of every history still running, and so on (see
+:mod:`synthera.sequences._steps`): vectorised across entities, linear in
+the number of events, reproducible by seed. Relations ``low <= high`` that
+hold in every real row are detected at fit (``constraints_``) and enforced
+in every sample.
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> table = pd.DataFrame({"id": np.repeat(np.arange(60), 4), "t": np.tile(np.arange(4), 60),
+...                       "x": rng.normal(size=240)})
+>>> model = SequenceSynthesizer().fit(table, sequence_key="id", sequence_index="t")
+>>> model.sample(5, seed=0)["id"].nunique()
+5
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthera._estimator import Estimator, Whole
+from synthera.errors import NotFittedError, UserInputError
+from synthera.sequences import _prepare as prep
+from synthera.sequences._steps import StepCascade, walk
+from synthera.sequences.constraints import check_constraints, detect_constraints, enforce_constraints
+
+__all__ = ["SequenceSynthesizer"]
+
+FORMAT = "synthera-sequence-model"
+FORMAT_VERSION = 1
+_ARRAYS = "arrays.npz"
+
+
+class SequenceSynthesizer(Estimator):
+    """Synthetic event histories, one per entity (see the module docstring).
+
+    Parameters
+    ----------
+    max_length
+        Longest history accepted at fit; longer ones are refused with one line.
+    max_bins
+        Most quantile bins per numeric column (both cascades).
+    exact_up_to
+        Numeric columns with at most this many distinct values keep each value as its own code.
+    min_samples_leaf
+        Fewest training rows per tree leaf (``None``: the cascade's default, 1/200 of the rows, at least 30).
+    first_values
+        Model each history's first values with the entity (length, start, context) and condition every
+        event on them: per-entity statistics a little closer (pbcseq StatisticMSAS 0.905 against 0.891),
+        histories a little closer to the training ones (DCR share 0.556 against 0.526).
+    constraints
+        ``None`` detects ``low <= high`` relations at fit; a list of
+        ``{"low": a, "high": b}`` uses exactly those (``[]`` for none).
+    seed
+        Seeds the fit.
+    """
+
+    _parameter_constraints = {"max_length": Whole(2), "max_bins": Whole(2), "exact_up_to": Whole(0),
+                              "min_samples_leaf": Whole(1, optional=True)}
+
+    def __init__(self, *, max_length: int = 10_000, max_bins: int = 64, exact_up_to: int = 32,
+                 min_samples_leaf: int | None = None, first_values: bool = False, constraints: list | None = None,
+                 seed: int = 0):
+        self.max_length = max_length
+        self.max_bins = max_bins
+        self.exact_up_to = exact_up_to
+        self.min_samples_leaf = min_samples_leaf
+        self.first_values = first_values
+        self.constraints = constraints
+        self.seed = seed
+
+    # -- fit ------------------------------------------------------------------------------
+
+    def fit(self, table: pd.DataFrame, *, sequence_key: str, sequence_index: str,
+            context: pd.DataFrame | None = None) -> SequenceSynthesizer:
+        """Learn the histories in ``table``; ``context`` is an optional parent table, one row per entity."""
+        from synthera.relational._cascade import fit_cascade
+
+        self.check_params()
+        data = prep.prepare(table, sequence_key, sequence_index, context, self.max_length,
+                            first_values=bool(self.first_values))
+        # exact codes only for columns of few values: with more, the rare values of a column would share one
+        # bin spanning its whole range, which breaks the link between an event and the one before
+        params = {"max_bins": self.max_bins, "exact_up_to": self.exact_up_to, "min_samples_leaf": self.min_samples_leaf,
+                  "seed": self.seed or 0}
+        # events: leaves of at least 15 events (1/200 of them on large tables), finer than the tabular default
+        # on small tables, where the next value depends on the previous ones through narrow bins
+        leaf = self.min_samples_leaf or max(15, round(len(data.events) / 200))
+        parents = [c for c in data.entities.columns if context is not None and c in context.columns
+                   and c != sequence_key]
+        self.key_, self.index_ = sequence_key, sequence_index
+        self.parent_columns_, self.constant_ = parents, data.constant
+        self.event_columns_ = data.event_columns
+        self.columns_ = [str(c) for c in table.columns]
+        self.index_kind_, self.unit_, self.integer_index_ = data.index_kind, data.unit, data.integer_index
+        self.unit_seconds_ = data.unit_seconds
+        self.index_dtype_ = str(table[sequence_index].dtype)
+        self.key_numeric_ = bool(pd.api.types.is_integer_dtype(table[sequence_key]))
+        self.max_seen_ = int(data.entities[prep.LENGTH].max())
+        seen = prep.to_units(prep.index_values(table[sequence_index])[0], data.unit, data.unit_seconds)
+        self.index_range_ = [float(np.min(seen)), float(np.max(seen))]
+        self.n_entities_ = len(data.entities)
+        self.n_events_ = len(data.events)
+        self.entities_ = fit_cascade(data.entities.drop(columns=[sequence_key]), first=parents, hints=None,
+                                     params=params)
+        self.events_ = StepCascade(**(params | {"min_samples_leaf": leaf}))
+        given = [c for c in data.events.columns if c not in data.event_columns and c != prep.GAP]
+        self.events_.first_ = given
+        self.events_.fit(data.events)
+        self.lagged_ = [c for c in data.event_columns + [prep.GAP] if prep.lag_name(c, 1) in self.events_.columns_]
+        self._fit_constraints(table.drop(columns=[sequence_key]))
+        return self
+
+    def _fit_constraints(self, frame: pd.DataFrame) -> None:
+        if self.constraints is None:
+            self.constraints_ = detect_constraints(frame, list(frame.columns))
+        else:
+            self.constraints_ = check_constraints(self.constraints, frame.columns)
+
+    # -- sample ---------------------------------------------------------------------------
+
+    def sample(self, n_sequences: int | None = None, *, seed: int | None = None,
+               context: pd.DataFrame | None = None, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Synthetic histories in the training table's layout (one row per event, sorted by entity then index).
+
+        Parameters
+        ----------
+        n_sequences
+            Number of histories (default: as many as in training); with
+            ``context`` it must be None or ``len(context)``.
+        seed
+            Same seed, same histories.
+        context
+            Parent rows (with the key column), one history drawn for each, conditioned on it.
+        conditions
+            ``{column: value}`` on per-entity columns (constant or context), e.g. ``{"sex": "f"}``.
+        """
+        table, _ = self.sample_with_context(n_sequences, seed=seed, context=context, conditions=conditions)
+        return table
+
+    def sample_with_context(self, n_sequences: int | None = None, *, seed: int | None = None,
+                            context: pd.DataFrame | None = None, conditions: Mapping[str, Any] | None = None,
+                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Like :meth:`sample`, also returning the synthetic entity rows (parent columns included)."""
+        from synthera.tabular.base import seed_entropy
+
+        self._check_fitted()
+        seed = seed_entropy(seed)
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+        entities, keys = self._sample_entities(n_sequences, seed, context, conditions, rng)
+        lengths = np.clip(np.round(entities[prep.LENGTH].to_numpy(np.float64)), 1, self.max_seen_).astype(np.int64)
+        entities[prep.LENGTH] = lengths
+        values, entity, pos = walk(self.events_, entities, lengths, self.lagged_, rng)
+        table = self._to_table(entities, keys, values, entity, pos, rng)
+        table = enforce_constraints(table, self.constraints_, fixed=[self.index_])
+        entities.insert(0, self.key_, keys)
+        return table, entities.drop(columns=[c for c in entities.columns if str(c).startswith("__")])
+
+    def _sample_entities(self, n, seed, context, conditions, rng) -> tuple[pd.DataFrame, np.ndarray]:
+        conditions = dict(conditions or {})
+        allowed = set(self.constant_) | set(self.parent_columns_)
+        for name in conditions:
+            if name not in allowed:
+                raise UserInputError(f"conditions may name per-entity columns only ({', '.join(sorted(allowed))}); "
+                                     f"'{name}' is not one")
+        if context is None:
+            n = self.n_entities_ if n is None else n
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise UserInputError(f"the number of sequences must be a whole number >= 1; got {n!r}")
+            frame = self.entities_.sample(int(n), seed=seed, conditions=conditions or None)
+            keys = np.arange(int(n)) if self.key_numeric_ else np.array([f"s{i}" for i in range(int(n))], dtype=object)
+            return frame.reset_index(drop=True), keys
+        if not isinstance(context, pd.DataFrame) or self.key_ not in context.columns:
+            raise UserInputError(f"context must be a DataFrame with the key column '{self.key_}'")
+        if n is not None and n != len(context):
+            raise UserInputError(f"n_sequences={n} but the context has {len(context)} rows; give one or the other")
+        missing = [c for c in self.parent_columns_ if c not in context.columns]
+        if missing:
+            raise UserInputError(f"the context lacks column '{missing[0]}' that the model was fitted with")
+        fixed = self.entities_._encode_conditions(conditions) if conditions else None
+        frame = self.entities_.sample_context(context[self.parent_columns_].reset_index(drop=True), rng, fixed)
+        for name in self.parent_columns_:
+            frame[name] = context[name].to_numpy()
+        return frame, context[self.key_].to_numpy()
+
+    def _to_table(self, entities, keys, values, entity, pos, rng) -> pd.DataFrame:
+        from synthera.tabular.fake import generate_column
+
+        ev = self.events_
+        out = {self.key_: keys[entity]}
+        gap = np.where(pos == 0, 0.0, np.nan_to_num(values[prep.GAP], nan=0.0))
+        gap = np.maximum(gap, 0.0)
+        if self.unit_ != "number" or self.integer_index_:
+            gap = np.round(gap)
+        start_raw, _ = prep.index_values(entities[prep.START])
+        start = prep.to_units(start_raw, self.unit_, self.unit_seconds_)
+        total = np.cumsum(gap)
+        first = np.r_[0, np.flatnonzero(np.diff(entity)) + 1] if len(entity) else np.zeros(0, dtype=np.int64)
+        offset = np.repeat(total[first] - gap[first], np.diff(np.r_[first, len(entity)]))
+        # never past the training index range: a long history drawn with a late start is moved earlier whole
+        # (its gaps kept), and only what still overflows is clipped
+        within = total - offset
+        last = np.r_[first[1:] - 1, len(entity) - 1] if len(entity) else first
+        span = np.zeros(len(start))
+        span[entity[last]] = within[last]
+        start = np.maximum(np.minimum(start, self.index_range_[1] - span), self.index_range_[0])
+        units = np.clip(start[entity] + within, *self.index_range_)
+        index = prep.from_units(units, self.unit_, self.unit_seconds_)
+        out[self.index_] = self._index_series(index)
+        for name in self.constant_:
+            out[name] = entities[name].to_numpy()[entity]
+        for name in self.event_columns_:
+            col = ev.metadata_[name]
+            if name in values:
+                out[name] = ev.encoder_.decode_column(name, values[name]).to_numpy()
+            else:
+                out[name] = generate_column(name, col, ev.encoder_.generated_[name], len(entity), rng).to_numpy()
+        frame = pd.DataFrame(out)
+        return frame[self.columns_]
+
+    def _index_series(self, values: np.ndarray) -> pd.Series:
+        if self.index_kind_ == "datetime":
+            ts = pd.to_datetime(np.round(values), unit="s")
+            return pd.Series(ts) if "datetime" in self.index_dtype_ else pd.Series(ts.strftime("%Y-%m-%d %H:%M:%S"))
+        if self.integer_index_:
+            return pd.Series(np.round(values).astype(np.int64))
+        return pd.Series(values)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "events_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    # -- save / load ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a folder (``manifest.json`` + ``arrays.npz``), atomically; no pickle."""
+        from synthera._persist import write_model
+
+        return write_model(path, *_state(self), checksums={_ARRAYS: "arrays_sha256"}, default=_json_default,
+                           verify=lambda folder: SequenceSynthesizer.load(folder).sample(2, seed=0))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SequenceSynthesizer:
+        """Load a folder written by :meth:`save`; refuses foreign or edited folders with one line."""
+        from synthera._persist import check_format, read_model
+
+        folder = Path(path)
+        return read_model(folder, checksums={_ARRAYS: "arrays_sha256"},
+                          check_header=lambda m: check_format(folder, m, expected=FORMAT, version=FORMAT_VERSION,
+                                                              what="sequence model", redo="fit the model again"),
+                          build=lambda m: _from_state(folder, m))
+
+
+_FIELDS = ("key_", "index_", "parent_columns_", "constant_", "event_columns_", "columns_", "index_kind_", "unit_",
+           "unit_seconds_", "integer_index_", "index_dtype_", "key_numeric_", "max_seen_", "n_entities_",
+           "n_events_", "lagged_", "constraints_", "index_range_")
+
+
+def _state(model: SequenceSynthesizer) -> tuple[dict, dict]:
+    from synthera import __version__
+    from synthera.relational._cascade import cascade_state
+
+    arrays = {}
+    parts = {}
+    for part in ("entities_", "events_"):
+        info, arr = cascade_state(getattr(model, part))
+        parts[part] = info
+        arrays.update({f"{part}{k}": v for k, v in arr.items()})
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "synthera_version": __version__,
+                "params": model.get_params(), "fitted": {f: getattr(model, f) for f in _FIELDS}, "parts": parts}
+
+    def write_arrays(target: Path) -> None:
+        with open(target, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    return manifest, {_ARRAYS: write_arrays}
+
+
+def _from_state(folder: Path, manifest: dict) -> SequenceSynthesizer:
+    import zipfile
+
+    from synthera.errors import ModelFileError
+    from synthera.relational._cascade import cascade_from_state
+
+    try:
+        model = SequenceSynthesizer(**manifest["params"])
+        for name, value in manifest["fitted"].items():
+            if name not in _FIELDS:
+                raise ValueError(f"unknown field {name}")
+            setattr(model, name, value)
+        with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        for part in ("entities_", "events_"):
+            mine = {k[len(part):]: v for k, v in arrays.items() if k.startswith(part)}
+            setattr(model, part, cascade_from_state(manifest["parts"][part], mine))
+    except (KeyError, TypeError, ValueError, IndexError, zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(f"{folder} is not a valid sequence model ({type(exc).__name__}: {exc}); "
+                             "save it again") from None
+    return model
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
