@@ -87,6 +87,28 @@ def fit(
         return _fit_database(data, out, tables=tables, schema_file=metadata, seed=seed, given=locals())
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
+    params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs, sensitive=sensitive)
+    hints = Metadata.load(metadata) if metadata else None
+    if workers is not None or scheduler is not None:
+        _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
+                     seed=params.get("seed"), domain_is_public=domain_is_public)
+        return
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
+    start = time.perf_counter()
+    synth = cls(**params).fit(df, metadata=hints, progress=True, domain_is_public=domain_is_public)
+    seconds = time.perf_counter() - start
+    synth.save(out)
+    spent = ""
+    if private:
+        spent = f"; (ε, δ) = ({synth.privacy_['epsilon_spent']:.4g}, {synth.privacy_['delta']:.3g}) spent"
+    common.console().print(
+        f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
+    )
+
+
+def _fit_params(cls, *, epsilon, delta, seed, epochs, sensitive) -> dict:
+    """The model's parameters from fit's options, with one line for each option the model cannot take."""
+    private = cls.differentially_private
     params = {"seed": seed if seed is not None or private else 0}
     if not private and (epsilon is not None or delta is not None):
         flag = "--epsilon" if epsilon is not None else "--delta"
@@ -113,22 +135,7 @@ def fit(
         if "sensitive" not in cls.param_names():
             raise UserInputError(f"the {cls.name} model takes no --sensitive; drop it, or use --model cascade")
         params["sensitive"] = list(sensitive)
-    hints = Metadata.load(metadata) if metadata else None
-    if workers is not None or scheduler is not None:
-        _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
-                     seed=params.get("seed"), domain_is_public=domain_is_public)
-        return
-    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
-    start = time.perf_counter()
-    synth = cls(**params).fit(df, metadata=hints, progress=True, domain_is_public=domain_is_public)
-    seconds = time.perf_counter() - start
-    synth.save(out)
-    spent = ""
-    if private:
-        spent = f"; (ε, δ) = ({synth.privacy_['epsilon_spent']:.4g}, {synth.privacy_['delta']:.3g}) spent"
-    common.console().print(
-        f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
-    )
+    return params
 
 
 def _several_tables(source: str) -> bool:
