@@ -48,7 +48,8 @@ Examples
 >>> from synthera.metadata import infer_metadata
 >>> train, _ = datasets.load("adult")
 >>> public = infer_metadata(train)  # measured from the rows: only usable if the domain is public knowledge
->>> model = DPMarginalsSynthesizer(epsilon=1.0, delta=1e-5).fit(train, metadata=public, domain_is_public=True)
+>>> small = DPMarginalsSynthesizer(epsilon=1.0, delta=1e-5, n_components=64, steps=100)  # defaults: 2048, 1500
+>>> model = small.fit(train, metadata=public, domain_is_public=True)
 >>> model.privacy_["epsilon_spent"] <= 1.0
 True
 """
