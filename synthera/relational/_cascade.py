@@ -37,6 +37,11 @@ class ContextCascade(CascadeSynthesizer):
             super()._fit(data, encoder, rng)
         finally:
             self._deferred = False
+        codes = self._reorder(data, encoder, first)
+        self.trees_ = super()._fit_trees(codes, rng)
+
+    def _reorder(self, data: dict, encoder, first: list[str]) -> np.ndarray:
+        """Put the ``first`` (given) columns first; return the codes in that order, one column each."""
         order = first + [c for c in self.columns_ if c not in first]
         n_rows = len(next(iter(data.values()))) if data else 0
         codes = np.zeros((n_rows, len(order)), dtype=np.int64)
@@ -45,7 +50,7 @@ class ContextCascade(CascadeSynthesizer):
             codes[:, j] = disc.transform(data[name]) if disc is not None else data[name]
         self.n_codes_ = np.asarray([self._n_codes(name, encoder) for name in order], dtype=np.int64)
         self.columns_ = order
-        self.trees_ = super()._fit_trees(codes, rng)
+        return codes
 
     def _fit_trees(self, codes, rng):
         return [] if getattr(self, "_deferred", False) else super()._fit_trees(codes, rng)

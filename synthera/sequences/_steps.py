@@ -34,14 +34,7 @@ class StepCascade(ContextCascade):
         finally:
             self._deferred = False
         self._share_lag_bins()
-        order = first + [c for c in self.columns_ if c not in first]
-        n_rows = len(next(iter(data.values())))
-        codes = np.zeros((n_rows, len(order)), dtype=np.int64)
-        for j, name in enumerate(order):
-            disc = self.discretizers_.get(name)
-            codes[:, j] = disc.transform(data[name]) if disc is not None else data[name]
-        self.n_codes_ = np.asarray([self._n_codes(name, encoder) for name in order], dtype=np.int64)
-        self.columns_ = order
+        codes = self._reorder(data, encoder, first)
         self._n_given = len(first)
         self.trees_ = self._fit_trees(codes, rng)
 

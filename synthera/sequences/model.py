@@ -47,6 +47,7 @@ import pandas as pd
 
 from synthera._estimator import Estimator, Whole
 from synthera.errors import NotFittedError, UserInputError
+from synthera.metadata import numpy_to_json
 from synthera.sequences import _prepare as prep
 from synthera.sequences._steps import StepCascade, walk
 from synthera.sequences.constraints import check_constraints, detect_constraints, enforce_constraints
@@ -263,7 +264,7 @@ class SequenceSynthesizer(Estimator):
         """Save to a folder (``manifest.json`` + ``arrays.npz``), atomically; no pickle."""
         from synthera._persist import write_model
 
-        return write_model(path, *_state(self), checksums={_ARRAYS: "arrays_sha256"}, default=_json_default,
+        return write_model(path, *_state(self), checksums={_ARRAYS: "arrays_sha256"}, default=numpy_to_json,
                            verify=lambda folder: SequenceSynthesizer.load(folder).sample(2, seed=0))
 
     @classmethod
@@ -324,13 +325,3 @@ def _from_state(folder: Path, manifest: dict) -> SequenceSynthesizer:
         raise ModelFileError(f"{folder} is not a valid sequence model ({type(exc).__name__}: {exc}); "
                              "save it again") from None
     return model
-
-
-def _json_default(value):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
