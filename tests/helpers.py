@@ -162,3 +162,20 @@ def people_table(n: int = 200, seed: int = 1) -> pd.DataFrame:
         "education": rng.choice(["Bachelors", "HS-grad", "Masters", "Doctorate"], n),
         "income": rng.choice(["<=50K", ">50K"], n, p=[0.7, 0.3]),
     })
+
+
+def _touch_marker(path: str) -> int:
+    from pathlib import Path
+
+    Path(path).write_text("loading ran code from the model folder")
+    return 0
+
+
+class PicklePayload:
+    """Unpickling this writes a marker file: the proof that loading ran code from a model folder."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return _touch_marker, (self.marker,)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import math
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from synthera._persist import manifest_digest
 from synthera.dp.accounting import epsilon_spent
 from synthera.dp.classifier import DPClassifier
 from synthera.errors import ModelFileError, NotFittedError, UserInputError
+from tests.helpers import PicklePayload
 from tests.helpers import dp_public_metadata as public_metadata
 from tests.helpers import make_dp_frame as make_frame
 
@@ -186,27 +186,12 @@ def test_weights_of_the_wrong_shape_are_refused_even_with_a_matching_checksum(fi
         DPClassifier.load(folder)
 
 
-def _touch(path: str) -> int:
-    Path(path).write_text("loading ran code from the model folder")
-    return 0
-
-
-class _Payload:
-    """Unpickling this writes a marker file: the proof that loading ran code from the folder."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return _touch, (self.marker,)
-
-
 def test_a_missing_folder_or_pickled_manifest_is_refused_without_running_it(tmp_path):
     with pytest.raises(ModelFileError, match="not found"):
         DPClassifier.load(tmp_path / "none")
     (tmp_path / "p").mkdir()
     marker = tmp_path / "ran"
-    (tmp_path / "p" / "manifest.json").write_bytes(pickle.dumps(_Payload(marker)))
+    (tmp_path / "p" / "manifest.json").write_bytes(pickle.dumps(PicklePayload(marker)))
     with pytest.raises(ModelFileError, match="not valid JSON"):
         DPClassifier.load(tmp_path / "p")
     assert not marker.exists(), "loading unpickled the manifest"
@@ -216,7 +201,7 @@ def test_pickled_weights_never_run_even_with_matching_checksums(fitted, tmp_path
     _, clf = fitted
     folder = clf.save(tmp_path / "m")
     marker = tmp_path / "ran"
-    (folder / "model.safetensors").write_bytes(pickle.dumps({"0.weight": _Payload(marker)}))
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"0.weight": PicklePayload(marker)}))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["weights_sha256"] = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
     manifest["manifest_sha256"] = manifest_digest(manifest)

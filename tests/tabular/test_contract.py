@@ -8,7 +8,6 @@ import hashlib
 import importlib
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import pytest
 from synthera._persist import manifest_digest
 from synthera.errors import ModelFileError, NotFittedError, UserInputError
 from synthera.tabular import Synthesizer, available_synthesizers, get_synthesizer, load_synthesizer
-from tests.helpers import FAST, fit_kwargs
+from tests.helpers import FAST, PicklePayload, fit_kwargs
 
 N = 300
 
@@ -188,21 +187,6 @@ def test_tampered_arrays_are_refused(saved):
         load_synthesizer(saved)
 
 
-def _touch(path: str) -> int:
-    Path(path).write_text("loading ran code from the model folder")
-    return 0
-
-
-class _Payload:
-    """Unpickling this writes a marker file: the proof that loading ran code from the folder."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return _touch, (self.marker,)
-
-
 def _forge(folder, **fields) -> None:
     """Set manifest fields and recompute every checksum, as a forger would."""
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -215,7 +199,7 @@ def _forge(folder, **fields) -> None:
 def test_pickled_arrays_never_run_even_with_matching_checksums(saved, tmp_path_factory):
     """A forger who recomputes every checksum still cannot make loading run code."""
     marker = tmp_path_factory.mktemp("marker") / "ran"
-    np.savez(saved / "arrays.npz", n_codes=np.array([_Payload(marker)], dtype=object), allow_pickle=True)
+    np.savez(saved / "arrays.npz", n_codes=np.array([PicklePayload(marker)], dtype=object), allow_pickle=True)
     _forge(saved)
     with pytest.raises(ModelFileError, match="not a valid"):
         load_synthesizer(saved)
