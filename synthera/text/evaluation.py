@@ -321,6 +321,75 @@ def target_bytes(tokenizer, ids: list[int], *, parity: bool = False) -> int:
     return len(text.encode("utf-8"))
 
 
+def _batched_losses(model, encoded, pad: int, batch_size: int, advance) -> list[float | None]:
+    """Each conversation's mean target-token loss from length-sorted right-padded batches (``None``: no target)."""
+    import torch
+
+    from synthera.text.finetune import target_logits
+
+    device = next(model.parameters()).device
+    losses: list[float | None] = [None] * len(encoded)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        items = [encoded[i] for i in chunk]
+        width = max(len(e.input_ids) for e in items)
+        ids = torch.full((len(items), width), pad, dtype=torch.long)
+        attention = torch.zeros_like(ids)
+        labels = torch.full_like(ids, -100)
+        for row, e in enumerate(items):
+            n = len(e.input_ids)
+            ids[row, :n] = torch.tensor(e.input_ids)
+            attention[row, :n] = 1
+            labels[row, :n] = torch.tensor(e.labels)
+        labels = labels.to(device)
+        logits, targets = target_logits(model, ids.to(device), attention.to(device), labels)
+        token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+        keep = labels[:, 1:] != -100
+        counts = keep.sum(dim=1)
+        rows = torch.arange(len(items), device=device).unsqueeze(1).expand_as(keep)[keep]
+        sums = torch.zeros(len(items), device=device).index_add_(0, rows, token_loss)
+        for row, i in enumerate(chunk):
+            if int(counts[row]):
+                losses[i] = float(sums[row] / counts[row])
+        advance(len(items))
+    return losses
+
+
+def _validator_losses(model, encoded, advance) -> list[float | None]:
+    """Each conversation's loss exactly as the validator's ``Trainer.evaluate`` gets it: one unpadded
+    conversation per forward pass, the model's own shifted cross-entropy over the full logits (float32)."""
+    import torch
+
+    device = next(model.parameters()).device
+    losses: list[float | None] = []
+    for e in encoded:
+        if not any(e.target_mask[1:]):
+            losses.append(None)  # the model's loss is NaN here, as it is at the validator
+        else:
+            ids = torch.tensor([e.input_ids], device=device)
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([e.labels],
+                        device=device), use_cache=False)
+            losses.append(float(out.loss.float()))
+        advance(1)
+    return losses
+
+
+def _mean_loss(losses: list[float | None], *, parity: bool) -> float:
+    """The mean over conversations; NaN when one has no target (4.49 averages its NaN in).
+
+    With ``parity`` the mean is taken as transformers 4.49's ``evaluation_loop`` takes it: a float32 array's
+    ``mean()`` (numpy's pairwise float32 sum), so the last bits agree with the validator's ``eval_loss`` too.
+    """
+    if not losses or any(x is None for x in losses):
+        return float("nan")
+    if parity:
+        import numpy as np
+
+        return float(np.asarray(losses, dtype=np.float32).mean())
+    return sum(losses) / len(losses)
+
+
 def validator_loss(model, tokenizer, records: list[dict], *, template=None, context_length: int = 4096,
                    batch_size: int = 8, progress: bool = False, parity: bool = False) -> dict:
     """Loss and bits per byte of the assistant text, as FLock's validator computes them.
@@ -334,9 +403,16 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
     the validator's loss NaN; it is counted in ``without_target`` and makes
     ``bits_per_byte`` infinite, as it would be there (transformers 4.49's
     ``Trainer.evaluate`` averages a NaN in; 5.x would drop it, and this loop
-    keeps the 4.49 rule whatever is installed). ``parity`` also counts bytes
-    with 4.49's clean-up rule (:func:`target_bytes`); run the model in fp16 on a
-    GPU (:func:`load_model_with_adapter` ``fp16=True``) for the validator's precision.
+    keeps the 4.49 rule whatever is installed).
+
+    ``parity`` reproduces the validator's run of transformers 4.49 to the last
+    float32 bit (benchmarks/validator_parity.py measures 0 difference on CPU):
+    bytes counted with 4.49's clean-up rule (:func:`target_bytes`), batch size 1
+    without padding and the model's own loss (``batch_size`` is then unused),
+    and a float32 mean over conversations. Run the model in fp16 on a GPU
+    (:func:`load_model_with_adapter` ``fp16=True``) for the validator's precision.
+    Without ``parity``, batches are padded and only target positions go through
+    the output layer: faster and leaner, and within a few float32 ulps.
 
     Returns
     -------
@@ -347,7 +423,6 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
     import torch
 
     from synthera._progress import progress_bar
-    from synthera.text.finetune import target_logits
     from synthera.text.metrics import bits_per_byte
     from synthera.text.prompts import encode_conversation
 
@@ -360,43 +435,19 @@ def validator_loss(model, tokenizer, records: list[dict], *, template=None, cont
             target_tokens += len(ids)
             n_bytes += target_bytes(tokenizer, ids, parity=parity)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    losses: list[float] = []
-    without_target = 0
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
     with progress_bar(len(encoded), "bits per byte", enabled=progress) as advance, torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            items = [encoded[i] for i in order[start:start + batch_size]]
-            width = max(len(e.input_ids) for e in items)
-            ids = torch.full((len(items), width), pad, dtype=torch.long)
-            attention = torch.zeros_like(ids)
-            labels = torch.full_like(ids, -100)
-            for row, e in enumerate(items):
-                n = len(e.input_ids)
-                ids[row, :n] = torch.tensor(e.input_ids)
-                attention[row, :n] = 1
-                labels[row, :n] = torch.tensor(e.labels)
-            labels = labels.to(device)
-            logits, targets = target_logits(model, ids.to(device), attention.to(device), labels)
-            token_loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
-            keep = labels[:, 1:] != -100
-            counts = keep.sum(dim=1)
-            rows = torch.arange(len(items), device=device).unsqueeze(1).expand_as(keep)[keep]
-            sums = torch.zeros(len(items), device=device).index_add_(0, rows, token_loss)
-            for row in range(len(items)):
-                if int(counts[row]) == 0:
-                    without_target += 1
-                else:
-                    losses.append(float(sums[row] / counts[row]))
-            advance(len(items))
-    loss = sum(losses) / len(losses) if losses and not without_target else float("nan")
+        if parity:
+            losses = _validator_losses(model, encoded, advance)
+        else:
+            losses = _batched_losses(model, encoded, pad, batch_size, advance)
+    loss = _mean_loss(losses, parity=parity)
     return {
         "loss": loss,
         "bits_per_byte": bits_per_byte(loss, target_tokens, n_bytes),
         "target_tokens": target_tokens,
         "target_bytes": n_bytes,
         "conversations": len(encoded),
-        "without_target": without_target,
+        "without_target": sum(x is None for x in losses),
     }
 
 
