@@ -19,34 +19,53 @@ What is treated as public schema either way: the column names, their kinds,
 boolean spellings (``true_value``/``false_value``), datetime formats and the
 number of rows. Id, PII and text columns are never modelled and get no domain.
 
-The mechanisms (one per column, the budget split evenly between the columns
-estimated; basic composition, so the totals are ``epsilon`` and ``delta``):
+The estimate is one pass of Gaussian noise over one histogram per column
+(:func:`estimate_domain`). Under add/remove-one neighbouring a row adds one
+to one cell of each histogram, so each has L2 sensitivity 1 and together they
+are a composition of Gaussian mechanisms, which ``dp-accounting``'s PLD
+accountant prices (:func:`synthera.dp.mechanisms.calibrate`); category counts
+get :data:`CATEGORY_NOISE_RATIO` times less noise than the rest:
 
 numerical and datetime columns (datetimes as float seconds since 1970-01-01)
-    A Laplace histogram over fixed, data-independent buckets on a signed
-    log scale: edges ``0, ±{1, 2, 5}·10^k`` for ``k = -8..15``, plus a null
-    bucket. Every row falls in exactly one bucket, so the L1 sensitivity is 1
-    and the histogram is ε-DP. The bounds are the outer edges of the lowest
-    and highest buckets whose noisy count clears ``ln(B / 2β) / ε`` (``B``
-    buckets, ``β = 0.05``: with probability ≥ 95 % no empty bucket clears
-    it). If none does, the bucket with the largest noisy count gives them
-    (post-processing, free). Values outside the bounds are clipped.
+    Counts over fixed, data-independent buckets on a signed log scale: edges
+    ``0, ±{1, 2, 5}·10^k`` for ``k = -8..15``, plus a null bucket. The bounds
+    are the outer edges of the lowest and highest buckets whose noisy count
+    clears ``σ·z(β / B)`` (``B`` buckets, ``β = 0.05``: with probability
+    ≥ 95 % no empty bucket clears it). If none does, the bucket with the
+    largest noisy count gives them (post-processing, free). Values outside the
+    bounds are clipped.
 categorical columns
-    A stable (thresholded) Laplace histogram over the categories present,
-    plus a null bucket: a category is kept when its noisy count exceeds
-    ``1 + ln(1 / 2δ) / ε``, so a category held by one row appears with
-    probability at most δ and the release is (ε, δ)-DP. Rare categories are
-    left out; models treat their values as one "other" value. The kept
-    categories are sorted by their text, so their order reveals no counts.
-    When no category clears the threshold the tuple is empty.
+    Counts of the categories present, plus a null bucket. A category is kept
+    when its noisy count exceeds ``1 + σ·z(p / c)`` (``c`` categorical
+    columns), so one that a single row holds is released with probability at
+    most ``p / c``, at most ``p`` over all columns. Rare categories are left
+    out; models treat their values as nulls (nullable columns) or spread them
+    over the kept ones. The kept categories are sorted by their text, so their
+    order reveals no counts; their noisy counts are kept for reuse
+    (``Domain.noisy_counts``). When no category clears the threshold the tuple
+    is empty.
 boolean columns
     Their two values are schema; only the null count is estimated.
 ``nullable``
-    The noisy null count (from the same histogram) exceeds ``ln(1 / 2β) / ε``.
+    The noisy null count (from the same histogram) exceeds ``σ·z(β)``.
+
+Privacy. Let ``M_c`` be the estimate with every category that only the added
+(or removed) row holds forced to stay hidden: it is an adaptive composition of
+Gaussian mechanisms, (ε, δ_g)-DP by the accountant. ``M`` differs from ``M_c``
+with probability at most ``p`` (total variation), so for every set of outputs
+``S``: ``P[M(D) ∈ S] ≤ e^ε P[M(D') ∈ S] + δ_g + e^ε·p``. With ``ε`` and
+``δ`` given, ``p = δ / (2 e^ε)`` and the noise is calibrated to
+``(ε, δ_g = δ / 2)``; without categorical columns ``p = 0`` and ``δ_g = δ``.
+The same argument holds when a model composes the estimate with its own
+Gaussian measurements in one accountant (``Domain.groups``): the whole fit is
+then (ε_total, δ_g,total + e^ε_total·p)-DP, which is what
+:class:`~synthera.tabular.dp_marginals.DPMarginalsSynthesizer` reports.
+:func:`resolve_domain` gives the estimate ``share`` of ε and δ; models that
+add ε (basic composition) spend the rest on their own.
 
 Noise is drawn with numpy floating point, which, like Opacus outside its
-``secure_mode``, is open to floating-point attacks on the Laplace mechanism;
-this module does not defend against them.
+``secure_mode``, is open to floating-point attacks on noise samplers; this
+module does not defend against them.
 
 Examples
 --------
@@ -61,8 +80,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -70,9 +91,11 @@ import pandas as pd
 
 from synthera._columns import iso_seconds, to_seconds
 from synthera.dp.accounting import check_budget
+from synthera.dp.mechanisms import MeasurementGroup, calibrate, delta_spent, gaussian_histogram
 from synthera.errors import MetadataError, UserInputError
 
 __all__ = [
+    "CATEGORY_NOISE_RATIO",
     "DOMAIN_FORMAT_VERSION",
     "DOMAIN_SHARE",
     "MODELLED_KINDS",
@@ -80,8 +103,10 @@ __all__ = [
     "Domain",
     "declared_columns",
     "domain_from_metadata",
+    "domain_plan",
     "estimate_domain",
     "modelled_columns",
+    "release_threshold",
     "resolve_domain",
     "to_float",
 ]
@@ -91,6 +116,8 @@ MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
 #: Share of the budget (ε and δ) spent estimating the domain when the user declares none.
 DOMAIN_SHARE = 0.1
 _BETA = 0.05  # failure probability that sets the numeric and null thresholds
+#: numbers' bucket counts (and booleans' null counts) get this many times the noise of category counts
+CATEGORY_NOISE_RATIO = 2.0
 _MANTISSAS = (1.0, 2.0, 5.0)
 _EXPONENTS = range(-8, 16)
 
@@ -158,11 +185,23 @@ class ColumnDomain:
 
 @dataclass
 class Domain:
-    """Domains of the modelled columns, and the (ε, δ) spent finding them."""
+    """Domains of the modelled columns, and the (ε, δ) spent finding them.
+
+    An estimate also keeps how it was made, so that a model can compose it with
+    its own measurements in one accountant instead of adding the ε: ``groups``
+    (its calibrated Gaussian histograms) and ``release_probability`` (the chance
+    that a category held by one row clears its threshold, summed over the
+    columns). ``noisy_counts`` holds the released categories' noisy counts (the
+    null count under ``None``), for reuse as free post-processing during a fit;
+    it is not saved.
+    """
 
     columns: dict[str, ColumnDomain] = field(default_factory=dict)
     epsilon: float = 0.0
     delta: float = 0.0
+    groups: tuple = ()
+    release_probability: float = 0.0
+    noisy_counts: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> ColumnDomain:
         try:
@@ -178,18 +217,23 @@ class Domain:
         return list(self.columns)
 
     def to_dict(self) -> dict:
-        """JSON-safe form."""
-        return {
+        """JSON-safe form (``groups`` and ``release_probability`` only when the domain was estimated)."""
+        out = {
             "format_version": DOMAIN_FORMAT_VERSION,
             "epsilon": "inf" if math.isinf(self.epsilon) else float(self.epsilon),
             "delta": float(self.delta),
             "columns": {name: col.to_dict() for name, col in self.columns.items()},
         }
+        if self.groups:
+            out["groups"] = [g.to_dict() for g in self.groups]
+            out["release_probability"] = float(self.release_probability)
+        return out
 
     @classmethod
     def from_dict(cls, d: Any) -> Domain:
         """Rebuild from :meth:`to_dict`'s output, validating every field."""
-        if not isinstance(d, dict) or set(d) != {"format_version", "epsilon", "delta", "columns"}:
+        required = {"format_version", "epsilon", "delta", "columns"}
+        if not isinstance(d, dict) or not required <= set(d) <= required | {"groups", "release_probability"}:
             raise MetadataError("not a Synthera domain (expected format_version, epsilon, delta, columns)")
         if d["format_version"] != DOMAIN_FORMAT_VERSION:
             raise MetadataError(
@@ -204,10 +248,25 @@ class Domain:
         if not isinstance(d["columns"], dict):
             raise MetadataError("domain 'columns' must be an object of column name -> domain")
         columns = {str(n): ColumnDomain.from_dict(str(n), c) for n, c in d["columns"].items()}
-        return cls(columns=columns, epsilon=float(eps), delta=float(delta))
+        return cls(columns=columns, epsilon=float(eps), delta=float(delta), **_mechanism_from_dict(d))
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _mechanism_from_dict(d: dict) -> dict:
+    """``groups`` and ``release_probability`` of a saved estimate, validated (empty for a public domain)."""
+    if "groups" not in d:
+        return {}
+    groups, p = d["groups"], d.get("release_probability")
+    try:
+        groups = tuple(MeasurementGroup.from_dict(g) for g in groups)
+        ok = all(g.sigma is not None and float(g.sigma) > 0 for g in groups)
+    except (TypeError, KeyError, AttributeError):
+        ok = False
+    if not ok or not (_is_number(p) and 0 <= p < 1):
+        raise MetadataError("domain 'groups' must be calibrated measurement groups, with release_probability in [0, 1)")
+    return {"groups": groups, "release_probability": float(p)}
 
 
 def _is_number(value: Any) -> bool:
@@ -331,13 +390,23 @@ def _bucket_edges() -> np.ndarray:
 _EDGES = _bucket_edges()  # buckets: (-inf, e0), [e0, e1), ..., [e_last, inf)
 
 
-def _numeric_domain(name: str, values: np.ndarray, eps: float, rng: np.random.Generator) -> ColumnDomain:
+def _numeric_counts(values: np.ndarray) -> np.ndarray:
+    """Counts of the fixed log-scale buckets, then the null bucket (one cell per row)."""
     present = values[~np.isnan(values)]
-    n_buckets = len(_EDGES) + 1
-    counts = np.bincount(np.searchsorted(_EDGES, present, side="right"), minlength=n_buckets).astype(float)
-    noisy = counts + rng.laplace(0.0, 1.0 / eps, size=n_buckets)
-    noisy_nulls = (len(values) - len(present)) + rng.laplace(0.0, 1.0 / eps)
-    threshold = math.log((n_buckets + 1) / (2 * _BETA)) / eps
+    counts = np.bincount(np.searchsorted(_EDGES, present, side="right"), minlength=len(_EDGES) + 1)
+    return np.append(counts, len(values) - len(present)).astype(np.float64)
+
+
+def _z(tail: float) -> float:
+    """The standard normal quantile above which lies ``tail`` of the mass."""
+    return NormalDist().inv_cdf(1.0 - tail)
+
+
+def _numeric_domain(name: str, values: np.ndarray, sigma: float, rng: np.random.Generator) -> ColumnDomain:
+    noisy = gaussian_histogram(_numeric_counts(values), sigma, rng)
+    noisy, noisy_nulls = noisy[:-1], noisy[-1]
+    n_buckets = len(noisy)
+    threshold = sigma * _z(_BETA / n_buckets)  # P(any empty bucket clears it) <= beta
     heavy = np.flatnonzero(noisy > threshold)
     if len(heavy) == 0:
         heavy = np.array([int(np.argmax(noisy))])
@@ -347,26 +416,57 @@ def _numeric_domain(name: str, values: np.ndarray, eps: float, rng: np.random.Ge
     upper = _EDGES[min(last, len(_EDGES) - 1)]
     if not lower < upper:  # an outer bucket alone: give it the width of its neighbour
         lower, upper = (_EDGES[-2], _EDGES[-1]) if first == n_buckets - 1 else (_EDGES[0], _EDGES[1])
-    nullable = bool(noisy_nulls > math.log(1 / (2 * _BETA)) / eps)
+    nullable = bool(noisy_nulls > sigma * _z(_BETA))
     return ColumnDomain(name, "numerical", float(lower), float(upper), None, nullable, "dp")
 
 
-def _categorical_domain(name: str, series: pd.Series, eps: float, delta: float,
-                        rng: np.random.Generator) -> ColumnDomain:
+def _categorical_domain(name: str, series: pd.Series, sigma: float, threshold: float,
+                        rng: np.random.Generator) -> tuple[ColumnDomain, dict]:
     counts = series.value_counts(dropna=True, sort=False)
-    noisy = counts.to_numpy(dtype=float) + rng.laplace(0.0, 1.0 / eps, size=len(counts))
-    noisy_nulls = int(series.isna().sum()) + rng.laplace(0.0, 1.0 / eps)
-    threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / eps
-    kept = [_plain(v) for v, z in zip(counts.index, noisy, strict=True) if z > threshold]
-    nullable = bool(noisy_nulls > math.log(1 / (2 * _BETA)) / eps)
-    return ColumnDomain(name, "categorical", None, None, tuple(sorted(kept, key=_sort_key)), nullable, "dp")
+    noisy = gaussian_histogram(np.append(counts.to_numpy(dtype=float), series.isna().sum()), sigma, rng)
+    noisy, noisy_nulls = noisy[:-1], noisy[-1]
+    kept = {_plain(v): float(z) for v, z in zip(counts.index, noisy, strict=True) if z > threshold}
+    nullable = bool(noisy_nulls > sigma * _z(_BETA))
+    cats = tuple(sorted(kept, key=_sort_key))
+    released = {c: kept[c] for c in cats}
+    if nullable:
+        released[None] = float(noisy_nulls)
+    return ColumnDomain(name, "categorical", None, None, cats, nullable, "dp"), released
 
 
-def _boolean_domain(name: str, col, series: pd.Series, eps: float, rng: np.random.Generator) -> ColumnDomain:
-    noisy_nulls = int(series.isna().sum()) + rng.laplace(0.0, 1.0 / eps)
-    nullable = bool(noisy_nulls > math.log(1 / (2 * _BETA)) / eps)
+def _boolean_domain(name: str, col, series: pd.Series, sigma: float, rng: np.random.Generator) -> ColumnDomain:
+    noisy_nulls = float(gaussian_histogram(np.array([series.isna().sum()]), sigma, rng)[0])
+    nullable = bool(noisy_nulls > sigma * _z(_BETA))
     cats = tuple(sorted({_plain(col.true_value), _plain(col.false_value)}, key=_sort_key))
     return ColumnDomain(name, "categorical", None, None, cats, nullable, "dp")
+
+
+def domain_plan(n_categorical: int, n_other: int) -> list[MeasurementGroup]:
+    """The Gaussian histograms of one domain estimate, before calibration.
+
+    One histogram per column. Category counts decide which categories are
+    released, so they get :data:`CATEGORY_NOISE_RATIO` times less noise than the
+    log-scale bucket counts of numbers (and null counts of booleans), which
+    only place a bound within a factor of 2 or 2.5.
+    """
+    return [MeasurementGroup("domain: category counts", count=n_categorical,
+                             share=max(n_categorical, 1) * CATEGORY_NOISE_RATIO**2),
+            MeasurementGroup("domain: bucket counts", count=n_other, share=max(n_other, 1))]
+
+
+@functools.lru_cache(maxsize=64)
+def _calibrated_plan(n_categorical: int, n_other: int, *, epsilon: float, delta: float) -> tuple[tuple, float]:
+    """:func:`domain_plan` calibrated to (ε, δ), and the δ it spends at ε (at most ``delta``).
+
+    The accountant's answer depends on nothing else, so it is cached.
+    """
+    groups = tuple(calibrate(domain_plan(n_categorical, n_other), epsilon=epsilon, delta=delta))
+    return groups, min(delta_spent(list(groups), epsilon=epsilon), delta)
+
+
+def release_threshold(sigma: float, *, tail: float) -> float:
+    """Noisy count a category must exceed to be released: one row's count (1) clears it with probability ``tail``."""
+    return 1.0 + sigma * _z(tail)
 
 
 def estimate_domain(
@@ -379,7 +479,7 @@ def estimate_domain(
     columns=None,
     public: Domain | None = None,
 ) -> Domain:
-    """Estimate bounds, category sets and nullability under (ε, δ)-DP.
+    """Estimate bounds, category sets and nullability under (ε, δ)-DP, in one Gaussian pass.
 
     Only the column *kinds* (and boolean spellings and datetime formats) are
     read from ``metadata``; its ``min``/``max``/``categories`` are ignored,
@@ -393,8 +493,8 @@ def estimate_domain(
     metadata
         Its :class:`~synthera.metadata.Metadata` (kinds).
     epsilon, delta
-        The budget for the whole estimate, split evenly over the columns
-        estimated. ``delta`` is only spent by categorical columns.
+        The budget for the whole estimate (see the module docstring for how
+        it is split between the Gaussian noise and the category thresholds).
     rng
         A ``numpy.random.Generator``; the same seed gives the same domain.
     columns
@@ -405,8 +505,11 @@ def estimate_domain(
     Returns
     -------
     Domain
-        With ``epsilon``/``delta`` the budget actually spent: 0 when every
-        column was public.
+        With ``epsilon``/``delta`` the budget it spends on its own (0 when
+        every column was public; ``delta`` is the accountant's δ at ``epsilon``,
+        a hair under the one asked), its calibrated ``groups`` and the
+        ``release_probability`` of its thresholds, for models that compose it
+        with their own measurements in one accountant.
     """
     names = modelled_columns(metadata, columns)
     missing = [n for n in names if n not in df.columns]
@@ -416,23 +519,30 @@ def estimate_domain(
     todo = [n for n in names if n not in public_cols]
     if not todo:
         return Domain(columns={n: public_cols[n] for n in names}, epsilon=0.0, delta=0.0)
+    check_budget(epsilon, delta)
     n_cat = sum(metadata[n].kind == "categorical" for n in todo)
-    check_budget(epsilon, delta if n_cat else 0.5)
-    eps_col = epsilon / len(todo)
-    delta_col = delta / n_cat if n_cat else 0.0
-    out = {}
+    # delta: half pays for the chance that a one-row category clears its threshold (p, counted as e^eps * p),
+    # the rest for the Gaussian noise; without categories all of it goes to the noise
+    probability = 0.5 * delta / math.exp(epsilon) if n_cat else 0.0
+    groups, delta_gauss = _calibrated_plan(n_cat, len(todo) - n_cat, epsilon=float(epsilon),
+                                           delta=float(delta - math.exp(epsilon) * probability))
+    sigma_cat, sigma_other = groups[0].sigma, groups[1].sigma
+    threshold = release_threshold(sigma_cat, tail=probability / n_cat) if n_cat else math.inf
+    out, released = {}, {}
     for name in names:
         if name in public_cols:
             out[name] = public_cols[name]
             continue
         col = metadata[name]
         if col.kind in ("numerical", "datetime"):
-            out[name] = _numeric_domain(name, to_float(df[name], col), eps_col, rng)
+            out[name] = _numeric_domain(name, to_float(df[name], col), sigma_other, rng)
         elif col.kind == "categorical":
-            out[name] = _categorical_domain(name, df[name], eps_col, delta_col, rng)
+            out[name], released[name] = _categorical_domain(name, df[name], sigma_cat, threshold, rng)
         else:
-            out[name] = _boolean_domain(name, col, df[name], eps_col, rng)
-    return Domain(columns=out, epsilon=float(epsilon), delta=float(delta) if n_cat else 0.0)
+            out[name] = _boolean_domain(name, col, df[name], sigma_other, rng)
+    spent = delta_gauss + math.exp(epsilon) * probability  # what the estimate spends at epsilon: at most delta
+    return Domain(columns=out, epsilon=float(epsilon), delta=float(spent), groups=groups,
+                  release_probability=probability, noisy_counts=released)
 
 
 def resolve_domain(
@@ -450,11 +560,13 @@ def resolve_domain(
 
     Columns whose bounds or categories ``declared`` (the metadata the user
     passed, or ``None``) declares are public. The others are estimated under
-    DP with ``share`` of ``epsilon`` and of ``delta``; the model trains on
-    what is left, ``epsilon - domain.epsilon`` and ``delta - domain.delta``
-    (basic composition). With ``epsilon = inf`` (a non-private baseline) the
-    domain is read from the data without noise and marked ``source="dp"``
-    with ε = ∞.
+    DP with ``share`` of ``epsilon`` and of ``delta``. A model either trains
+    on what is left, ``epsilon - domain.epsilon`` and ``delta - domain.delta``
+    (basic composition), or composes ``domain.groups`` with its own Gaussian
+    measurements in one accountant and pays ``e^ε · domain.release_probability``
+    of δ for the thresholds (as ``dp_marginals`` does), which leaves it more.
+    With ``epsilon = inf`` (a non-private baseline) the domain is read from
+    the data without noise and marked ``source="dp"`` with ε = ∞.
     """
     names = modelled_columns(metadata, columns)
     public = domain_from_metadata(declared, [n for n in names if n in declared], partial=True) if declared else None

@@ -33,6 +33,7 @@ __all__ = [
     "accountant_spec",
     "calibrate",
     "check_budget",
+    "delta_spent",
     "dp_event",
     "epsilon_spent",
     "gaussian_histogram",
@@ -138,6 +139,13 @@ def epsilon_spent(groups: list[MeasurementGroup], *, delta: float, accountant: s
     return float(acc.get_epsilon(delta))
 
 
+def delta_spent(groups: list[MeasurementGroup], *, epsilon: float, accountant: str | dict = "pld") -> float:
+    """δ of the plan at ``epsilon``, as the accountant library computes it."""
+    acc = _accountant(accountant)
+    acc.compose(dp_event(groups))
+    return float(acc.get_delta(epsilon))
+
+
 def _scaled(plan: list[MeasurementGroup], scale: float) -> list[MeasurementGroup]:
     total = sum(g.share for g in plan if g.count > 0)
     out = []
@@ -149,13 +157,17 @@ def _scaled(plan: list[MeasurementGroup], scale: float) -> list[MeasurementGroup
 
 
 def calibrate(
-    plan: list[MeasurementGroup], *, epsilon: float, delta: float, accountant: str | dict = "pld"
+    plan: list[MeasurementGroup], *, epsilon: float, delta: float, accountant: str | dict = "pld",
+    spent: tuple | list = (),
 ) -> list[MeasurementGroup]:
     """The plan with every ``sigma`` set, as small as the budget (ε, δ) allows.
 
     One scale multiplies every group's noise so that the shares hold; the
     library's calibration (Brent's method on its own ε) picks the scale, and
     the result is checked once more so the plan never spends more than ε.
+    ``spent`` are groups measured already (calibrated, e.g. a DP domain
+    estimate's): the accountant composes them with the plan, so the plan and
+    they together spend at most (ε, δ).
 
     Raises
     ------
@@ -171,26 +183,30 @@ def calibrate(
         if g.count < 0 or g.share <= 0 or g.sensitivity <= 0:
             raise ValueError(f"bad measurement group {g!r}")
 
-    def make_event(scale: float):
-        return dp_event(_scaled(plan, scale))
+    spent = list(spent)
+
+    def scaled(scale: float) -> list[MeasurementGroup]:
+        return spent + _scaled(plan, scale)
 
     # bracket: Gaussians compose like one Gaussian whose 1/σ² is the sum of theirs, whose
     # noise the library's analytic calibration gives; the accountant then decides exactly
     unit = _scaled(plan, 1.0)
     unit_sigma = sum(g.count / g.noise_multiplier**2 for g in unit if g.count > 0) ** -0.5
-    guess = dp_accounting.get_sigma_gaussian(epsilon, delta) / unit_sigma
+    left = dp_accounting.get_sigma_gaussian(epsilon, delta) ** -2 - sum(
+        g.count / g.noise_multiplier**2 for g in spent if g.count > 0)
+    guess = (left ** -0.5 if left > 0 else MAX_SIGMA) / unit_sigma
     top = max(g.sigma for g in unit)
     upper = 4.0 * guess
     # the accountant's discretisation is pessimistic: widen the bracket until it holds the budget
     while math.isfinite(upper) and upper * top <= MAX_SIGMA and epsilon_spent(
-            _scaled(plan, upper), delta=delta, accountant=accountant) > epsilon:
+            scaled(upper), delta=delta, accountant=accountant) > epsilon:
         upper *= 4.0
     if not math.isfinite(upper) or upper * top > MAX_SIGMA:
         scale = math.inf
     else:
         scale = dp_accounting.calibrate_dp_mechanism(
             lambda: _accountant(accountant),
-            make_event,
+            lambda scale: dp_event(scaled(scale)),
             epsilon,
             delta,
             dp_accounting.ExplicitBracketInterval(0.5 * guess, upper),
@@ -204,7 +220,7 @@ def calibrate(
         )
     # never report more than asked: nudge the noise up until the library agrees
     for _ in range(50):
-        if epsilon_spent(groups, delta=delta, accountant=accountant) <= epsilon:
+        if epsilon_spent(spent + groups, delta=delta, accountant=accountant) <= epsilon:
             return groups
         scale *= 1.0 + 1e-6
         groups = _scaled(plan, scale)

@@ -1,15 +1,27 @@
 """ε-differentially private synthesizer from noisy 1-way and 2-way marginals.
 
 The data are touched only through Gaussian-noised histograms; everything
-after that is post-processing of the noisy counts, so the model is
-(ε, δ)-DP with the ε that ``dp-accounting``'s privacy-loss-distribution
-accountant computes for the measurements, plus what the domain estimate cost
-(basic composition). Neighbouring tables differ by one added or removed row,
-so each histogram has L2 sensitivity 1.
+after that is post-processing of the noisy counts. Neighbouring tables differ
+by one added or removed row, so each histogram has L2 sensitivity 1.
+
+Privacy accounting. The histograms of steps 1-3 and 5 (the domain's, when it
+is estimated, and the model's) are one adaptive composition of Gaussian
+mechanisms, priced by a single ``dp-accounting`` privacy-loss-distribution
+accountant: with the domain's category thresholds, whose chance ``p`` of
+releasing a category held by one row costs ``e^ε·p`` of δ (see
+:mod:`synthera.dp.domain`), the model is (ε, δ)-DP with
+``ε = PLD-ε(all Gaussians at δ - e^ε·p)``. The measurement noise is
+calibrated after the domain's, so that the total is the ε asked for
+(``privacy_["epsilon_spent"]``, never above it). Composing in one accountant
+rather than adding the domain's ε (basic composition) is what makes an
+estimated domain nearly free: Gaussians compose in 1/σ², so a domain
+calibrated to spend ``domain_share`` of ε alone costs about its square.
 
 1. **Domain.** Bounds and category sets are declared public in the metadata
-   or estimated under DP by :func:`synthera.dp.domain.resolve_domain` with
-   ``domain_share`` of ε and δ (nothing is spent when all are declared).
+   or estimated under DP by :func:`synthera.dp.domain.resolve_domain`: one
+   Gaussian pass over a histogram per column, calibrated as if it spent
+   ``domain_share`` of ε and δ alone (nothing is spent when all are
+   declared). Its noisy category counts are reused in step 3.
 2. **Row count** (1 % of the rest): a noisy count that sizes the fine grids
    (about three noise deviations of rows per cell) and refuses budgets whose
    noise would swamp the table.
@@ -17,7 +29,8 @@ so each histogram has L2 sensitivity 1.
    data-independent grid over their bounds: one cell per integer up to
    ``fine_cells`` values, otherwise equal-width cells with the bounds and zero
    kept as exact values (point masses such as ``capital_gain == 0`` or a top
-   code stay exact). Categories are counted as they are. Cells below
+   code stay exact). Categories are counted as they are, and averaged with the
+   domain's noisy counts when the domain was estimated. Cells below
    ``threshold`` noise deviations are zeroed; what their code's noisy total
    still holds is spread evenly over them, so tails thin out instead of vanishing.
 4. **Discretisation** (post-processing). Numbers get about ``numeric_bins``
@@ -240,8 +253,10 @@ class DPMarginalsSynthesizer(Synthesizer):
     steps
         Adam steps of the projection.
     domain_share
-        Share of ε and δ spent estimating bounds and categories of the columns whose
-        metadata declares none (nothing is spent when every column is declared).
+        Share of ε and δ that the estimate of bounds and categories (of the columns whose
+        metadata declares none) is calibrated to spend on its own. It is composed with the
+        measurements in one accountant, where it costs far less (about its square); a
+        larger share keeps rarer categories. Nothing is spent when every column is declared.
     target
         A column to predict later (e.g. ``"income"``): every other pair is then measured
         together with it, as 3-way marginals, which keeps more of what a classifier
@@ -262,7 +277,7 @@ class DPMarginalsSynthesizer(Synthesizer):
         one_way_share: float = 0.1,
         threshold: float = 2.0,
         steps: int = 1500,
-        domain_share: float = 0.3,
+        domain_share: float = 0.5,
         target: str | None = None,
     ):
         self.epsilon = epsilon
@@ -300,7 +315,7 @@ class DPMarginalsSynthesizer(Synthesizer):
         d = len(encoder.modelled)
         if d == 0:
             raise UserInputError("the table has no column to model (only ids, text or personal data); nothing to learn")
-        epsilon, delta = self.dp_budget_
+        epsilon, delta = self._gaussian_budget()
         target = self._target_index(encoder)
         groups, accountant = self._calibrate(d, target, epsilon=epsilon, delta=delta)
         n_count = self._noisy_row_count(data, groups, rng)
@@ -309,8 +324,8 @@ class DPMarginalsSynthesizer(Synthesizer):
         cells = int(min(self.fine_cells, max(8, n_count / (3 * groups[1].sigma))))
         self.columns_ = self._fine_columns(encoder, cells=cells)
         fine = {c.name: c.fine_codes(data[c.name]) for c in self.columns_}
-        noisy1, n_hat = self._one_way_histograms(fine, groups, n_count, rng)
-        codes, one_way = self._discretise(fine, noisy1, n_hat, sigma1=groups[1].sigma)
+        noisy1, sigmas1, n_hat = self._one_way_histograms(fine, groups, n_count, rng)
+        codes, one_way = self._discretise(fine, noisy1, n_hat, sigmas1=sigmas1)
         tables, weight = self._pair_marginals(codes, groups, n_hat, target, rng)
         self.components_ = self._project(self.sizes_, one_way, tables, weight, target, rng)
         self.n_rows_ = round(n_hat)
@@ -325,8 +340,21 @@ class DPMarginalsSynthesizer(Synthesizer):
             )
         return encoder.modelled.index(self.target) if self.target is not None and len(encoder.modelled) >= 3 else None
 
+    def _gaussian_budget(self) -> tuple[float, float]:
+        """(ε, δ) for one accountant over the domain's and the model's Gaussian histograms.
+
+        The whole request, less the δ that pays for the domain's category
+        thresholds: a category held by one row is released with probability
+        ``p`` (``domain_.release_probability``), which costs ``e^ε · p`` of δ.
+        """
+        epsilon, delta = self.dp_request_
+        delta_gauss = delta - math.exp(epsilon) * self.domain_.release_probability
+        if delta_gauss <= 0:  # pragma: no cover - the domain keeps half of its share of δ for the noise
+            raise RuntimeError("the domain estimate left no delta for the measurements")
+        return epsilon, delta_gauss
+
     def _calibrate(self, d: int, target: int | None, *, epsilon: float, delta: float):
-        """The measurement groups with their noise, calibrated to spend (ε, δ) together."""
+        """The measurement groups with their noise, calibrated to spend (ε, δ) together with the domain's."""
         from synthera.dp.mechanisms import MeasurementGroup, accountant_spec, calibrate
 
         plan = [MeasurementGroup("row count", count=1, share=ROW_COUNT_SHARE),
@@ -337,7 +365,8 @@ class DPMarginalsSynthesizer(Synthesizer):
         elif d > 1:
             plan.append(MeasurementGroup("2-way marginals", count=d * (d - 1) // 2, share=1.0 - self.one_way_share))
         accountant = accountant_spec("pld", epsilon=epsilon)
-        return calibrate(plan, epsilon=epsilon, delta=delta, accountant=accountant), accountant
+        spent = list(self.domain_.groups)
+        return calibrate(plan, epsilon=epsilon, delta=delta, accountant=accountant, spent=spent), accountant
 
     def _noisy_row_count(self, data: dict[str, np.ndarray], groups, rng: np.random.Generator) -> float:
         """The noisy row count; refuses a budget whose noise would swamp the table's counts."""
@@ -370,27 +399,58 @@ class DPMarginalsSynthesizer(Synthesizer):
         return columns
 
     def _one_way_histograms(self, fine: dict, groups, n_count: float, rng: np.random.Generator):
-        """Noisy fine histograms and the row count re-estimated from all totals; sets ``fine_weights_``."""
+        """Noisy fine histograms and the row count re-estimated from all totals; sets ``fine_weights_``.
+
+        Returns the histograms and their noise deviation per column. A category
+        column whose domain was estimated under DP also has the domain's noisy
+        counts of the same categories (one shared pass): the two measurements
+        are averaged with inverse-variance weights (post-processing, free).
+        """
         from synthera.dp.mechanisms import gaussian_histogram
 
         sigma1 = groups[1].sigma
         noisy1 = [gaussian_histogram(np.bincount(fine[c.name], minlength=c.n_fine), sigma1, rng) for c in self.columns_]
+        sigmas = [sigma1] * len(noisy1)
         totals = np.array([n_count] + [h.sum() for h in noisy1])
         variances = np.array([groups[0].sigma ** 2] + [c.n_fine * sigma1**2 for c in self.columns_])
         n_hat = max(float(np.sum(totals / variances) / np.sum(1.0 / variances)), 1.0)
-        floor = self.threshold * sigma1
+        for j, col in enumerate(self.columns_):
+            noisy1[j], sigmas[j] = self._with_domain_counts(col, noisy1[j], sigma1, n_hat)
         self.fine_weights_ = []
-        for h in noisy1:
-            kept = np.where(h >= floor, h, 0.0)
+        for h, sigma in zip(noisy1, sigmas, strict=True):
+            kept = np.where(h >= self.threshold * sigma, h, 0.0)
             # a histogram too thin for the threshold keeps its positive cells instead
             self.fine_weights_.append(kept if kept.sum() >= 0.5 * max(h.sum(), 0.0) else np.clip(h, 0.0, None))
-        return noisy1, n_hat
+        return noisy1, sigmas, n_hat
 
-    def _discretise(self, fine: dict, noisy1: list, n_hat: float, *, sigma1: float):
+    def _with_domain_counts(self, col: _Column, noisy: np.ndarray, sigma1: float, n_hat: float):
+        """``noisy`` averaged with the domain's noisy counts of the same categories, and the new noise deviation.
+
+        The rows of categories the domain left out were encoded as nulls (a
+        nullable column: its null cell keeps the fresh count only) or spread
+        evenly over the categories; their estimated share is added back to the
+        domain's counts so that both measure the same thing.
+        """
+        counts = self.domain_.noisy_counts.get(col.name)
+        dom = self.domain_.columns.get(col.name)
+        if counts is None or col.kind != "discrete" or dom is None or dom.kind != "categorical":
+            return noisy, sigma1
+        k = len(dom.categories)
+        sigma_d = float(self.domain_.groups[0].sigma)
+        known = np.array([counts[c] for c in dom.categories], dtype=np.float64)
+        if not col.nullable:
+            known += max(n_hat - known.sum(), 0.0) / max(k, 1)
+        w1, wd = sigma1**-2, sigma_d**-2
+        out = noisy.astype(np.float64).copy()
+        out[:k] = (w1 * noisy[:k] + wd * known) / (w1 + wd)
+        sigma = (w1 + wd) ** -0.5
+        # the cells share one deviation below (the null cell, fresh only, is a little noisier)
+        return out, sigma
+
+    def _discretise(self, fine: dict, noisy1: list, n_hat: float, *, sigmas1: list):
         """Model codes of every row and the weighted 1-way targets (post-processing of the noisy histograms)."""
-        floor = self.threshold * sigma1
-        self.coarse_ = [self._coarse_map(c, w, n_hat, floor)
-                        for c, w in zip(self.columns_, self.fine_weights_, strict=True)]
+        self.coarse_ = [self._coarse_map(c, w, n_hat, self.threshold * sigma)
+                        for c, w, sigma in zip(self.columns_, self.fine_weights_, sigmas1, strict=True)]
         sizes = [int(m.max()) + 1 for m in self.coarse_]
         self.fine_weights_ = [_spread_residual(w, h, m)
                               for w, h, m in zip(self.fine_weights_, noisy1, self.coarse_, strict=True)]
@@ -399,7 +459,7 @@ class DPMarginalsSynthesizer(Synthesizer):
         for j in range(len(self.columns_)):
             counts = np.bincount(self.coarse_[j], weights=noisy1[j], minlength=sizes[j])
             cells = np.bincount(self.coarse_[j], minlength=sizes[j]).astype(np.float64)
-            one_way.append((counts / n_hat, n_hat**2 / (sigma1**2 * cells)))
+            one_way.append((counts / n_hat, n_hat**2 / (sigmas1[j] ** 2 * cells)))
         self.sizes_ = sizes
         return codes, one_way
 
@@ -424,10 +484,11 @@ class DPMarginalsSynthesizer(Synthesizer):
         return tables, n_hat**2 / sigma2**2
 
     def _record_privacy(self, groups, accountant, delta: float) -> None:
-        """``privacy_``: what the domain and the measurements spent, as the accountant computes it."""
+        """``privacy_``: what the domain and the measurements spent together, as the accountant computes it."""
         from synthera.dp.mechanisms import epsilon_spent
 
-        spent = epsilon_spent(groups, delta=delta, accountant=accountant) + self.domain_.epsilon
+        domain_groups = list(self.domain_.groups)
+        spent = epsilon_spent(domain_groups + list(groups), delta=delta, accountant=accountant)
         requested_eps, requested_delta = self.dp_request_
         self.privacy_ = {
             "epsilon_requested": requested_eps,
@@ -435,11 +496,11 @@ class DPMarginalsSynthesizer(Synthesizer):
             "delta": float(requested_delta),
             "neighbouring": "add or remove one row",
             "accountant": accountant,
-            "composition": "basic: epsilon_spent = domain.epsilon + accountant epsilon of the measurements at "
-                           "delta - domain.delta",
+            "composition": "one accountant over the domain's and the measurements' Gaussian histograms at "
+                           "delta - e^epsilon * domain.release_probability (the rest of delta pays for the "
+                           "domain's category thresholds)",
             "domain": self.domain_.to_dict(),
-            "measurements": {"delta": float(delta), "epsilon": float(spent - self.domain_.epsilon),
-                             "groups": [g.to_dict() for g in groups]},
+            "measurements": {"delta": float(delta), "groups": [g.to_dict() for g in domain_groups + list(groups)]},
         }
 
     def _coarse_map(self, col: _Column, weights: np.ndarray, n_hat: float, floor: float) -> np.ndarray:

@@ -40,7 +40,7 @@ def realish() -> pd.DataFrame:
 def test_estimated_bounds_and_categories_are_sane(realish):
     md = infer_metadata(realish)
     dom = estimate_domain(realish, md, epsilon=1.0, delta=1e-6, rng=np.random.default_rng(0))
-    assert dom.epsilon == 1.0 and dom.delta == 1e-6
+    assert dom.epsilon == 1.0 and 0.99e-6 <= dom.delta <= 1e-6  # the accountant's delta at epsilon
     for name in ("age", "income", "gain"):
         col, values = dom[name], realish[name].to_numpy(float)
         assert col.kind == "numerical" and col.source == "dp"
@@ -107,7 +107,7 @@ def test_resolve_declares_what_the_metadata_declares_and_estimates_the_rest(fram
                          share=0.5)
     assert dom["age"].source == "public" and (dom["age"].lower, dom["age"].upper) == (0.0, 120.0)
     assert dom["hours"].source == "dp" and dom["segment"].source == "dp"
-    assert dom.epsilon == pytest.approx(1.0) and dom.delta == pytest.approx(5e-6)
+    assert dom.epsilon == pytest.approx(1.0) and dom.delta == pytest.approx(5e-6, rel=1e-2) and dom.delta <= 5e-6
     assert declared_columns(kinds) == ["age", "hours", "segment", "label"]  # inferred metadata declares all
 
 
@@ -133,3 +133,35 @@ def test_id_and_text_columns_are_not_modelled(mixed_frame):
     with pytest.raises(UserInputError, match="kind id"):
         estimate_domain(mixed_frame, md, epsilon=1.0, delta=1e-6, rng=np.random.default_rng(0),
                         columns=["customer_id"])
+
+
+def test_the_estimate_is_one_calibrated_gaussian_pass(realish):
+    from statistics import NormalDist
+
+    from synthera.dp.domain import CATEGORY_NOISE_RATIO, release_threshold
+    from synthera.dp.mechanisms import epsilon_spent
+
+    md = infer_metadata(realish)
+    dom = estimate_domain(realish, md, epsilon=1.0, delta=1e-6, rng=np.random.default_rng(0))
+    cats, other = dom.groups
+    assert (cats.count, other.count) == (2, 5)  # city, note | age, income, gain, joined, member
+    assert other.sigma == pytest.approx(CATEGORY_NOISE_RATIO * cats.sigma)
+    # the Gaussians spend at most (eps, delta - e^eps p); the thresholds pay the rest of delta
+    p = dom.release_probability
+    assert 0 < p and np.exp(1.0) * p == pytest.approx(0.5e-6)
+    assert 0.99 <= epsilon_spent(list(dom.groups), delta=1e-6 - np.exp(1.0) * p) <= 1.0
+    # a category one row holds clears its threshold with probability p / (categorical columns)
+    tau = release_threshold(cats.sigma, tail=p / 2)
+    assert 1 - NormalDist(1.0, cats.sigma).cdf(tau) == pytest.approx(p / 2, rel=1e-6)
+    assert dom.noisy_counts["city"].keys() == {"Lagos", "Lima", "Oslo", "Pune"}  # reused by models, never saved
+    assert "noisy_counts" not in json.dumps(dom.to_dict())
+
+
+def test_a_domain_saved_before_the_gaussian_pass_still_reads():
+    old = {"format_version": 1, "epsilon": 0.1, "delta": 1e-7,
+           "columns": {"a": {"kind": "categorical", "lower": None, "upper": None, "categories": ["x"],
+                             "nullable": False, "source": "dp"}}}
+    dom = Domain.from_dict(old)
+    assert dom.groups == () and dom.release_probability == 0.0
+    with pytest.raises(MetadataError, match="release_probability"):
+        Domain.from_dict({**old, "groups": [{"name": "g"}], "release_probability": 0.1})
