@@ -32,10 +32,16 @@ CONNECT_TIMEOUT_S = 30
 #: the statistical profiler samples every task's stack each 10 ms for a dashboard not served here (+15-40%);
 #: ``MALLOC_TRIM_THRESHOLD_=65536``, which the nanny sets so that workers hand memory back to the system, makes
 #: every large numpy allocation a fresh mmap (system time 2x, +20% in all). Both off, a worker used 1.08x the
-#: in-process CPU. On your own cluster: DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False, and no
-#: MALLOC_TRIM_THRESHOLD_ in the workers' environment (the nanny's pre-spawn-environ).
+#: in-process CPU. The driver process hosts the scheduler and the nannies: their event-loop tick (every 20 ms),
+#: the nannies' memory monitor (every 100 ms) and the system monitor (every 500 ms) cost it 0.04 CPU-seconds per
+#: second of an idle 2-worker cluster; at 1 s, 1 s and 2 s, 0.01 (the tick only times the event loop; memory
+#: limits then act within a second). On your own cluster: DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False,
+#: no MALLOC_TRIM_THRESHOLD_ in the workers' environment (the nanny's pre-spawn-environ), and the same intervals.
 LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
-                       "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                       "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                       "distributed.admin.tick.interval": "1s",
+                       "distributed.admin.system-monitor.interval": "2s",
+                       "distributed.worker.memory.monitor-interval": "1s"}
 
 
 def check_target(workers: int | None, scheduler: str | None) -> None:
@@ -84,7 +90,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
             client.close()
         return
     dask = require("dask", "dask")
-    with dask.config.set(LOCAL_WORKER_CONFIG):  # the workers copy this config when they start
+    with dask.config.set(LOCAL_WORKER_CONFIG):  # read when the scheduler and nannies start; workers copy it
         local = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
                                          dashboard_address=None, silence_logs=40)
     try:

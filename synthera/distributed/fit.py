@@ -1,4 +1,4 @@
-"""Fit a synthesizer on a table larger than memory, in two passes over its parts.
+"""Fit a synthesizer on a table larger than memory, in three passes over its parts.
 
 1. Statistics of every part, merged by addition (rows, nulls per column) or by
    min/max (bounds of numeric columns): the whole table, read once, in batches.
@@ -8,13 +8,18 @@
    bounds, null shares and row count come from pass 1, so synthetic values span
    the whole table's range, not the sample's.
 
-What this does not do yet: leaf frequencies are learned from the sample, not
-re-counted over all the data; the error of the fitted shares is therefore the
-sampling error, about ``sqrt(p(1-p)/sample_rows)`` for a share ``p`` (under
-0.0005 for a 1,000,000-row sample). Categories held only by rows outside the
-sample are not learned (a category with share ``p`` is missed with probability
-``(1-p)^sample_rows``). Differentially private models take no bounds from pass 1
-(that would spend no ε on them); they fit on the sample with the declared metadata.
+3. A cascade's leaf frequencies re-counted over every row (:mod:`synthera.distributed.recount`):
+   the trees keep the structure grown on the sample, and each leaf's code frequencies become
+   the counts of all the rows that reach it, added up part by part. A share is then learnt
+   from every row that holds it, not with the sample's error of about ``sqrt(p(1-p)/sample_rows)``.
+
+What this does not do yet: the codes (categories, point masses, quantile bin
+edges) come from the sample, so a category held only by rows outside the sample
+has no code (those rows are skipped in pass 3 and counted in ``skipped_rows``;
+a category with share ``p`` is missed with probability ``(1-p)^sample_rows``),
+and bin edges carry the sample's quantile error. Differentially private models
+take no bounds from pass 1 and no re-count (either would spend no ε); they fit
+on the sample with the declared metadata.
 
 Examples
 --------
@@ -43,12 +48,16 @@ DEFAULT_FIT_SAMPLE = 1_000_000
 
 def fit_dataset(source: Any, synthesizer: Any, *, metadata: Any = None, sample_rows: int = DEFAULT_FIT_SAMPLE,
                 seed: int = 0, client: Any = None, domain_is_public: bool = False,
-                progress: bool = False) -> tuple[Any, dict]:
+                progress: bool = False, recount: bool = True) -> tuple[Any, dict]:
     """Fit ``synthesizer`` on the table at ``source`` (a Parquet dataset, a folder or glob of files).
 
     Returns the fitted model and what it was fitted on: ``rows`` (all), ``parts``,
-    ``sample_rows`` (the rows the model saw) and ``seed``.
+    ``sample_rows`` (the rows the model saw), ``seed``, and ``recounted_rows`` and
+    ``skipped_rows`` (pass 3: the rows whose leaves were counted, and those with a category
+    or null the model has no code for; both 0 without ``recount`` or for a model that has
+    no leaves to re-count).
     """
+    from synthera.distributed.recount import can_recount, recount_leaves
     from synthera.metadata import Metadata
 
     if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 1:
@@ -64,7 +73,13 @@ def fit_dataset(source: Any, synthesizer: Any, *, metadata: Any = None, sample_r
     if not synthesizer.differentially_private:
         hints = _whole_table_metadata(sample, hints, stats)
     synthesizer.fit(sample, metadata=hints, progress=progress, domain_is_public=domain_is_public)
-    return synthesizer, {"rows": stats["rows"], "parts": len(parts), "sample_rows": len(sample), "seed": int(seed)}
+    del sample
+    counted = {"rows": 0, "skipped_rows": 0}
+    if recount and can_recount(synthesizer):
+        counted = recount_leaves(synthesizer, parts, client=client)
+    return synthesizer, {"rows": stats["rows"], "parts": len(parts), "sample_rows": int(sum(quotas)),
+                         "seed": int(seed), "recounted_rows": counted["rows"],
+                         "skipped_rows": counted["skipped_rows"]}
 
 
 def part_stats(_shared, path: str) -> dict:

@@ -126,8 +126,7 @@ def write_part(files: dict[str, bytes], staging: str, index: int, start: int, st
     try:
         with pq.ParquetWriter(tmp, arrow_schema, compression="snappy") as writer:
             for lo, hi in _block_ranges(start, stop):
-                frame = _draw(synth, lo, hi, rows, seed, conditions, mitigation)
-                writer.write_table(pa.Table.from_pandas(frame, schema=arrow_schema, preserve_index=False))
+                writer.write_table(_block_table(synth, lo, hi, rows, seed, conditions, mitigation, arrow_schema))
         _fsync_file(tmp)
         os.replace(tmp, final)
     except BaseException:
@@ -213,6 +212,26 @@ def _block_ranges(start: int, stop: int) -> list[tuple[int, int]]:
     size = _block_rows()
     cuts = [start, *range((start // size + 1) * size, stop, size), stop]
     return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _block_table(synth, lo: int, hi: int, rows: int, seed: int, conditions: dict, mitigation: dict | None, schema):
+    """Rows ``lo..hi-1`` (within one block) as one Arrow table, converted draw by draw.
+
+    Plain sampling converts each ``DRAW_ROWS`` draw to Arrow as it comes, so a block is never held
+    as one pandas frame (that concatenation, and its page faults, cost about 20% of the CPU).
+    """
+    import pyarrow as pa
+
+    if mitigation:
+        frame = _draw(synth, lo, hi, rows, seed, conditions, mitigation)
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    from synthera.tabular.base import DRAW_ROWS
+
+    cuts = [lo, *range((lo // DRAW_ROWS + 1) * DRAW_ROWS, hi, DRAW_ROWS), hi]
+    batches = [pa.RecordBatch.from_pandas(synth.sample_rows(a, b, seed=seed, conditions=conditions or None),
+                                          schema=schema, preserve_index=False)
+               for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 def _draw(synth, lo: int, hi: int, rows: int, seed: int, conditions: dict, mitigation: dict | None):

@@ -6,6 +6,7 @@ import json
 import warnings
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +15,7 @@ import synthera.distributed as distributed
 from synthera.cli import app
 from synthera.distributed import evaluate as dist_evaluate
 from synthera.distributed import evaluate_dataset, fit_dataset
+from synthera.distributed.recount import leaf_counts, recount_leaves
 from synthera.evaluate import evaluate
 from synthera.tabular import get_synthesizer, load_synthesizer
 from tests.distributed.conftest import small_frame
@@ -46,8 +48,40 @@ def _fit(frame_or_source, **kwargs):
 def test_fit_on_all_rows_equals_the_in_memory_fit(tables):
     root, real, _ = tables
     model, info = _fit(root / "real")
-    assert info == {"rows": 900, "parts": 3, "sample_rows": 900, "seed": 0}
-    pd.testing.assert_frame_equal(model.sample(200, seed=4), _fit(real).sample(200, seed=4))
+    assert info == {"rows": 900, "parts": 3, "sample_rows": 900, "seed": 0, "recounted_rows": 900, "skipped_rows": 0}
+    memory = _fit(real)
+    for recounted, fitted in zip(model.trees_, memory.trees_, strict=True):  # re-counting all rows changes nothing
+        np.testing.assert_allclose(recounted.leaf_probs, fitted.leaf_probs, rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(model.sample(200, seed=4), memory.sample(200, seed=4))
+
+
+def test_leaf_frequencies_are_recounted_over_every_row(tables, dask_client):
+    root, real, _ = tables
+    here, info = _fit(root / "real", sample_rows=300, seed=3)
+    assert info["sample_rows"] == 300 and info["recounted_rows"] == 900 and info["skipped_rows"] == 0
+    expected = leaf_counts(here, real)  # the same trees, walked by every row in memory
+    for tree, counts in zip(here.trees_, expected, strict=True):
+        reached = counts.sum(axis=1) > 0
+        np.testing.assert_allclose(tree.leaf_probs[reached], counts[reached] / counts[reached].sum(axis=1)[:, None],
+                                   rtol=0, atol=1e-15)
+    on_workers, _ = _fit(root / "real", sample_rows=300, seed=3, client=dask_client)
+    for a, b in zip(here.trees_, on_workers.trees_, strict=True):  # counts merged by addition: any split agrees
+        np.testing.assert_array_equal(a.leaf_probs, b.leaf_probs)
+    unrecounted, _ = _fit(root / "real", sample_rows=300, seed=3, recount=False)
+    pairs = zip(here.trees_, unrecounted.trees_, strict=True)
+    assert any(not np.array_equal(a.leaf_probs, b.leaf_probs) for a, b in pairs)  # the sample's own shares differ
+
+
+def test_rows_the_model_cannot_code_are_skipped_and_counted(tmp_path):
+    frame = small_frame(300).drop(columns="customer_id")
+    model = _fit(frame)
+    other = frame.copy()
+    other.loc[:39, "segment"] = "platinum"  # a category the model never saw (and no "other" code)
+    other.loc[40:44, "age"] = None  # nulls in a column fitted without any
+    other.to_parquet(tmp_path / "part.parquet")
+    counted = recount_leaves(model, [str(tmp_path / "part.parquet")])
+    assert counted == {"rows": 255, "skipped_rows": 45}
+    assert len(model.sample(50, seed=0)) == 50
 
 
 def test_fit_on_a_sample_keeps_the_whole_tables_bounds(tables, dask_client):
