@@ -42,6 +42,15 @@ The top-level ``measured_from_data`` is true when bounds and categories were
 read from the data (:func:`infer_metadata` always sets it); a user who
 declares a public domain by hand sets it to false.
 
+A long table of events (visits, transactions, flights) may declare
+``sequence_key`` (the entity column: a patient, an account) and
+``sequence_index`` (the column that orders each entity's events: a date or a
+position), and ``constraints``: within-row relations ``{"low": a, "high": b}``
+(``a <= b`` in every row: a part never above its whole, an end never before
+its start). ``synthera inspect`` proposes all three where they are evident;
+``synthera fit`` then fits a sequence model. ``constraints`` left out (null)
+means "detect them at fit"; an empty list means none.
+
 The JSON form carries ``format_version``. Users may edit it (change a kind,
 fix a format, narrow bounds) and pass it back; :func:`infer_metadata` accepts
 it as ``hints`` and fills in what the user left out from the data.
@@ -86,7 +95,11 @@ __all__ = [
     "parse_numbers",
 ]
 
-FORMAT_VERSION = 2  # 2 added measured_from_data, datetime_step, number_format, rare_categories; 1 still reads
+FORMAT_VERSION = 3  # 3 added sequence_key, sequence_index, constraints; 2 added measured_from_data,
+#                      datetime_step, number_format, rare_categories; 1 and 2 still read
+#: the version written when a file uses nothing newer, so older Synthera still reads row-table metadata
+_PLAIN_VERSION = 2
+_SEQUENCE_FIELDS = ("sequence_key", "sequence_index", "constraints")
 KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "text", "pii")
 PII_TYPES = ("email", "phone", "person_name", "street_address", "credit_card", "ip_address", "national_id",
              "account_number")
@@ -210,6 +223,14 @@ class Metadata:
     primary_key: str | None = None
     n_rows: int | None = None
     measured_from_data: bool = False
+    sequence_key: str | None = None
+    sequence_index: str | None = None
+    constraints: list[dict] | None = None
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether the table is declared a long table of events (``sequence_key`` and ``sequence_index`` set)."""
+        return self.sequence_key is not None and self.sequence_index is not None
 
     def __getitem__(self, name: str) -> ColumnMetadata:
         try:
@@ -242,12 +263,14 @@ class Metadata:
     def to_dict(self) -> dict:
         from synthera import __version__
 
+        sequence = {f: getattr(self, f) for f in _SEQUENCE_FIELDS if getattr(self, f) is not None}
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if sequence else _PLAIN_VERSION,
             "synthera_version": __version__,
             "n_rows": self.n_rows,
             "primary_key": self.primary_key,
             "measured_from_data": bool(self.measured_from_data),
+            **sequence,
             "columns": {name: col.to_dict() for name, col in self.columns.items()},
         }
 
@@ -266,7 +289,8 @@ class Metadata:
                 f"metadata format version {version} is newer than this Synthera reads ({FORMAT_VERSION}); "
                 "upgrade synthera"
             )
-        known = {"format_version", "synthera_version", "n_rows", "primary_key", "measured_from_data", "columns"}
+        known = {"format_version", "synthera_version", "n_rows", "primary_key", "measured_from_data", "columns",
+                 *_SEQUENCE_FIELDS}
         unknown = sorted(set(data) - known)
         if unknown:
             raise MetadataError(f"unknown top-level field '{unknown[0]}' in metadata; remove it")
@@ -280,7 +304,36 @@ class Metadata:
         measured = data.get("measured_from_data", False)  # older files: not recorded, read as false
         if not isinstance(measured, bool):
             raise MetadataError("metadata 'measured_from_data' must be true or false")
-        return cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"), measured_from_data=measured)
+        md = cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"), measured_from_data=measured,
+                 **{f: data.get(f) for f in _SEQUENCE_FIELDS})
+        md.check_sequence()
+        return md
+
+    def check_sequence(self) -> None:
+        """Raise :class:`MetadataError` unless the sequence fields name columns and make sense together."""
+        key, index = self.sequence_key, self.sequence_index
+        for role, name in (("sequence_key", key), ("sequence_index", index)):
+            if name is not None and (not isinstance(name, str) or name not in self.columns):
+                raise MetadataError(f"{role} must name one of the columns; fix or remove it in the metadata")
+        if (key is None) != (index is None):
+            missing = "sequence_index" if index is None else "sequence_key"
+            raise MetadataError(f"a sequence needs both sequence_key and sequence_index; add {missing} or remove both")
+        if key is not None and key == index:
+            raise MetadataError("sequence_key and sequence_index must be two different columns; fix the metadata")
+        if self.constraints is None:
+            return
+        if not isinstance(self.constraints, list):
+            raise MetadataError("metadata 'constraints' must be a list of {\"low\": column, \"high\": column}")
+        for item in self.constraints:
+            if not isinstance(item, dict) or set(item) != {"low", "high"}:
+                raise MetadataError("each constraint must be {\"low\": column, \"high\": column}; fix the metadata")
+            for side in ("low", "high"):
+                name = item[side]
+                if not isinstance(name, str) or name not in self.columns:
+                    raise MetadataError(f"a constraint's {side} must name one of the columns; fix the metadata")
+                if self.columns[name].kind not in ("numerical", "datetime"):
+                    raise MetadataError(f"constraint column '{name}' is {self.columns[name].kind}; a constraint "
+                                        "compares numbers or dates, remove it")
 
     @classmethod
     def from_json(cls, text: str) -> Metadata:
@@ -440,9 +493,12 @@ def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) ->
     if hints is not None and hints.primary_key is not None:
         primary_key = hints.primary_key
     else:
-        ids = [n for n, c in columns.items() if c.kind == "id"]
+        ids = [n for n, c in columns.items() if c.kind == "id" and n != getattr(hints, "sequence_key", None)]
         primary_key = ids[0] if ids else None
-    return Metadata(columns=columns, primary_key=primary_key, n_rows=len(df), measured_from_data=True)
+    sequence = {f: getattr(hints, f) for f in _SEQUENCE_FIELDS} if hints is not None else {}
+    md = Metadata(columns=columns, primary_key=primary_key, n_rows=len(df), measured_from_data=True, **sequence)
+    md.check_sequence()
+    return md
 
 
 @dataclass(frozen=True)

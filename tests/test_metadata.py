@@ -160,8 +160,53 @@ def test_edited_metadata_round_trip_and_hints(tmp_path, mixed_frame):
 
 def test_metadata_json_has_a_format_version(mixed_frame):
     data = json.loads(infer_metadata(mixed_frame).to_json())
-    assert data["format_version"] == FORMAT_VERSION
+    assert data["format_version"] == 2  # nothing newer used: older Synthera still reads it
     assert list(data["columns"]) == list(mixed_frame.columns)
+
+
+def _events() -> pd.DataFrame:
+    return pd.DataFrame({"patient": [1, 1, 2, 2, 3, 3], "day": [0, 5, 0, 3, 1, 9],
+                         "part": [1, 2, 0, 3, 2, 2], "whole": [4, 5, 1, 3, 6, 2]})
+
+
+def test_sequence_fields_round_trip_as_version_3():
+    md = infer_metadata(_events(), hints={"format_version": 2, "sequence_key": "patient", "sequence_index": "day",
+                                          "constraints": [{"low": "part", "high": "whole"}],
+                                          "columns": {"patient": {"kind": "numerical"}, "day": {"kind": "numerical"},
+                                                      "part": {"kind": "numerical"}, "whole": {"kind": "numerical"}}})
+    assert md.is_sequence and md.constraints == [{"low": "part", "high": "whole"}]
+    data = json.loads(md.to_json())
+    assert data["format_version"] == FORMAT_VERSION == 3
+    assert (data["sequence_key"], data["sequence_index"]) == ("patient", "day")
+    assert Metadata.from_json(md.to_json()) == md
+    plain = dict(data, format_version=2)
+    for name in ("sequence_key", "sequence_index", "constraints"):
+        del plain[name]
+    assert not Metadata.from_dict(plain).is_sequence  # version 2 files still load
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"sequence_key": "ghost"}, "sequence_key must name one of the columns"),
+    ({"sequence_index": None}, "needs both sequence_key and sequence_index; add sequence_index"),
+    ({"sequence_index": "patient"}, "two different columns"),
+    ({"constraints": [{"low": "part"}]}, "each constraint must be"),
+    ({"constraints": [{"low": "part", "high": "ghost"}]}, "high must name one of the columns"),
+    ({"constraints": "part<=whole"}, "must be a list"),
+])
+def test_bad_sequence_fields_are_one_line(change, message):
+    data = json.loads(infer_metadata(_events()).to_json())
+    data.update({"format_version": 3, "sequence_key": "patient", "sequence_index": "day"}, **change)
+    with pytest.raises(MetadataError, match=message) as err:
+        Metadata.from_dict(data)
+    assert "\n" not in str(err.value)
+
+
+def test_constraints_must_compare_numbers_or_dates():
+    frame = _events().assign(ward=list("abcabc"))
+    data = json.loads(infer_metadata(frame).to_json())
+    data.update(format_version=3, constraints=[{"low": "ward", "high": "whole"}])
+    with pytest.raises(MetadataError, match="constraint column 'ward' is categorical"):
+        Metadata.from_dict(data)
 
 
 @pytest.mark.parametrize(

@@ -113,10 +113,43 @@ def inspect(
     shown.print(view)
     if md.primary_key:
         shown.print(f"primary key: {md.primary_key}")
+    for line in _sequence_lines(df, md):
+        shown.print(line)
     if out is not None:
         md.save(out)
-        shown.print(f"metadata written to {out}")
+        extra = ("; edit or remove its sequence_key, sequence_index and constraints (without a sequence, "
+                 "fit models rows)") if md.is_sequence else ""
+        shown.print(f"metadata written to {out}{extra}")
     shown.print(f"read in {read_s:.2f} s, inferred in {infer_s:.2f} s", style="dim")
+
+
+def _sequence_lines(df, md) -> list[str]:
+    """Propose (or confirm) the sequence key and index, and the constraints every row meets; sets them on ``md``.
+
+    One line each: the key and the index with their evidence, then each constraint.
+    """
+    from synthera.sequences.constraints import detect_constraints
+    from synthera.sequences.inference import evidence_lines, infer_sequence, parse_dates
+
+    if md.is_sequence:
+        lines = [f"sequence_key: {md.sequence_key} (declared)", f"sequence_index: {md.sequence_index} (declared)"]
+    else:
+        proposal = infer_sequence(df)
+        if proposal is None:
+            return []
+        md.sequence_key, md.sequence_index = proposal["sequence_key"], proposal["sequence_index"]
+        lines = evidence_lines(proposal)
+    if md.constraints is not None:
+        shown = ", ".join(f"{c['low']} <= {c['high']}" for c in md.constraints) or "none"
+        return [*lines, f"constraints (declared): {shown}"]
+    usable = [n for n, c in md.columns.items() if n != md.sequence_key and c.kind in ("numerical", "datetime")]
+    with common.status("Looking for order relations within rows"):
+        found = detect_constraints(parse_dates(df[usable], md), usable)
+    md.constraints = found
+    if not found:
+        return [*lines, "constraints: none found (no two columns keep an order in every row)"]
+    return [*lines, *(f"constraint: {c['low']} <= {c['high']} (holds in every row with both values; "
+                      "the sequence model keeps it)" for c in found)]
 
 
 @app.command()

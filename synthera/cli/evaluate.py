@@ -43,8 +43,20 @@ def evaluate(
         "on fixed-seed samples."),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="As --workers, on an existing Dask cluster, e.g. tcp://host:8786."),
+    sequence_key: str | None = typer.Option(
+        None, "--sequence-key", help="A long table of events: the entity column; with --sequence-index, adds the "
+        "history metrics (lengths, gaps, per-history statistics, lag-1 differences, coherence, history privacy, "
+        "next-event utility). Read from --metadata or --model when they declare a sequence."),
+    sequence_index: str | None = typer.Option(
+        None, "--sequence-index", help="A long table of events: the column ordering each entity's events."),
+    model: Path | None = typer.Option(
+        None, "--model", help="The model folder the synthetic table came from: a sequence model names the entity and "
+        "order columns."),
 ) -> None:
-    """Measure how faithful, useful, private and fair a synthetic table is; write JSON and an HTML report."""
+    """Measure how faithful, useful, private and fair a synthetic table is; write JSON and an HTML report.
+
+    A long table of events (declared in --metadata or --model, or by --sequence-key) adds history metrics.
+    """
     from synthera.evaluate import evaluate as run_evaluation
     from synthera.metadata import Metadata
 
@@ -58,7 +70,10 @@ def evaluate(
         _evaluate_database(real, synthetic, holdout, out, schema_file=metadata, seed=seed)
         return
     hints = Metadata.load(metadata) if metadata else None
+    roles = _sequence_roles(hints, model, sequence_key, sequence_index)
     if workers is not None or scheduler is not None:
+        if roles is not None:
+            raise UserInputError("the history metrics need the tables in memory; drop --workers and --scheduler")
         if real_table or synthetic_table or holdout_table:
             raise UserInputError("--workers and --scheduler read Parquet or CSV files; drop the --*-table options")
         _evaluate_dataset(real, synthetic, holdout, out, target=target, sensitive=tuple(sensitive), hints=hints,
@@ -76,7 +91,54 @@ def evaluate(
             tables["real"], tables["synthetic"], holdout=tables.get("holdout"),
             target=target, sensitive=tuple(sensitive), metadata=hints, seed=seed,
         )
+    if roles is not None:
+        _add_sequences(report, tables, roles, hints=hints, target=target, seed=seed)
     common.write_report(report, out, f"evaluated in {time.perf_counter() - start:.1f} s")
+
+
+def _sequence_roles(hints, model: Path | None, key: str | None, index: str | None) -> tuple[str, str] | None:
+    """The entity and order columns: from the flags, else the metadata, else a sequence model's folder, else None."""
+    import json
+
+    if (key is None) != (index is None):
+        given, missing = ("--sequence-key", "--sequence-index") if index is None else ("--sequence-index",
+                                                                                       "--sequence-key")
+        raise UserInputError(f"{given} needs {missing} too: a sequence is an entity column and an order column")
+    if key is not None:
+        return key, index
+    if hints is not None and hints.is_sequence:
+        return hints.sequence_key, hints.sequence_index
+    if model is None:
+        return None
+    try:
+        manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserInputError(f"--model {model} is not a model folder written by `synthera fit`; check the path") \
+            from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "synthera-sequence-model":
+        return None
+    fitted = manifest.get("fitted") or {}
+    if not isinstance(fitted.get("key_"), str) or not isinstance(fitted.get("index_"), str):
+        raise UserInputError(f"--model {model} is a damaged sequence model (no entity or order column); fit it again")
+    return fitted["key_"], fitted["index_"]
+
+
+def _add_sequences(report, tables: dict, roles: tuple[str, str], *, hints, target, seed: int) -> None:
+    """The history metrics and plots, added to ``report`` (see :mod:`synthera.sequences.report`)."""
+    from synthera.sequences.inference import parse_dates
+    from synthera.sequences.report import sequence_report
+
+    key, index = roles
+    for name, frame in tables.items():
+        for role, column in (("sequence key", key), ("sequence index", index)):
+            if column not in frame.columns:
+                raise UserInputError(f"the --{name} table has no column '{column}', the {role}; pass the "
+                                     "tables the sequence model learned from and wrote")
+    parsed = {name: parse_dates(frame, hints) for name, frame in tables.items()}
+    with common.status("Evaluating histories"):
+        results, plots = sequence_report(parsed["real"], parsed["synthetic"], sequence_key=key, sequence_index=index,
+                                         holdout=parsed.get("holdout"), target=target, seed=seed)
+    report.add_sequences(results, plots)
 
 
 def _evaluate_dataset(real: str, synthetic: str, holdout: str | None, out: Path, *, target, sensitive, hints, seed,

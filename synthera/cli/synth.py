@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from synthera.cli import _common as common
-from synthera.cli._app import app
+from synthera.cli._app import app, renamed_flags
 from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 from synthera.errors import UserInputError
 
@@ -23,10 +23,22 @@ TABLES_HELP = "A database: fit only these tables, comma-separated (default: all 
 SAMPLE_OUT_HELP = ("Where to write: .csv, .parquet, .jsonl or .db (SQLite); for a database model a .db file, a "
                    "database URL, or a folder (Parquet files).")
 SCALE_HELP = "A database model: root tables get this many times their real rows (default 1.0)."
+SEQUENCE_KEY_HELP = ("A long table of events: the entity column (a patient, an account); with --sequence-index, fits "
+                     "the sequence model. Overrides the --metadata file's sequence_key.")
+SEQUENCE_INDEX_HELP = "A long table of events: the column ordering each entity's events (a date or a position)."
+MAX_LENGTH_HELP = "A sequence model: the longest history accepted (default 10,000 events); longer ones are refused."
+ENTITIES_HELP = ("A sequence model: the number of synthetic histories (entities) to write, each of several rows "
+                 "(default: as many as in training). --rows does not apply to it.")
 #: The options of ``fit`` and ``sample`` that only a one-table model takes (parameter -> flag).
-_ONE_TABLE_FIT = {"model": "--model", "epochs": "--epochs", "epsilon": "--epsilon", "delta": "--delta",
+_ROW_MODEL_FIT = {"model": "--model", "epochs": "--epochs", "epsilon": "--epsilon", "delta": "--delta",
                   "workers": "--workers", "scheduler": "--scheduler", "domain_is_public": "--domain-is-public"}
-_ONE_TABLE_SAMPLE = {"where": "--where", "balance": "--balance", "parity": "--parity", "sensitive": "--sensitive",
+_ONE_TABLE_FIT = {**_ROW_MODEL_FIT, "sequence_key": "--sequence-key", "sequence_index": "--sequence-index",
+                  "max_length": "--max-length"}
+#: The options of ``sample`` that a sequence model does not take (it takes --entities, --where, --format ...).
+_ROW_MODEL_SAMPLE = {"balance": "--balance", "parity": "--parity", "sensitive": "--sensitive", "relabel": "--relabel",
+                     "intersectional": "--intersectional", "workers": "--workers", "scheduler": "--scheduler",
+                     "rows_per_file": "--rows-per-file"}
+_ONE_TABLE_SAMPLE = {"entities": "--entities", "balance": "--balance", "parity": "--parity", "sensitive": "--sensitive",
                      "relabel": "--relabel", "intersectional": "--intersectional", "workers": "--workers",
                      "scheduler": "--scheduler", "fmt": "--format", "rows_per_file": "--rows-per-file",
                      "out_table": "--out-table"}
@@ -77,18 +89,34 @@ def fit(
         help="A sensitive column (repeatable): the cascade models its groups first, so small groups keep "
         "their own rates instead of the majority's.",
     ),
+    sequence_key: str | None = typer.Option(None, "--sequence-key", help=SEQUENCE_KEY_HELP),
+    sequence_index: str | None = typer.Option(None, "--sequence-index", help=SEQUENCE_INDEX_HELP),
+    max_length: int | None = typer.Option(None, "--max-length", help=MAX_LENGTH_HELP),
 ) -> None:
-    """Learn a synthesizer from a real table (or a whole database, keys and all) and save it to a folder."""
+    """Learn a synthesizer from a real table (or a whole database, keys and all) and save it to a folder.
+
+    A long table of events (visits, transactions) whose metadata declares sequence_key and sequence_index (see
+    `synthera inspect`), or given --sequence-key and --sequence-index, is fitted by the sequence model.
+    """
     from synthera.metadata import Metadata
     from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
 
     common.check_out_folder(out, "save the model in")
     if table is None and fmt is None and (tables is not None or _several_tables(data)):
         return _fit_database(data, out, tables=tables, schema_file=metadata, seed=seed, given=locals())
+    hints = Metadata.load(metadata) if metadata else None
+    roles = _sequence_roles(hints, sequence_key, sequence_index)
+    if roles is not None or max_length is not None:
+        if roles is None:
+            raise UserInputError("--max-length applies to a sequence model; pass --sequence-key and "
+                                 "--sequence-index (or declare them in the --metadata file), or drop --max-length")
+        _refuse_one_table_flags(locals(), {**_ROW_MODEL_FIT, "sensitive": "--sensitive"},
+                                "a long table of events is fitted by the sequence model")
+        return _fit_sequences(data, out, hints=hints, roles=roles, flags=sequence_key is not None, table=table,
+                              fmt=fmt, encoding=encoding, seed=seed, max_length=max_length)
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
     params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs, sensitive=sensitive)
-    hints = Metadata.load(metadata) if metadata else None
     if workers is not None or scheduler is not None:
         _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
                      seed=params.get("seed"), domain_is_public=domain_is_public)
@@ -103,6 +131,58 @@ def fit(
         spent = f"; (ε, δ) = ({synth.privacy_['epsilon_spent']:.4g}, {synth.privacy_['delta']:.3g}) spent"
     common.console().print(
         f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
+    )
+
+
+def _sequence_roles(hints, key: str | None, index: str | None) -> tuple[str, str] | None:
+    """The (sequence_key, sequence_index) pair from the flags, else from the metadata, else None."""
+    if (key is None) != (index is None):
+        given, missing = ("--sequence-key", "--sequence-index") if index is None else ("--sequence-index",
+                                                                                       "--sequence-key")
+        raise UserInputError(f"{given} needs {missing} too: a sequence is an entity column and an order column")
+    if key is not None:
+        if key == index:
+            raise UserInputError("--sequence-key and --sequence-index must be two different columns")
+        return key, index
+    if hints is not None and hints.is_sequence:
+        return hints.sequence_key, hints.sequence_index
+    return None
+
+
+def _fit_sequences(data: str, out: Path, *, hints, roles: tuple[str, str], flags: bool, table, fmt, encoding,
+                   seed: int | None, max_length: int | None) -> None:
+    """``fit`` on a long table of events: the sequence model, with the metadata's (or detected) constraints."""
+    from synthera.metadata import infer_metadata
+    from synthera.sequences import SequenceSynthesizer
+    from synthera.sequences.inference import parse_dates
+
+    if max_length is not None and max_length < 2:
+        raise UserInputError(f"--max-length must be at least 2; got {max_length}")
+    key, index = roles
+    df = common.read_source(data, table=table, fmt=fmt, encoding=encoding)
+    renames = {"max_length": "--max-length", **({"sequence_key": "--sequence-key",
+                                                  "sequence_index": "--sequence-index"} if flags else {})}
+    with renamed_flags(**renames):
+        for role, name in (("sequence_key", key), ("sequence_index", index)):
+            if name not in df.columns:
+                raise UserInputError(f"{role} '{name}' is not a column of {common.clean(data)}; the columns are: "
+                                     f"{', '.join(map(str, df.columns[:12]))}")
+        with common.status("Reading column kinds"):
+            md = infer_metadata(df, hints=hints)
+        events = parse_dates(df, md)
+        params = {"constraints": md.constraints, "seed": seed if seed is not None else 0}
+        if max_length is not None:
+            params["max_length"] = max_length
+        start = time.perf_counter()
+        with common.status(f"Fitting histories ({len(df):,} events)"):
+            synth = SequenceSynthesizer(**params).fit(events, sequence_key=key, sequence_index=index)
+    seconds = time.perf_counter() - start
+    synth.save(out)
+    kept = ", ".join(f"{c['low']} <= {c['high']}" for c in synth.constraints_) or "none"
+    common.console().print(
+        f"fitted the sequence model on {synth.n_entities_:,} histories ({synth.n_events_:,} events × "
+        f"{df.shape[1]} columns; entity {key}, order {index}) in {seconds:.1f} s; constraints kept: {kept}; "
+        f"saved to {out}"
     )
 
 
@@ -187,14 +267,38 @@ def _check_rows(rows: int | None, scale: float | None) -> None:
         raise UserInputError(f"--rows must be at least 1; got {rows}")
 
 
-def _is_relational_model(folder: Path) -> bool:
+def _model_format(folder: Path) -> str | None:
+    """The ``format`` a model folder's manifest declares (relational, sequence ...), or None."""
     import json
 
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format") == \
-            "synthera-relational-model"
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format")
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
+
+
+def _database_conditions(where: list[str]) -> dict[str, dict[str, str]]:
+    """``--where TABLE.COLUMN=VALUE`` items as ``{table: {column: value}}``."""
+    conditions: dict[str, dict[str, str]] = {}
+    for column, value in _parse_where(where).items():
+        name, dot, inner = column.partition(".")
+        if not dot or not name.strip() or not inner.strip():
+            raise UserInputError(f"--where on a database model takes TABLE.COLUMN=VALUE (e.g. customers.country=FR); "
+                                 f"'{column}' names no table")
+        conditions.setdefault(name.strip(), {})[inner.strip()] = value
+    return conditions
+
+
+def _check_database_conditions(model, conditions: dict[str, dict[str, str]]) -> None:
+    """One line for a ``--where`` table or column the database model does not have."""
+    for name, columns in conditions.items():
+        if name not in model.order_:
+            raise UserInputError(f"unknown table '{name}' in --where; the tables are: {', '.join(model.order_)}")
+        known = [str(c) for c in model.plans_[name].get("columns", [])]
+        missing = [c for c in columns if known and c not in known]
+        if missing:
+            raise UserInputError(f"table '{name}' has no column '{missing[0]}' (in --where); its columns are: "
+                                 f"{', '.join(known[:12])}")
 
 
 def _sample_database(model_dir: Path, out: str, *, scale: float | None, seed: int | None, replace: bool,
@@ -209,16 +313,68 @@ def _sample_database(model_dir: Path, out: str, *, scale: float | None, seed: in
     scale = 1.0 if scale is None else scale
     if not scale > 0:
         raise UserInputError(f"--scale must be above 0; got {scale}")
+    conditions = _database_conditions(given.get("where") or [])
     model = RelationalSynthesizer.load(model_dir)
+    _check_database_conditions(model, conditions)
     start = time.perf_counter()
     with common.status(f"Sampling {len(model.order_)} tables"):
-        synthetic = model.sample(scale=scale, seed=seed)
+        synthetic = model.sample(scale=scale, seed=seed, **({"conditions": conditions} if conditions else {}))
     seconds = time.perf_counter() - start
     with common.status(f"Writing {common.clean(out)}"):
         where = write_database(synthetic, model.schema_, out, replace=replace)
     rows = sum(len(df) for df in synthetic.values())
     common.console().print(f"wrote {len(synthetic)} synthetic tables ({rows:,} rows, keys that join) to "
                            f"{common.clean(where)} ({seconds:.2f} s to sample)")
+
+
+def _sampled_whole(model_dir: Path, out: str, *, given: dict) -> bool:
+    """Sample a database or a sequence model (True), or refuse what a row model does not take (False: go on)."""
+    kind = _model_format(model_dir)
+    if kind == "synthera-relational-model":
+        _sample_database(model_dir, out, scale=given["scale"], seed=given["seed"], replace=given["replace"],
+                         given=given)
+        return True
+    if kind == "synthera-sequence-model":
+        _sample_sequences(model_dir, out, entities=given["entities"], seed=given["seed"], fmt=given["fmt"],
+                          out_table=given["out_table"], replace=given["replace"], given=given)
+        return True
+    if given.get("entities") is not None:
+        raise UserInputError("--entities applies to sequence models; this model writes rows, so pass --rows")
+    return False
+
+
+def _sample_sequences(model_dir: Path, out: str, *, entities: int | None, seed: int | None, fmt, out_table,
+                      replace: bool, given: dict) -> None:
+    """``sample`` from a sequence model: whole histories, ``--entities`` of them, ``--where`` on entity columns."""
+    import inspect
+
+    from synthera.io import write_table
+    from synthera.sequences import SequenceSynthesizer
+
+    if given.get("rows") is not None:
+        raise UserInputError("this is a sequence model: --entities sets the number of histories, each of several "
+                             "rows (default: as many as in training); drop --rows")
+    if given.get("scale") is not None:
+        raise UserInputError("--scale applies to database models; this is a sequence model, so pass --entities")
+    _refuse_one_table_flags(given, _ROW_MODEL_SAMPLE, "this is a sequence model")
+    if entities is not None and entities < 1:
+        raise UserInputError(f"--entities must be at least 1; got {entities}")
+    conditions = _parse_where(given.get("where") or [])
+    common.check_table_out(out, out_table)
+    model = SequenceSynthesizer.load(model_dir)
+    kwargs = {"seed": seed}
+    if conditions:
+        if "conditions" not in inspect.signature(model.sample).parameters:
+            raise UserInputError("this version's sequence model cannot take --where; drop it")
+        kwargs["conditions"] = conditions
+    n = entities if entities is not None else int(model.n_entities_)
+    start = time.perf_counter()
+    with common.status(f"Sampling {n:,} histories"):
+        df = model.sample(n, **kwargs)
+    seconds = time.perf_counter() - start
+    where_written = write_table(df, out, table=out_table, format=fmt, replace=replace)
+    common.console().print(f"wrote {n:,} synthetic histories ({len(df):,} rows) to {where_written} "
+                           f"({seconds:.2f} s to sample)")
 
 
 def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, scheduler, seed, domain_is_public) -> None:
@@ -293,13 +449,17 @@ def sample(
     workers: int | None = typer.Option(None, "--workers", help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     rows_per_file: int | None = typer.Option(None, "--rows-per-file", help=ROWS_PER_FILE_HELP),
+    entities: int | None = typer.Option(None, "--entities", help=ENTITIES_HELP),
 ) -> None:
-    """Generate synthetic rows from a saved model, optionally with balanced groups or demographic parity."""
+    """Generate synthetic rows from a saved model, optionally with balanced groups or demographic parity.
+
+    A database model writes every table (--scale, --where TABLE.COLUMN=VALUE); a sequence model, --entities histories.
+    """
     from synthera.io import write_table
     from synthera.tabular import load_synthesizer
 
-    if _is_relational_model(model_dir):
-        return _sample_database(model_dir, out, scale=scale, seed=seed, replace=replace, given=locals())
+    if _sampled_whole(model_dir, out, given=locals()):
+        return
     _check_rows(rows, scale)
     conditions = _parse_where(where)
     mitigate = bool(balance or parity or sensitive or intersectional or relabel is not None)
@@ -323,19 +483,16 @@ def sample(
     elif chunk < rows:
         where_written = _sample_in_chunks(synth, rows, out, fmt, chunk=chunk, seed=seed, conditions=conditions)
         seconds = time.perf_counter() - start
-        common.console().print(
-            f"wrote {rows:,} synthetic rows to {where_written} ({seconds:.2f} s to sample and write)"
-        )
-        return
+        return common.console().print(f"wrote {rows:,} synthetic rows to {where_written} ({seconds:.2f} s to sample "
+                                      "and write)")
     else:
         with common.status(f"Sampling {rows:,} rows"):
             df = synth.sample(rows, seed=seed, conditions=conditions)
     seconds = time.perf_counter() - start
     where_written = write_table(df, out, table=out_table, format=fmt, replace=replace)
     shown = common.console()
-    if plan is not None:
-        for line in _plan_lines(df, plan):
-            shown.print(line)
+    for line in _plan_lines(df, plan) if plan is not None else []:
+        shown.print(line)
     shown.print(f"wrote {len(df):,} synthetic rows to {where_written} ({seconds:.2f} s to sample)")
 
 

@@ -280,11 +280,20 @@ def _not_computed_section(res: dict) -> list[str]:
     return parts
 
 
+def _sequence_section(results: dict, plots: dict) -> list[str]:
+    """The "Histories" section, for a long table of events (see :mod:`synthera.sequences.report`)."""
+    if not results.get("sequences"):
+        return []
+    from synthera.sequences.report import render_section
+
+    return render_section(results["sequences"], plots.get("sequences"))
+
+
 def render(results: dict, plots: dict) -> str:
     """The evaluation page of a report's ``results`` (its JSON dict) and ``plots`` (the arrays drawn)."""
     sub = ", ".join(f"{n:,} {k}" for k, n in results["rows"].items())
     body = [*_fidelity_section(results["fidelity"], plots), *_utility_section(results["utility"], plots),
             *_privacy_section(results["privacy"], plots), *_fairness_section(results["fairness"], plots),
-            *_not_computed_section(results)]
+            *_sequence_section(results, plots), *_not_computed_section(results)]
     return page("Synthera evaluation report", f'{escape(sub)} rows; synthera {escape(results["synthera_version"])}',
                 results["headline"], body, results.get("timings_s", {}))

@@ -64,6 +64,16 @@ class Report:
 
         return render(self.results, self.plots)
 
+    def add_sequences(self, results: dict, plots: dict) -> Report:
+        """Add the history metrics of a long table of events (see :mod:`synthera.sequences.report`).
+
+        They go into ``results["sequences"]``, the headline and a "Histories" section of the HTML page.
+        """
+        self.results["sequences"] = results
+        self.plots["sequences"] = plots
+        self.results["headline"] = headline(self.results)
+        return self
+
     def save(self, folder: str | Path) -> list[Path]:
         """Write ``results.json``, ``report.html`` and one ``NAME.parquet`` per table into ``folder``, atomically."""
         from synthera.io import atomic_path, write_text
@@ -176,11 +186,19 @@ _STEP_MATCH_OK = 0.95
 def headline(results: dict) -> list[str]:
     """A few plain sentences that summarise the results, most important first."""
     lines = [*_size_lines(results), *_replay_lines(results), *_fidelity_lines(results), *_utility_lines(results),
-             *_privacy_lines(results), *_fairness_lines(results)]
+             *_privacy_lines(results), *_fairness_lines(results), *_sequence_lines(results)]
     if results["errors"]:
         failed = ", ".join(e["metric"] for e in results["errors"])
         lines.append(f"{len(results['errors'])} metric(s) could not be computed: {failed} (see errors).")
     return lines
+
+
+def _sequence_lines(results: dict) -> list[str]:
+    if not results.get("sequences"):
+        return []
+    from synthera.sequences.report import headline_lines
+
+    return headline_lines(results["sequences"])
 
 
 def _size_lines(results: dict) -> list[str]:

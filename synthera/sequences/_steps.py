@@ -3,10 +3,15 @@
 :class:`StepCascade` is the relational :class:`~synthera.relational._cascade.ContextCascade`
 (given columns first, every other column learned conditioned on them) whose
 given columns get no fitted tree: they are always supplied at sampling time
-(entity context, position, events left, lag values). :func:`walk` then draws
-position ``p`` of every history still running in one vectorised pass per
-position, feeding each drawn value back as the next event's lag 1 and lag 2,
-so the number of passes is the longest history, never the number of events.
+(entity context, position, events left, lag values, the previous value's
+distance from the history's mean), and whose persisting numeric columns learn
+the step from the previous event's bin rather than the level.
+:func:`walk` then draws position ``p`` of every history still running in one
+vectorised pass per position, feeding each drawn value back as the next
+event's lag 1 and lag 2, so the number of passes is the longest history,
+never the number of events; trees are walked a fixed number of levels over
+slices of one event matrix (:class:`_FastTree`), so a pass costs a few numpy
+calls per column whatever the number of histories.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.relational._cascade import ContextCascade
-from synthera.sequences._prepare import FIRST, LAGS, LEFT, LENGTH, POS, REL, lag_name
+from synthera.sequences._prepare import DEV, FIRST, LAGS, LEFT, LENGTH, MEAN, POS, REL, lag_name
 from synthera.tabular.cascade import CascadeSynthesizer, _Scorer, _Tree
 
 _OTHER, _NULL = object(), object()
@@ -36,7 +41,40 @@ class StepCascade(ContextCascade):
         self._share_lag_bins()
         codes = self._reorder(data, encoder, first)
         self._n_given = len(first)
+        self._targets = self._change_targets(codes)
         self.trees_ = self._fit_trees(codes, rng)
+
+    def _change_targets(self, codes: np.ndarray) -> dict[int, np.ndarray]:
+        """Binned columns whose change since the previous event is more predictable than their level.
+
+        Bins are ordered, so ``code - lag-1 code`` is a step up or down the
+        column's bins. Where the step's entropy over the training events is
+        below 0.99 times the level's (a level that persists: a patient's bilirubin), the
+        column's tree learns the step instead of the level: one leaf then
+        says "about where it was" for every level in it, where predicting the
+        level needs a leaf per level. Levels that wander (a film's year in a
+        user's ratings, entropy ratio 0.993) keep the level, as a
+        random walk of steps would drift to the column's extremes.
+        Events without a previous value keep the level, as classes ``0 .. n - 1``;
+        a step ``s`` is class ``n + s + bins - 1``. ``delta_`` records
+        ``{column: [n, bins]}`` for :func:`walk`.
+        """
+        self.delta_, targets = {}, {}
+        for name in getattr(self, "delta_candidates", []):
+            lag = lag_name(name, 1)
+            if name not in self.discretizers_ or lag not in self.columns_:
+                continue
+            j, i = self.columns_.index(name), self.columns_.index(lag)
+            disc, n = self.discretizers_[name], int(self.n_codes_[j])
+            bins = len(disc.table_)
+            level, before = codes[:, j], codes[:, i]
+            step = (before < bins) & (level < bins)
+            if step.sum() < 30 or _entropy(level[step] - before[step]) >= _STEP_GAIN * _entropy(level[step]):
+                continue
+            targets[j] = np.where(step, n + level - before + bins - 1, level)
+            self.n_codes_[j] = n + 2 * bins - 1
+            self.delta_[name] = [n, bins]
+        return targets
 
     def _share_lag_bins(self) -> None:
         """Lag columns use their column's bins (plus a null code), so a drawn code is the next event's lag code."""
@@ -54,6 +92,7 @@ class StepCascade(ContextCascade):
     def _fit_trees(self, codes, rng):
         from sklearn.tree import DecisionTreeClassifier
 
+        self.__dict__.pop("_values", None)  # the tabular cascade's within-bin relations: not fitted here
         if getattr(self, "_deferred", False):
             return []
         n_rows, width = codes.shape
@@ -61,7 +100,7 @@ class StepCascade(ContextCascade):
         scorer = _Scorer(codes, np.asarray([name in self.discretizers_ for name in self.columns_]))
         trees = []
         for j in range(width):
-            target = codes[:, j]
+            target = getattr(self, "_targets", {}).get(j, codes[:, j])
             n_classes = np.unique(target).size
             if j < self._n_given or j == 0 or n_classes == 1 or n_classes > round(0.5 * n_rows):
                 trees.append(_Tree.constant(target, self.n_codes_[j]))
@@ -71,6 +110,15 @@ class StepCascade(ContextCascade):
                                          random_state=int(rng.integers(2**31))).fit(features[:, used], target)
             trees.append(_Tree.from_sklearn(clf.tree_, clf.classes_, self.n_codes_[j], used))
         return trees
+
+
+#: the step must cut the grouped entropy by this factor to replace the level (see StepCascade._change_targets)
+_STEP_GAIN = 0.99
+
+
+def _entropy(codes: np.ndarray) -> float:
+    p = np.unique(codes, return_counts=True)[1] / max(codes.size, 1)
+    return float(-(p * np.log(p)).sum())
 
 
 def labels(model: ContextCascade, name: str) -> list:
@@ -108,61 +156,229 @@ def _codes(model: ContextCascade, name: str, values: np.ndarray) -> np.ndarray:
     return disc.transform(values) if disc is not None else values
 
 
+#: most events walked at once; larger samples are walked in chunks of whole histories (bounded memory)
+_CHUNK_EVENTS = 1_000_000
+
+
 def walk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagged: list[str],
-         rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+         rng: np.random.Generator, persist: dict[str, float] | None = None, delta: dict | None = None,
+         ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Every event of every history: encoded values per generated column, each event's entity and position.
 
     ``context`` holds one row per entity (its given columns); ``lengths`` the
-    number of events of each. Work happens on codes: histories are sorted
-    longest first, so the histories still running at position ``p`` are a
-    prefix, events are laid out position by position, and a lag is a slice
-    of the codes drawn one or two positions earlier (lag columns share their
-    column's bins). Values are decoded once at the end. Events come out
-    grouped by entity, in order.
+    number of events of each; ``persist`` the within-bin persistence of each
+    binned column (see :func:`persistence`); ``delta`` the columns whose trees
+    draw a step from the previous event's bin (see :meth:`StepCascade._change_targets`). Events come out grouped by
+    entity, in order. Histories are walked in chunks of at most
+    :data:`_CHUNK_EVENTS` events.
+    """
+    ends = np.cumsum(lengths)
+    bounds = [0]
+    while bounds[-1] < lengths.size:
+        stop = int(np.searchsorted(ends, (ends[bounds[-1] - 1] if bounds[-1] else 0) + _CHUNK_EVENTS, side="right"))
+        bounds.append(max(stop, bounds[-1] + 1))
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        out, entity, pos = _walk_chunk(model, context.iloc[lo:hi], lengths[lo:hi], lagged, rng, delta or {})
+        parts.append((_decode(model, out, entity, persist or {}, rng), entity + lo, pos))
+    if not parts:
+        out, entity, pos = _walk_chunk(model, context, lengths, lagged, rng, delta or {})
+        parts.append((_decode(model, out, entity, {}, rng), entity, pos))
+    keys = parts[0][0].keys()
+    return ({k: np.concatenate([p[0][k] for p in parts]) for k in keys}, np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagged: list[str],
+                rng: np.random.Generator, delta: dict) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Codes of every event of some histories (see :func:`walk`).
+
+    Histories are sorted longest first, so the histories still running at
+    position ``p`` are a prefix, and events are laid out position by position
+    in one matrix (one row per cascade column): a step reads and writes a
+    slice of it, and a lag is a copy of the slice drawn one or two positions
+    earlier (lag columns share their column's bins).
     """
     cols = model.columns_
     given = set(context.columns) & set(cols)
     targets = [j for j, c in enumerate(cols) if c not in given and c not in (POS, LEFT, REL, LENGTH)
-               and not c.startswith("__lag")]
+               and not c.startswith(("__lag", DEV))]
     order = np.argsort(-lengths, kind="stable")
     ordered = lengths[order]
     steps = int(ordered.max()) if ordered.size else 0
     counts = np.searchsorted(-ordered, -np.arange(steps), side="left")  # histories with more than p events
     offsets = np.r_[0, np.cumsum(counts)]
+    n = int(offsets[-1])
     pos = np.repeat(np.arange(steps), counts)
-    span = ordered[np.arange(offsets[-1]) - offsets[pos]].astype(np.float64)
-    per_event = {cols.index(name): _codes(model, name, values).astype(np.float32) for name, values in
-                 ((POS, pos.astype(np.float64)), (LEFT, span - 1 - pos), (REL, pos / np.maximum(span - 1, 1)),
-                  (LENGTH, span)) if name in cols}
-    fixed = {cols.index(c): model._context_codes(c, context[c])[order].astype(np.float32) for c in given}
+    rank = np.arange(n) - offsets[pos]  # each event's history, as its place in ``order``
+    span = ordered[rank].astype(np.float64)
+    mat = np.zeros((len(cols), n), dtype=np.float32)
+    for name, values in ((POS, pos.astype(np.float64)), (LEFT, span - 1 - pos), (REL, pos / np.maximum(span - 1, 1)),
+                         (LENGTH, span)):
+        if name in cols:
+            mat[cols.index(name)] = _codes(model, name, values)
+    for c in given:
+        mat[cols.index(c)] = model._context_codes(c, context[c])[order][rank]
     firsts = {j: _codes(model, cols[j], _first_values(model, cols[j], context[FIRST + cols[j]]))[order]
               for j in targets if FIRST + cols[j] in context.columns}
     lags = _lag_specs(model, lagged)
-    drawn = np.zeros((len(cols), offsets[-1]), dtype=np.int64)
+    for j, _, _, _, null in lags:
+        mat[j] = null
+    devs = _dev_specs(model, context, order)
+    trees = {j: _FastTree(model.trees_[j], n) for j in targets}
+    steps_of = {j: (cols.index(lag_name(cols[j], 1)), *delta[cols[j]]) for j in targets if cols[j] in delta}
+    flat = mat.reshape(-1)  # a view: what a step writes into ``mat`` the next step reads through ``flat``
+    uniforms = rng.random((len(targets), n))
     for p in range(steps):
         k, a = int(counts[p]), int(offsets[p])
-        mat = np.empty((len(cols), k), dtype=np.float32)
-        for j, codes in fixed.items():
-            mat[j] = codes[:k]
-        for j, codes in per_event.items():
-            mat[j] = codes[a:a + k]
-        for j, x, lag, mapping, null in lags:
-            if p < lag:
-                mat[j] = null
+        for j, x, lag, mapping, _ in lags:
+            if p >= lag:
+                prev = mat[x, offsets[p - lag]:offsets[p - lag] + k]
+                mat[j, a:a + k] = prev if mapping is None else mapping[prev.astype(np.int64)]
+        for j, i, middle, mean, disc in devs:
+            mat[j, a:a + k] = disc.transform(middle[mat[i, a:a + k].astype(np.int64)] - mean[:k])
+        for t, j in enumerate(targets):
+            if p == 0 and j in firsts:
+                mat[j, :k] = firsts[j][:k]
             else:
-                prev = drawn[x, offsets[p - lag]:offsets[p - lag] + k]
-                mat[j] = prev if mapping is None else mapping[prev]
-        for j in targets:
-            mat[j] = model.trees_[j].sample(mat, rng.random(k)) if not (p == 0 and j in firsts) else firsts[j][:k]
-            drawn[j, a:a + k] = mat[j]
-    entity = order[np.arange(offsets[-1]) - offsets[pos]]
+                drawn = trees[j].sample(flat, a, k, uniforms[t, a:a + k])
+                if j in steps_of:  # a step from the previous event's bin
+                    i, width, bins = steps_of[j]
+                    moved = np.clip(mat[i, a:a + k] + (drawn - width - bins + 1), 0, bins - 1)
+                    drawn = np.where(drawn >= width, moved, drawn)
+                mat[j, a:a + k] = drawn
+    entity = order[rank]
     back = np.lexsort((pos, entity))
+    return {cols[j]: mat[j, back].astype(np.int64) for j in targets}, entity[back], pos[back]
+
+
+class _FastTree:
+    """A cascade tree walked a fixed number of levels over a slice of the event matrix.
+
+    Leaves point to themselves (feature 0, threshold +inf), so every row takes
+    the same number of steps and a level costs a handful of numpy calls
+    whatever the number of rows; nodes are stored doubled (``2 * node + went_right``
+    indexes the children) to save an operation per level.
+    """
+
+    def __init__(self, tree, n_events: int):
+        leaf = tree.feature < 0
+        ids = np.arange(leaf.size)
+        left, right = np.where(leaf, ids, tree.left), np.where(leaf, ids, tree.right)
+        self.children = (2 * np.stack([left, right], axis=1)).reshape(-1).astype(np.int64)
+        self.where = np.repeat(np.where(leaf, 0, tree.feature).astype(np.int64) * n_events, 2)
+        self.threshold = np.repeat(np.where(leaf, np.inf, tree.threshold).astype(np.float32), 2)
+        self.inner = np.repeat(~leaf, 2)
+        self.depth = _depth(tree)
+        self.cdf, self.k = tree.flat_cdf, tree.leaf_probs.shape[1]
+
+    def sample(self, flat: np.ndarray, a: int, k: int, u: np.ndarray) -> np.ndarray:
+        """A code per event ``a .. a + k - 1``, drawn from its leaf with the uniforms ``u``."""
+        node = np.zeros(k, dtype=np.int64)
+        if self.depth:
+            idx = np.arange(a, a + k)
+            for level in range(self.depth):
+                node = self.children[node + (flat[self.where[node] + idx] > self.threshold[node])]
+                if level % 3 == 2 and not self.inner[node].any():
+                    break
+        leaves = node >> 1
+        drawn = np.searchsorted(self.cdf, leaves + u, side="right") - leaves * self.k
+        return np.minimum(drawn, self.k - 1)
+
+
+def _depth(tree) -> int:
+    """Levels of the deepest leaf (0 for a single leaf)."""
+    depth = np.zeros(tree.feature.size, dtype=np.int64)
+    for node in np.flatnonzero(tree.feature >= 0):  # children come after their parent
+        depth[tree.left[node]] = depth[tree.right[node]] = depth[node] + 1
+    return int(depth.max()) if depth.size else 0
+
+
+def persistence(model: ContextCascade, events: pd.DataFrame, pos: np.ndarray, columns: list[str]) -> dict[str, float]:
+    """How much each binned column's place inside its bin persists from one event to the next.
+
+    A value that stays in the same bin at consecutive events (a patient's
+    bilirubin, a plane's distance) sits at a similar place inside it: the
+    correlation of the normal scores of those places over such pairs in the
+    training histories, stored as its square root (see :func:`_decode`).
+    """
+    from scipy.special import ndtri
+
     out = {}
-    for j in targets:
-        disc = model.discretizers_.get(cols[j])
-        codes = drawn[j, back]
-        out[cols[j]] = disc.inverse(codes, rng) if disc is not None else codes
-    return out, entity[back], pos[back]
+    for name in columns:
+        disc = model.discretizers_.get(name)
+        if disc is None or name not in events:
+            continue
+        values = model.encoder_.encode_column(name, events[name])
+        codes = disc.transform(values)
+        z = ndtri(np.clip(_place(disc, codes, values), 0.005, 0.995))
+        pair = (pos[1:] > 0) & (codes[1:] == codes[:-1]) & np.isfinite(z[1:]) & np.isfinite(z[:-1])
+        if pair.sum() < 20 or np.std(z[1:][pair]) == 0 or np.std(z[:-1][pair]) == 0:
+            continue
+        r = float(np.corrcoef(z[1:][pair], z[:-1][pair])[0, 1])
+        if r > 0.05:
+            out[name] = round(float(np.sqrt(min(r, 0.98))), 4)
+    return out
+
+
+def _place(disc, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each value sits inside its bin, in [0, 1] (NaN for point masses and nulls)."""
+    table = disc.table_
+    n_rows, width = table.shape
+    real = (codes < n_rows) & np.isfinite(values)
+    rows = table[np.where(real, codes, 0)]
+    left = np.clip((rows[:, 1:-1] <= values[:, None]).sum(axis=1), 0, width - 2)
+    lo, hi = rows[np.arange(len(rows)), left], rows[np.arange(len(rows)), left + 1]
+    frac = np.where(hi > lo, (values - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5)
+    place = (left + np.clip(frac, 0.0, 1.0)) / (width - 1)
+    return np.where(real & (rows[:, 0] < rows[:, -1]), place, np.nan)
+
+
+def _decode(model: ContextCascade, codes: dict[str, np.ndarray], entity: np.ndarray, persist: dict[str, float],
+            rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Codes to values; a run of events of one history in the same bin shares part of its place in the bin.
+
+    Each run draws a normal score, each event its own; the event's place is
+    ``Phi(rho * run + sqrt(1 - rho^2) * own)``, so two events of a run are
+    correlated as in the training histories (``rho^2``, see :func:`persistence`).
+    """
+    from scipy.special import ndtr
+
+    out = {}
+    for name, c in codes.items():
+        disc = model.discretizers_.get(name)
+        if disc is None:
+            out[name] = c
+            continue
+        rho = float(persist.get(name, 0.0))
+        if rho <= 0 or c.size == 0:
+            out[name] = disc.inverse(c, rng)
+            continue
+        run = np.cumsum(np.r_[True, (c[1:] != c[:-1]) | (entity[1:] != entity[:-1])]) - 1
+        z = rho * rng.standard_normal(int(run[-1]) + 1)[run] + np.sqrt(1 - rho**2) * rng.standard_normal(c.size)
+        out[name] = disc.at(c, ndtr(z))
+    return out
+
+
+def _dev_specs(model: ContextCascade, context: pd.DataFrame, order: np.ndarray) -> list[tuple]:
+    """``(deviation column, lag-1 column, bin middles, entity means in walk order, its discretizer)`` per column.
+
+    The previous value is known by its bin only, so its deviation from the entity's mean is taken from the
+    bin's middle (the lag's null code maps to NaN, the deviation's null).
+    """
+    cols = model.columns_
+    specs = []
+    for j, name in enumerate(cols):
+        source = name[len(DEV):]
+        lag, disc = lag_name(source, 1), model.discretizers_.get(name)
+        if not name.startswith(DEV) or lag not in cols or disc is None or disc.null_code is None \
+                or lag not in model.discretizers_ or MEAN + source not in context.columns:
+            continue
+        table = model.discretizers_[lag].table_
+        middle = np.r_[table[:, table.shape[1] // 2], np.nan, np.nan]
+        mean = pd.to_numeric(context[MEAN + source], errors="coerce").to_numpy(np.float64)[order]
+        specs.append((j, cols.index(lag), middle, mean, disc))
+    return specs
 
 
 def _lag_specs(model: ContextCascade, lagged: list[str]) -> list[tuple]:

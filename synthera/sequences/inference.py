@@ -2,9 +2,10 @@
 
 A key candidate is a non-float column repeating its values (between 2 and
 half as many distinct values as rows, most of them on several rows), named
-like an identifier or holding integers/text. An index candidate is a date,
-or a number named like a time or position, that orders most rows uniquely
-within each entity. The proposal carries its evidence so a user can confirm it.
+like an identifier or holding integers/text. An index candidate is a date
+(native, or text that reads as dates), or a number named like a time or
+position, that orders most rows uniquely within each entity. The proposal
+carries its evidence so a user can confirm it (:func:`evidence_lines`).
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({"patient": [1, 1, 2, 2, 2], "day": [0, 30, 0, 10, 40], "v": [1., 2, 3, 4, 5]})
@@ -15,13 +16,65 @@ within each entity. The proposal carries its evidence so a user can confirm it.
 from __future__ import annotations
 
 import re
+import warnings
 
 import pandas as pd
 
-__all__ = ["infer_sequence"]
+__all__ = ["evidence_lines", "infer_sequence", "parse_dates"]
 
 _KEY_NAME = re.compile(r"(^id$|_id$|^id_|key|patient|user|customer|account|tailnum|entity|subject|player)", re.I)
 _INDEX_NAME = re.compile(r"(date|time|day|month|year|week|hour|seq|step|order|visit|index|^t$|pos|period)", re.I)
+#: share of a text column's sampled values that must read as dates for it to count as a date column
+_DATE_SHARE = 0.95
+_DATE_SAMPLE = 200
+
+
+def _text_dates(series: pd.Series) -> pd.Series | None:
+    """``series`` parsed as dates when it is text that (nearly) always reads as a date, else None."""
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return None
+    sample = pd.Series(series.dropna().unique()[:_DATE_SAMPLE]).astype(str)
+    if sample.empty or pd.to_numeric(sample, errors="coerce").notna().mean() > 0.5:
+        return None  # numbers written as text are codes, not dates
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean() < _DATE_SHARE:
+            return None
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+
+
+def parse_dates(table: pd.DataFrame, metadata=None) -> pd.DataFrame:
+    """``table`` with its text date columns (by the metadata's ``datetime`` kind, else by reading them) as datetimes.
+
+    A CSV holds dates as text; order relations (``start <= end``) and calendar gaps need them as dates.
+    """
+    out = table.copy()
+    for name in table.columns:
+        col = metadata.columns.get(name) if metadata is not None else None
+        if pd.api.types.is_datetime64_any_dtype(table[name]):
+            continue
+        if col is not None:
+            if col.kind == "datetime":
+                out[name] = pd.to_datetime(table[name].astype("string"), errors="coerce",
+                                           format=col.datetime_format or "mixed")
+            continue
+        parsed = _text_dates(table[name])
+        if parsed is not None:
+            out[name] = parsed
+    return out
+
+
+def _key_candidate(s: pd.Series, name: str, n: int) -> tuple[int, float] | None:
+    if pd.api.types.is_float_dtype(s) or pd.api.types.is_bool_dtype(s) or s.isna().any():
+        return None
+    distinct = s.nunique()
+    if not 2 <= distinct <= n / 2:
+        return None
+    repeated = float((s.value_counts() > 1).mean())
+    if repeated < 0.5 or not (_KEY_NAME.search(name) or pd.api.types.is_integer_dtype(s)
+                              or pd.api.types.is_object_dtype(s)):
+        return None
+    return int(distinct), repeated
 
 
 def infer_sequence(table: pd.DataFrame) -> dict | None:
@@ -29,32 +82,45 @@ def infer_sequence(table: pd.DataFrame) -> dict | None:
     n = len(table)
     if n < 4:
         return None
+    dated = {c: table[c] for c in table.columns if pd.api.types.is_datetime64_any_dtype(table[c])}
+    for c in table.columns:
+        if c not in dated and not table[c].isna().any():
+            parsed = _text_dates(table[c])
+            if parsed is not None and not parsed.isna().any():
+                dated[c] = parsed
     best = None
     for key in table.columns:
-        s = table[key]
-        if pd.api.types.is_float_dtype(s) or pd.api.types.is_bool_dtype(s) or s.isna().any():
+        found = _key_candidate(table[key], str(key), n)
+        if found is None:
             continue
-        distinct = s.nunique()
-        if not 2 <= distinct <= n / 2:
-            continue
-        repeated = float((s.value_counts() > 1).mean())
-        if repeated < 0.5 or not (_KEY_NAME.search(str(key)) or pd.api.types.is_integer_dtype(s)
-                                  or pd.api.types.is_object_dtype(s)):
-            continue
+        distinct, repeated = found
         for index in table.columns:
             if index == key or table[index].isna().any():
                 continue
             t = table[index]
-            dated = pd.api.types.is_datetime64_any_dtype(t)
-            if not (dated or (pd.api.types.is_numeric_dtype(t) and _INDEX_NAME.search(str(index)))):
+            if not (index in dated or (pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+                                       and _INDEX_NAME.search(str(index)))):
                 continue
-            unique = 1.0 - float(table.duplicated([key, index]).mean())
+            pairs = pd.DataFrame({"k": table[key].to_numpy(), "i": dated.get(index, t).to_numpy()})
+            unique = 1.0 - float(pairs.duplicated().mean())
             if unique < 0.95:
                 continue
-            score = unique + repeated + 0.5 * bool(_KEY_NAME.search(str(key))) + 0.5 * dated
+            score = unique + repeated + 0.5 * bool(_KEY_NAME.search(str(key))) + 0.5 * (index in dated)
             if best is None or score > best[0]:
-                best = (score, key, index, {"distinct_keys": int(distinct), "repeated_share": repeated,
-                                            "unique_pairs_share": unique})
+                best = (score, key, index, {"distinct_keys": distinct, "repeated_share": repeated,
+                                            "unique_pairs_share": unique, "mean_length": n / distinct,
+                                            "index_is_date": index in dated})
     if best is None:
         return None
     return {"sequence_key": best[1], "sequence_index": best[2], "evidence": best[3]}
+
+
+def evidence_lines(proposal: dict) -> list[str]:
+    """One line for the key and one for the index of a :func:`infer_sequence` proposal, with their evidence."""
+    ev = proposal["evidence"]
+    key, index = proposal["sequence_key"], proposal["sequence_index"]
+    what = "dates" if ev["index_is_date"] else "numbers named like a time or position"
+    return [f"sequence_key: {key} (proposed: {ev['distinct_keys']:,} entities, {ev['repeated_share']:.0%} of them "
+            f"with several rows, {ev['mean_length']:.1f} rows each on average)",
+            f"sequence_index: {index} (proposed: {what}; {ev['unique_pairs_share']:.1%} of ({key}, {index}) pairs "
+            "are unique)"]

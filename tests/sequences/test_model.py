@@ -136,3 +136,34 @@ def test_first_values_numeric_index_bools_and_nulls():
     assert not any(c.startswith("__") for c in entities.columns)
     # the entity level persists: per-entity spread far below the spread across entities
     assert out.groupby("eid")["value"].std().median() < 0.5 * out["value"].std()
+
+
+def test_persisting_levels_are_drawn_as_steps_and_keep_their_lag_one_relation():
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(4, 12, 300)
+    ids = np.repeat(np.arange(300), lengths)
+    pos = np.concatenate([np.arange(k) for k in lengths])
+    level = np.exp(np.repeat(rng.normal(0, 1, 300), lengths))
+    value = level * np.exp(rng.normal(0, 0.05, ids.size))  # a skewed level that persists within each history
+    df = pd.DataFrame({"eid": ids, "t": pos, "value": value, "noise": rng.normal(size=ids.size)})
+    model = SequenceSynthesizer().fit(df, sequence_key="eid", sequence_index="t")
+    assert "value" in model.delta_ and "noise" not in model.delta_
+
+    def lag_corr(f):
+        same = f["eid"].to_numpy()[1:] == f["eid"].to_numpy()[:-1]
+        x = np.log(f["value"].to_numpy())
+        return np.corrcoef(x[1:][same], x[:-1][same])[0, 1]
+
+    out = model.sample(seed=0)
+    assert lag_corr(out) > 0.9 * lag_corr(df)
+    assert out["value"].min() >= df["value"].min() and out["value"].max() <= df["value"].max()
+
+
+def test_histories_walked_in_chunks_match_the_layout(monkeypatch, fitted, histories):
+    from synthera.sequences import _steps
+
+    monkeypatch.setattr(_steps, "_CHUNK_EVENTS", 40)
+    out = fitted.sample(25, seed=4)
+    assert out["patient"].nunique() == 25 and list(out.columns) == list(histories.columns)
+    assert out.equals(out.sort_values(["patient", "date"], kind="stable").reset_index(drop=True))
+    assert out.groupby("patient")["group"].nunique().max() == 1
