@@ -390,9 +390,13 @@ def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, schedule
                                       client=client, domain_is_public=domain_is_public)
     seconds = time.perf_counter() - start
     synth.save(out)
+    recounted = info.get("recounted_rows", 0)
+    counts = f"; leaf frequencies re-counted over all {recounted:,} rows" if recounted else ""
+    if info.get("skipped_rows", 0):
+        counts += f" ({info['skipped_rows']:,} rows with a category or null the sample never held were skipped)"
     common.console().print(
         f"fitted {synth.name} on a fixed-seed sample of {info['sample_rows']:,} of {info['rows']:,} rows "
-        f"({info['parts']} part(s); bounds and null shares from all rows) in {seconds:.1f} s; saved to {out}"
+        f"({info['parts']} part(s); bounds and null shares from all rows{counts}) in {seconds:.1f} s; saved to {out}"
     )
 
 

@@ -127,6 +127,7 @@ def test_cli_fit_and_evaluate_with_workers(tables, dask_client, monkeypatch, tmp
     result = runner.invoke(app, ["fit", str(root / "real"), "--out", str(tmp_path / "m"), "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert "sample of 900 of 900 rows" in result.output
+    assert "re-counted over all 900 rows" in " ".join(result.output.split())
     assert len(load_synthesizer(tmp_path / "m").sample(5, seed=0)) == 5
     result = runner.invoke(app, ["evaluate", "--real", str(root / "real"), "--synthetic", str(root / "synthetic"),
                                  "--out", str(tmp_path / "e"), "--workers", "2"])
