@@ -95,11 +95,13 @@ __all__ = [
     "parse_numbers",
 ]
 
-FORMAT_VERSION = 3  # 3 added sequence_key, sequence_index, constraints; 2 added measured_from_data,
+FORMAT_VERSION = 3  # 3 added sequence_key, sequence_index, constraints, sensitive; 2 added measured_from_data,
 #                      datetime_step, number_format, rare_categories; 1 and 2 still read
 #: the version written when a file uses nothing newer, so older Synthera still reads row-table metadata
 _PLAIN_VERSION = 2
 _SEQUENCE_FIELDS = ("sequence_key", "sequence_index", "constraints")
+#: top-level fields of version 3: a file that sets none of them is written as version 2
+_V3_FIELDS = (*_SEQUENCE_FIELDS, "sensitive")
 KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "text", "pii")
 PII_TYPES = ("email", "phone", "person_name", "street_address", "credit_card", "ip_address", "national_id",
              "account_number")
@@ -226,6 +228,8 @@ class Metadata:
     sequence_key: str | None = None
     sequence_index: str | None = None
     constraints: list[dict] | None = None
+    #: columns whose groups must stay faithful (fairness): ``fit`` models them first, as ``--sensitive`` does
+    sensitive: list[str] | None = None
 
     @property
     def is_sequence(self) -> bool:
@@ -263,7 +267,7 @@ class Metadata:
     def to_dict(self) -> dict:
         from synthera import __version__
 
-        sequence = {f: getattr(self, f) for f in _SEQUENCE_FIELDS if getattr(self, f) is not None}
+        sequence = {f: getattr(self, f) for f in _V3_FIELDS if getattr(self, f) is not None}
         return {
             "format_version": FORMAT_VERSION if sequence else _PLAIN_VERSION,
             "synthera_version": __version__,
@@ -290,7 +294,7 @@ class Metadata:
                 "upgrade synthera"
             )
         known = {"format_version", "synthera_version", "n_rows", "primary_key", "measured_from_data", "columns",
-                 *_SEQUENCE_FIELDS}
+                 *_V3_FIELDS}
         unknown = sorted(set(data) - known)
         if unknown:
             raise MetadataError(f"unknown top-level field '{unknown[0]}' in metadata; remove it")
@@ -305,9 +309,22 @@ class Metadata:
         if not isinstance(measured, bool):
             raise MetadataError("metadata 'measured_from_data' must be true or false")
         md = cls(columns=columns, primary_key=pk, n_rows=data.get("n_rows"), measured_from_data=measured,
-                 **{f: data.get(f) for f in _SEQUENCE_FIELDS})
+                 **{f: data.get(f) for f in _V3_FIELDS})
         md.check_sequence()
+        md.check_sensitive()
         return md
+
+    def check_sensitive(self) -> None:
+        """Raise :class:`MetadataError` unless ``sensitive`` is a list of distinct column names."""
+        if self.sensitive is None:
+            return
+        if not isinstance(self.sensitive, list) or not all(isinstance(c, str) for c in self.sensitive):
+            raise MetadataError("metadata 'sensitive' must be a list of column names; fix or remove it")
+        for name in self.sensitive:
+            if name not in self.columns:
+                raise MetadataError(f"sensitive column '{name}' is not one of the columns; fix or remove it")
+        if len(set(self.sensitive)) != len(self.sensitive):
+            raise MetadataError("metadata 'sensitive' names a column twice; list each column once")
 
     def check_sequence(self) -> None:
         """Raise :class:`MetadataError` unless the sequence fields name columns and make sense together."""
@@ -495,7 +512,7 @@ def infer_metadata(df: pd.DataFrame, *, hints: Metadata | dict | None = None) ->
     else:
         ids = [n for n, c in columns.items() if c.kind == "id" and n != getattr(hints, "sequence_key", None)]
         primary_key = ids[0] if ids else None
-    sequence = {f: getattr(hints, f) for f in _SEQUENCE_FIELDS} if hints is not None else {}
+    sequence = {f: getattr(hints, f) for f in _V3_FIELDS} if hints is not None else {}
     md = Metadata(columns=columns, primary_key=primary_key, n_rows=len(df), measured_from_data=True, **sequence)
     md.check_sequence()
     return md

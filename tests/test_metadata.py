@@ -322,3 +322,17 @@ def test_hinted_personal_data_finds_its_type_or_asks_for_it():
     hints["columns"]["code"]["pii_type"] = "person_name"
     md = infer_metadata(df, hints=hints)
     assert (md["contact"].pii_type, md["code"].pii_type) == ("email", "person_name")
+
+
+@pytest.mark.parametrize(
+    ("sensitive", "needle"),
+    [("sex", "must be a list"), (["nope"], "'nope' is not one of the columns"), (["a", "a"], "twice")],
+)
+def test_bad_sensitive_declarations_are_one_line_errors(sensitive, needle):
+    from synthera.errors import MetadataError
+    from synthera.metadata import Metadata
+
+    data = {"format_version": 3, "columns": {"a": {"kind": "categorical"}}, "sensitive": sensitive}
+    with pytest.raises(MetadataError, match=needle) as info:
+        Metadata.from_dict(data)
+    assert "\n" not in str(info.value)

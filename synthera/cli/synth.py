@@ -116,6 +116,7 @@ def fit(
                               fmt=fmt, encoding=encoding, seed=seed, max_length=max_length)
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
+    sensitive = _declared_sensitive(cls, sensitive, hints)
     params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs, sensitive=sensitive)
     if workers is not None or scheduler is not None:
         _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
@@ -184,6 +185,18 @@ def _fit_sequences(data: str, out: Path, *, hints, roles: tuple[str, str], flags
         f"{df.shape[1]} columns; entity {key}, order {index}) in {seconds:.1f} s; constraints kept: {kept}; "
         f"saved to {out}"
     )
+
+
+def _declared_sensitive(cls, sensitive: list[str] | None, hints) -> list[str] | None:
+    """``--sensitive`` if given, else the metadata's ``sensitive`` columns where the model can use them."""
+    declared = getattr(hints, "sensitive", None)
+    if sensitive or not declared:
+        return sensitive
+    if "sensitive" in cls.param_names():
+        return list(declared)
+    common.console().print(f"note: the {cls.name} model gives the metadata's sensitive columns no special "
+                           "treatment; use --model cascade for that")
+    return None
 
 
 def _fit_params(cls, *, epsilon, delta, seed, epochs, sensitive) -> dict:

@@ -90,3 +90,26 @@ def test_fit_models_declared_sensitive_groups_first(tmp_path):
     result = runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "c"), "--model", "gaussian_copula",
                                  "--sensitive", "status_sex"])
     one_line_error(result, "--sensitive")
+
+
+def test_fit_models_the_sensitive_columns_the_metadata_declares(tmp_path):
+    from synthera.metadata import Metadata
+    from synthera.tabular import load_synthesizer
+
+    data = tmp_path / "german.csv"
+    meta = tmp_path / "german.metadata.json"
+    assert runner.invoke(app, ["convert", "dataset:german", str(data)]).exit_code == 0
+    assert runner.invoke(app, ["inspect", str(data), "--out", str(meta)]).exit_code == 0
+    md = Metadata.load(meta)
+    md.sensitive = ["status_sex"]
+    meta.write_text(md.to_json())
+    assert Metadata.load(meta).sensitive == ["status_sex"]  # saved and read back (format version 3)
+    result = runner.invoke(app, ["fit", str(data), "--metadata", str(meta), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.stderr
+    model = load_synthesizer(tmp_path / "m")
+    assert list(model.get_params()["sensitive"]) == ["status_sex"]
+    assert model.columns_[0] == "status_sex"
+    result = runner.invoke(app, ["fit", str(data), "--metadata", str(meta), "--out", str(tmp_path / "c"),
+                                 "--model", "gaussian_copula"])
+    assert result.exit_code == 0, result.stderr
+    assert "no special treatment" in " ".join(result.stdout.split())
