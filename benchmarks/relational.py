@@ -275,9 +275,61 @@ def our_scores(train, synthetic, schema, seed: int) -> dict:
     cols = [c for c in train["flights"].columns if c not in kinds_keys]
     kh = khop_trends(train, synthetic, schema, seed=seed)
     return {"quality": quality_score(train, synthetic, schema, seed=seed),
+            "intertable_pairs": intertable_pairs(train, synthetic, schema, seed),
             "referential_integrity": referential_integrity(train, synthetic, schema)["score"],
             "khop_trends": kh.get("score"),
             "exact_copies_flights": exact_copies(train["flights"], synthetic["flights"], cols)}
+
+
+def identifier_columns(tables, schema) -> list[str]:
+    """Parent columns (``table.column``) whose every value is rare (held by < 5 rows), e.g. an airline's name.
+
+    A synthesizer that copies no rare value cannot reproduce such a column, so its inter-table
+    pairs score 0 for every arm that synthesizes the table (the holdout shares the real values).
+    """
+    from synthera.relational.metrics import column_kinds
+
+    kinds = column_kinds(tables, schema)
+    out = []
+    for t in {fk.parent for fk in schema.foreign_keys}:
+        for c, k in kinds[t].items():
+            if k == "categorical" and len(tables[t]) and (tables[t][c].value_counts() < 5).all():
+                out.append(f"{t}.{c}")
+    return sorted(out)
+
+
+def intertable_pairs(real, synthetic, schema, seed: int) -> dict[str, float]:
+    """Synthera's inter-table trend score per (parent column, child column) pair: ``fk:parent.col|child.col``."""
+    from synthera.relational import metrics as m
+
+    kinds = m.column_kinds(real, schema)
+    usable = m._CONTINUOUS + m._DISCRETE
+    out = {}
+    for fk in schema.foreign_keys:
+        if fk.parent == fk.child:
+            continue
+        rj, sj = m._join(real, fk), m._join(synthetic, fk)
+        for a in (c for c in kinds[fk.parent] if kinds[fk.parent][c] in usable):
+            for b in (c for c in kinds[fk.child] if kinds[fk.child][c] in usable):
+                v = m._pair(rj, sj, f"{fk.parent}.{a}", f"{fk.child}.{b}", kinds[fk.parent][a], kinds[fk.child][b],
+                            seed)
+                if not np.isnan(v):
+                    out[f"{fk.name}:{fk.parent}.{a}|{fk.child}.{b}"] = v
+    return out
+
+
+def pair_split(table: dict, identifiers: list[str]) -> dict:
+    """Inter-table trends (Synthera's metric) on pairs with and without an identifier parent column, per arm."""
+    out = {}
+    for arm, e in table.items():
+        pairs = (e.get("synthera_metrics") or {}).get("intertable_pairs") or {}
+        ident = [v for k, v in pairs.items() if k.split(":", 1)[1].split("|")[0] in identifiers]
+        rest = [v for k, v in pairs.items() if k.split(":", 1)[1].split("|")[0] not in identifiers]
+        if pairs:
+            out[arm] = {"pairs": len(pairs), "identifier_pairs": len(ident),
+                        "identifier_mean": float(np.mean(ident)) if ident else None,
+                        "other_mean": float(np.mean(rest)) if rest else None}
+    return out
 
 
 def gap_closed(value, floor, ceiling) -> float | None:
@@ -322,11 +374,12 @@ def part_subset(args, workdir: Path) -> dict:
         if arm in arms:
             entry["synthera_metrics"] = our_scores(train, read_db(workdir / arm), schema, args.seed)
         table[arm] = entry
-    return {"rows": rows, "arms": table, "targets": targets(table), "sdmetrics_run": sd}
+    return {"rows": rows, "arms": table, "identifier_columns": identifier_columns(train, schema),
+            "targets": targets(table, identifier_columns(train, schema)), "sdmetrics_run": sd}
 
 
-def targets(table: dict) -> dict:
-    """The issue's targets on the subset, for both settings."""
+def targets(table: dict, identifiers: list[str] | None = None) -> dict:
+    """The issue's targets on the subset, for both settings (and the identifier-pair split, see pair_split)."""
     def prop(arm, p):
         sd = (table.get(arm) or {}).get("sdmetrics") or {}
         return sd.get(p)
@@ -349,6 +402,22 @@ def targets(table: dict) -> dict:
             g = gap_closed(prop(ours, p), prop(naive, p), prop("holdout", p))
             t[f"{p}_gap_closed"] = g
             t[f"{p}_gap_ok"] = g is not None and g >= 0.8
+        split = pair_split(table, identifiers or [])
+        if all(a in split for a in (ours, naive, "holdout")):
+            floor, ceiling = split[naive], split["holdout"]
+            n = split["holdout"]["pairs"]
+            share = ((ceiling["identifier_mean"] or 0) - (floor["identifier_mean"] or 0)) * ceiling["identifier_pairs"]
+            whole = ((ceiling["identifier_mean"] or 0) * ceiling["identifier_pairs"]
+                     + ceiling["other_mean"] * (n - ceiling["identifier_pairs"])) / n
+            total = (whole - (floor["identifier_mean"] or 0) * floor["identifier_pairs"] / n
+                     - floor["other_mean"] * (n - floor["identifier_pairs"]) / n) * n
+            t["identifier_pairs"] = f"{ceiling['identifier_pairs']} of {n}"
+            t["identifier_share_of_gap"] = share / total if total else None
+            reach = ceiling["other_mean"] * (n - ceiling["identifier_pairs"]) / n
+            t["intertable_reachable_without_copying"] = reach
+            t["intertable_other_pairs"] = split[ours]["other_mean"]
+            t["intertable_other_pairs_gap_closed"] = gap_closed(split[ours]["other_mean"], floor["other_mean"],
+                                                                ceiling["other_mean"])
         t["cardinality_ok"] = (prop(ours, "cardinality") or 0) >= 0.95
         mine = ((table.get(ours) or {}).get("synthera_metrics") or {}).get("exact_copies_flights")
         ref = ((table.get("holdout") or {}).get("synthera_metrics") or {}).get("exact_copies_flights")
@@ -398,6 +467,15 @@ def markdown(result: dict) -> str:
     lines += ["", "K-hop trends: the subset has depth 2 (no path of 2 hops); see Chinook below.", "", "### Targets", ""]
     for ours, t in sub["targets"].items():
         lines.append(f"- **{ours}**: " + ", ".join(f"{k} {fmt(v)}" for k, v in t.items()))
+    ident = sub.get("identifier_columns") or []
+    if ident:
+        lines += ["", f"Identifier parent columns (every value held by fewer than 5 rows): {', '.join(ident)}. "
+                  "A synthesizer that copies no rare value cannot reproduce them, so every inter-table pair with "
+                  "one of them scores 0 when the table is synthesized (the holdout shares the real names). "
+                  "`identifier_share_of_gap` is their share of the naive-to-holdout gap; "
+                  "`intertable_reachable_without_copying` the all-pairs ceiling with them at 0; "
+                  "`intertable_other_pairs(_gap_closed)` the score (and gap closed) on the other pairs "
+                  "(Synthera's metric, which matches sdmetrics)."]
     full, ch = result.get("full") or {}, result.get("chinook") or {}
     fr = full.get("result") or {}
     frun = full.get("run") or {}
@@ -432,7 +510,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.rewrite:
         result = json.loads(Path(f"{args.out}.json").read_text())
-        result["subset"]["targets"] = targets(result["subset"]["arms"])
+        result["subset"]["targets"] = targets(result["subset"]["arms"], result["subset"].get("identifier_columns"))
         Path(f"{args.out}.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
         Path(f"{args.out}.md").write_text(markdown(result))
         return 0

@@ -6,16 +6,20 @@ The method walks the tables parents first (:meth:`Schema.order`):
   (:class:`~synthera.relational._cascade.ContextCascade`) on its non-key columns;
 * a parent's row carries, for each foreign key that points at it, the number of
   children it has (``__n__<fk>``), so child counts are learned jointly with the
-  parent's columns and sampled with them (within the real min and max);
+  parent's columns and sampled with them; the sampled counts then only rank the
+  parents, and take the values of the real count distribution's stratified quantiles
+  (:func:`~synthera.relational._keys.count_model`: counts held by 5 or more parents
+  exactly, rarer ones pooled in runs of 5), within the real min and max;
 * each child table has one *primary* foreign key (the one with the fewest
   missing parents, then the largest parent): its rows are learned together with
   their parent's columns (``__c__<col>``), and sampled with those columns fixed
   to the synthetic parent's values, as many per parent as that parent's count;
 * every other foreign key (a second parent, a self-reference, a key that closes
   a cycle) is matched after all tables exist: each child row also draws the
-  attributes it wants of that parent (``__a__<fk>__<col>``), and children are
-  paired with synthetic parents in the order of those attributes, each parent
-  taking children in proportion to its sampled count;
+  attributes it wants of that parent (``__a__<fk>__<col>``, up to ``max_match_columns``
+  of the parent's columns, categories and numbers); the largest sampled counts go to
+  the synthetic parents most children want, and each child takes its nearest parent
+  (on those attributes) that has room left;
 * null and orphan foreign keys are learned as a per-row status (``__s__<fk>``);
   orphans follow the key's policy: null, dropped at fit, or kept unmatched;
 * a table the schema declares ``public`` (reference data such as airports) is
@@ -40,6 +44,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +59,8 @@ from synthera.relational._cascade import ContextCascade, cascade_from_state, cas
 from synthera.relational._keys import (
     allocate,
     assign_foreign_key,
+    count_model,
+    draw_counts,
     enforce_integrity,
     fresh_keys,
     key_style,
@@ -76,7 +83,8 @@ class RelationalSynthesizer(Estimator):
         Most parent columns a child is conditioned on (the parent's first
         modelled columns, plus its child count).
     max_match_columns
-        Most parent attributes used to pair a child with a secondary parent.
+        Most parent attributes a child asks of a secondary parent (few-valued
+        categories and numbers, alternately), to be paired with the nearest one.
     min_samples_leaf, max_bins
         Passed to every table's cascade (see :class:`~synthera.tabular.CascadeSynthesizer`).
     seed
@@ -90,7 +98,7 @@ class RelationalSynthesizer(Estimator):
         "max_bins": Whole(2),
     }
 
-    def __init__(self, *, max_context: int = 12, max_match_columns: int = 2, min_samples_leaf: int | None = None,
+    def __init__(self, *, max_context: int = 12, max_match_columns: int = 6, min_samples_leaf: int | None = None,
                  max_bins: int = 64, seed: int = 0):
         self.max_context = max_context
         self.max_match_columns = max_match_columns
@@ -157,7 +165,8 @@ class RelationalSynthesizer(Estimator):
             train[col] = _child_counts(frames, fk, status[fk.name])
             plan["counts"][fk.name] = [col, int(train[col].min()) if len(train) else 0,
                                        int(train[col].max()) if len(train) else 0,
-                                       float(train[col].mean()) if len(train) else 0.0, int(train[col].sum())]
+                                       float(train[col].mean()) if len(train) else 0.0, int(train[col].sum()),
+                                       count_model(train[col].to_numpy())]
             hints[col] = {"kind": "numerical"}
         for fk in schema.parents_of(t):
             if fk.name in plan["public_fks"]:
@@ -168,7 +177,8 @@ class RelationalSynthesizer(Estimator):
                 train[col] = st
                 plan["status"][fk.name] = col
                 hints[col] = {"kind": "categorical"}
-            if fk.name != self.primary_[t]:
+            covered = self.primary_[t] is not None and set(fk.columns) <= set(_fk(schema, self.primary_[t]).columns)
+            if fk.name != self.primary_[t] and not covered:  # (a key inside the primary one is set with it)
                 plan["attrs"][fk.name] = _attach_parent(train, frames, fk, st, _match_columns(
                     frames[fk.parent], fk, self.max_match_columns), f"__a__{fk.name}__", hints)
         first: list[str] = []
@@ -254,7 +264,7 @@ class RelationalSynthesizer(Estimator):
             parent = made[fk.parent]
             count = self.plans_[fk.parent]["counts"][fk.name]
             target = None if self._conditioned else int(round(scale * count[4]))
-            counts = _calibrate(_sampled_counts(parent, count), count, rng, target)
+            counts = _calibrate(_sampled_counts(parent, count, self._conditioned), count, rng, target)
             extra = int(round(scale * plan.get("n_noparent", 0)))
             parent_index = np.r_[np.repeat(np.arange(len(parent)), counts), np.full(extra, -1)].astype(np.int64)
             context = _context_frame(parent, plan["context"], parent_index)
@@ -291,7 +301,7 @@ class RelationalSynthesizer(Estimator):
                 st_col = plan["status"].get(fk.name)
                 st = child[st_col].astype(str).to_numpy() if st_col in child else np.full(len(child), "parent")
                 count = self.plans_[fk.parent]["counts"].get(fk.name)
-                quotas = _sampled_counts(parent, count) if count and count[0] in parent else None
+                quotas = _sampled_counts(parent, count, self._conditioned) if count and count[0] in parent else None
                 pairs = [(c, p) for c, p in plan["attrs"].get(fk.name, {}).items() if c in child and p in parent]
                 idx = assign_foreign_key(child, parent, fk, need=st == "parent", fixed=fixed, quotas=quotas,
                                          pairs=pairs, rng=rng, upper=count[2] if count else None)
@@ -518,19 +528,28 @@ def _context_columns(parent_model, parent_plan: dict, fk: ForeignKey, limit: int
 
 
 def _match_columns(parent: pd.DataFrame, fk: ForeignKey, limit: int) -> list[str]:
-    """Parent columns that best tell parents apart for matching: few distinct values, but more than one."""
+    """Parent columns a child row asks for, to be matched with a parent that has them.
+
+    Categories with few values (fewest first, but more than one, and never a text
+    column unique per row, such as a name) alternate with numbers (in table order).
+    """
     if limit == 0 or len(parent) == 0:
         return []
-    scored = []
+    cats, nums = [], []
     for c in parent.columns:
-        if c in fk.parent_columns:
+        if c in fk.parent_columns or c.startswith("__"):
             continue
         s = parent[c]
         k = s.nunique(dropna=True)
-        text = s.dtype == object and k > 50
-        if k >= 2 and not text and k < len(parent):
-            scored.append((k, c))
-    return [c for _, c in sorted(scored)[:limit]]
+        if k < 2:
+            continue
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype) and k > 50:
+            nums.append(c)
+        elif k <= 50 and k < len(parent):
+            cats.append((k, c))
+    cats = [c for _, c in sorted(cats)]
+    mixed = [c for pair in itertools.zip_longest(cats, nums) for c in pair if c is not None]
+    return mixed[:limit]
 
 
 def _attach_parent(train: pd.DataFrame, frames, fk: ForeignKey, status: np.ndarray, columns: list[str],
@@ -562,11 +581,20 @@ def _attach_parent(train: pd.DataFrame, frames, fk: ForeignKey, status: np.ndarr
 # ------------------------------------------------------------------------------- sample helpers
 
 
-def _sampled_counts(parent: pd.DataFrame, count: list) -> np.ndarray:
+def _sampled_counts(parent: pd.DataFrame, count: list, conditioned: bool = False) -> np.ndarray:
+    """Each synthetic parent's child count through one foreign key.
+
+    The parent's model samples a count with its other columns; unless the parents
+    were chosen by a condition, those counts only rank the parents, and the values
+    are the stratified quantiles of the real count distribution (:func:`draw_counts`),
+    so the children-per-parent shape is kept as closely as the number of parents allows.
+    """
     col, low, high = count[:3]
     if col not in parent.columns or len(parent) == 0:
         return np.zeros(len(parent), dtype=np.int64)
     values = pd.to_numeric(parent[col], errors="coerce").fillna(low).to_numpy(dtype=np.float64)
+    if len(count) > 5 and count[5] and not conditioned:
+        return draw_counts(count[5], values, low, high)
     return np.clip(np.round(values), low, high).astype(np.int64)
 
 
