@@ -209,16 +209,27 @@ class Discretizer:
     def inverse(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Values for codes: a draw from each bin's within-bin quantiles (points decode exactly)."""
         codes = np.asarray(codes, dtype=np.int64)
+        return self.at(codes, rng.random(codes.shape))
+
+    def at(self, codes: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Values for codes at within-bin quantile levels ``u`` in [0, 1] (points decode exactly, nulls to NaN)."""
+        codes = np.asarray(codes, dtype=np.int64)
         n_rows, width = self.table_.shape
         real = codes < n_rows
         safe = np.where(real, codes, 0)
-        pos = rng.random(codes.shape) * self.within
+        pos = np.clip(u, 0.0, 1.0) * self.within
         left = np.minimum(pos.astype(np.int64), self.within - 1)
         frac = pos - left
         flat = self.table_.ravel()
         base = safe * width + left
         out = flat[base] * (1.0 - frac) + flat[base + 1] * frac
         return np.where(real, out, np.nan)
+
+    @property
+    def ranged(self) -> np.ndarray:
+        """For every code: True where it is a range of values (a bin), False for a point mass or the null code."""
+        table = self.table_
+        return np.r_[table[:, 0] != table[:, -1], np.zeros(int(self.nullable_), dtype=bool)]
 
     def code_of(self, value: float) -> int:
         return int(self.transform(np.array([float(value)]))[0])
