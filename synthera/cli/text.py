@@ -107,8 +107,22 @@ def generate_command(
         f"kept {stats['kept']:,} of {stats['candidates']:,} candidates "
         f"({stats['examples_per_minute']:.1f} examples/min); dropped: {dropped}"
     )
+    _print_joins(shown, stats)
     for note in stats.get("notes", []):
         shown.print(f"note: {note}")
     shown.print("wrote " + ", ".join(str(p) for p in paths))
     if stats["kept"] < config.n:
         warn(f"only {stats['kept']} of the {config.n} requested examples passed the filters; see {paths[-1]}")
+
+
+def _print_joins(shown, stats: dict) -> None:
+    """On a database with foreign keys: how many kept Text-to-SQL examples join tables, of how many asked."""
+    from synthera.text.sql.grammar import is_join_family
+
+    joins = stats.get("grammar", {}).get("joins") or {}
+    if not joins.get("links") or not stats.get("kept"):
+        return
+    families = stats.get("distribution", {}).get("family", {})
+    kept = sum(v for k, v in families.items() if is_join_family(k))
+    shown.print(f"join questions: {kept:,} of {stats['kept']:,} kept ({kept / stats['kept']:.0%}; "
+                f"{joins['join_share']:.0%} asked) over {joins['links']} foreign keys")

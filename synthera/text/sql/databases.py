@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +55,7 @@ def database_from_tables(
     tables: Mapping[str, pd.DataFrame],
     path: str | os.PathLike,
     *,
-    primary_keys: Mapping[str, str] | None = None,
+    primary_keys: Mapping[str, str | Sequence[str]] | None = None,
     foreign_keys: Iterable[ForeignKey | tuple[str, str, str, str]] = (),
     overwrite: bool = True,
 ) -> Path:
@@ -69,10 +69,10 @@ def database_from_tables(
     path
         The ``.db`` file to write. It appears only once complete.
     primary_keys
-        Optional table name to primary-key column.
+        Optional table name to primary-key column (a list for a composite key).
     foreign_keys
-        ``(table, column, ref_table, ref_column)`` links, written as
-        ``REFERENCES`` clauses so join sampling can find them.
+        ``(table, column, ref_table, ref_column)`` links (columns as tuples for a
+        composite key), written as ``REFERENCES`` clauses so join sampling can find them.
     overwrite
         Replace an existing file (default) or refuse.
 
@@ -91,9 +91,10 @@ def database_from_tables(
     primary_keys = dict(primary_keys or {})
     fks = [fk if isinstance(fk, ForeignKey) else ForeignKey(*fk) for fk in foreign_keys]
     for fk in fks:
-        for tbl, col in ((fk.table, fk.column), (fk.ref_table, fk.ref_column)):
-            if tbl not in tables or col not in tables[tbl].columns:
-                raise UserInputError(f"foreign key names {tbl}.{col}, which is not among the tables' columns")
+        for tbl, cols in ((fk.table, fk.columns), (fk.ref_table, fk.ref_columns)):
+            for col in cols:
+                if tbl not in tables or col not in tables[tbl].columns:
+                    raise UserInputError(f"foreign key names {tbl}.{col}, which is not among the tables' columns")
     with atomic_path(path) as tmp:
         tmp.unlink()  # sqlite wants to create the file itself
         conn = sqlite3.connect(tmp)
@@ -112,16 +113,19 @@ def _write_table(conn: sqlite3.Connection, name: str, frame: pd.DataFrame, prima
         raise DataError(f"table '{name}' has duplicated column names; rename them first")
     if len(frame.columns) == 0:
         raise DataError(f"table '{name}' has no columns")
+    key = [primary_key] if isinstance(primary_key, str) else list(primary_key or [])
     lines = []
     for col in frame.columns:
         line = f"  {quote_identifier(str(col))} {_sql_type(frame[col])}"
-        if primary_key == col:
+        if key == [col]:
             line += " PRIMARY KEY"
         lines.append(line)
+    if len(key) > 1:
+        lines.append(f"  PRIMARY KEY ({', '.join(quote_identifier(c) for c in key)})")
     for fk in fks:
         lines.append(
-            f"  FOREIGN KEY ({quote_identifier(fk.column)}) REFERENCES "
-            f"{quote_identifier(fk.ref_table)} ({quote_identifier(fk.ref_column)})"
+            f"  FOREIGN KEY ({', '.join(quote_identifier(c) for c in fk.columns)}) REFERENCES "
+            f"{quote_identifier(fk.ref_table)} ({', '.join(quote_identifier(c) for c in fk.ref_columns)})"
         )
     conn.execute(f"CREATE TABLE {quote_identifier(name)} (\n" + ",\n".join(lines) + "\n)")
     marks = ", ".join("?" for _ in frame.columns)
@@ -142,7 +146,7 @@ def mirror_database(url: str, target: str | os.PathLike, *, max_rows: int | None
     for tbl in schema.tables:
         frame = read_table(url, table=tbl.name)
         tables[tbl.name] = frame.head(max_rows) if max_rows else frame
-    keys = {t.name: c.name for t in schema.tables for c in t.columns if c.primary_key}
+    keys = {t.name: [c.name for c in t.columns if c.primary_key] for t in schema.tables}
     return database_from_tables(tables, target, primary_keys=keys, foreign_keys=schema.foreign_keys)
 
 

@@ -41,18 +41,27 @@ from synthera.text.sql.schema import (
 from synthera.text.sql.wording import Phrases, natural_name, spoken_value, with_article
 
 __all__ = [
+    "DEFAULT_JOIN_SHARE",
     "DEFAULT_SHARES",
     "LEVELS",
     "Filter",
     "SQLCandidate",
     "SQLSampler",
     "VerifyResult",
+    "is_join_family",
     "preview_json",
 ]
 
 LEVELS = ("easy", "medium", "hard", "extra")
 # Roughly Spider dev's mix (easy 24%, medium 43%, hard 17%, extra 16%), rounded.
 DEFAULT_SHARES = {"easy": 0.25, "medium": 0.40, "hard": 0.20, "extra": 0.15}
+# On a database whose tables are linked, the share of queries drawn from the join families (every level has one).
+DEFAULT_JOIN_SHARE = 0.35
+
+
+def is_join_family(family: str) -> bool:
+    """Whether a family (as :attr:`SQLCandidate.family` names it) asks across tables over a foreign key."""
+    return family.lstrip("_").startswith("j_")
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,13 @@ class SQLSampler:
         Execution timeout for each query.
     sample_rows
         Rows read per table to pick values from.
+    join_share
+        On a database with foreign keys, the share of queries drawn from the
+        join families (default :data:`DEFAULT_JOIN_SHARE`; 0 asks no join,
+        1 only joins). Joins follow the declared keys only, every column of a
+        composite key; a database that declares none is linked through
+        same-named key columns, unique on the parent side and holding every
+        value of the child side.
 
     Examples
     --------
@@ -119,7 +135,11 @@ class SQLSampler:
     True
     """
 
-    def __init__(self, db: str | os.PathLike, *, seed: int = 0, timeout_s: float = 2.0, sample_rows: int = 1000):
+    def __init__(self, db: str | os.PathLike, *, seed: int = 0, timeout_s: float = 2.0, sample_rows: int = 1000,
+                 join_share: float | None = None):
+        if join_share is not None and (isinstance(join_share, bool) or not isinstance(join_share, (int, float))
+                                       or not 0 <= join_share <= 1):
+            raise UserInputError(f"join_share must be a number from 0 to 1; got {join_share!r}")
         self.db = db
         self.seed = seed
         self.timeout_s = timeout_s
@@ -135,6 +155,7 @@ class SQLSampler:
         self.rng = random.Random(seed)
         self.profile = profile_database(self._conn, self.schema, sample_rows)
         self.links = self._join_links()
+        self.join_share = (DEFAULT_JOIN_SHARE if join_share is None else float(join_share)) if self.links else 0.0
         self.q = Phrases(self.rng)
         self._implied: dict = {}  # columns the current question names by their value only
         # Which text columns hold each value (lower-cased): a value held by one column identifies it.
@@ -160,7 +181,8 @@ class SQLSampler:
                  if fk.table in self.profile and fk.ref_table in self.profile]
         if links or len(self.schema.tables) < 2:
             return links
-        # No declared keys: link same-named columns where one side is unique.
+        # No declared keys: link a same-named key column (a primary key or an id-like name) that is unique on the
+        # parent side and holds every value the child side holds; a shared "age" or "name" is no link.
         for a in self.schema.tables:
             for b in self.schema.tables:
                 if a.name >= b.name:
@@ -171,11 +193,25 @@ class SQLSampler:
                     pa, pb = self.profile[a.name].columns[col.name], self.profile[b.name].columns[col.name]
                     if pa.kind != pb.kind:
                         continue
-                    if pb.distinct == self.profile[b.name].rows and pb.distinct > 0:
-                        links.append(ForeignKey(a.name, col.name, b.name, col.name))
-                    elif pa.distinct == self.profile[a.name].rows and pa.distinct > 0:
-                        links.append(ForeignKey(b.name, col.name, a.name, col.name))
+                    for child, parent, prof in ((a.name, b.name, pb), (b.name, a.name, pa)):
+                        if self._key_of(parent, prof) and self._contained(child, parent, col.name):
+                            links.append(ForeignKey(child, col.name, parent, col.name))
+                            break
         return links
+
+    def _key_of(self, table: str, col: ColumnProfile) -> bool:
+        rows = self.profile[table].rows
+        return (col.primary_key or col.id_like) and 0 < col.distinct == rows
+
+    def _contained(self, child: str, parent: str, column: str) -> bool:
+        """Every non-NULL value of ``child.column`` occurs in ``parent.column``."""
+        qc = quote_identifier(column)
+        sql = (f"SELECT COUNT(*) FROM {quote_identifier(child)} WHERE {qc} IS NOT NULL AND {qc} NOT IN "
+               f"(SELECT {qc} FROM {quote_identifier(parent)} WHERE {qc} IS NOT NULL)")
+        try:
+            return execute_sql(self._conn, sql, timeout_s=self.timeout_s)[0][0] == 0
+        except SQLExecutionError:
+            return False
 
     def _check_usable(self) -> None:
         if not any(p.rows > 0 for p in self.profile.values()):
@@ -287,9 +323,10 @@ class SQLSampler:
                       self._f_group_having_nested, self._f_except_group],
         }
         if self.links:
+            fam["easy"].append(self._j_distinct)
             fam["medium"].append(self._j_filter)
-            fam["hard"] += [self._j_group_order, self._j_in_subquery]
-            fam["extra"].append(self._j_group_order_limit)
+            fam["hard"] += [self._j_group_order, self._j_in_subquery, self._j_two_hop]
+            fam["extra"] += [self._j_group_order_limit, self._j_two_hop_filter]
         return fam
 
     def sample(self, level: str) -> SQLCandidate | None:
@@ -300,6 +337,9 @@ class SQLSampler:
         :attr:`errors` with its first message (:meth:`family_report`), never passed off as a miss.
         """
         families = self._families()[level]
+        if self.links:  # join or not first, so the share of joins is what join_share asks
+            join = self.rng.random() < self.join_share
+            families = [f for f in families if is_join_family(f.__name__) == join] or families
         # Families whose small space keeps yielding duplicates are tried less often.
         weights = [1.0 / (1 + self._repeats.get(f.__name__.lstrip("_"), 0)) for f in families]
         fn = self.rng.choices(families, weights=weights)[0]
@@ -321,9 +361,11 @@ class SQLSampler:
         return cand
 
     def family_report(self) -> dict:
-        """Per family: samples that found no fitting column (``misses``) and that raised (``errors``)."""
+        """Per family: samples that found no fitting column (``misses``) and that raised (``errors``); and the
+        links joins may follow with the share of queries asked to join (``joins``)."""
         return {"misses": dict(sorted(self.misses.items())), "errors": dict(sorted(self.errors.items())),
-                "error_examples": dict(sorted(self.error_examples.items()))}
+                "error_examples": dict(sorted(self.error_examples.items())),
+                "joins": {"links": len(self.links), "join_share": round(self.join_share, 4)}}
 
     def _choose(self, options):
         """``rng.choice``, but an empty choice means "this family does not fit here", not a bug."""
@@ -364,6 +406,8 @@ class SQLSampler:
 
     def _f_count_where(self, t):
         f = self._any_filter(t)
+        if f is None:
+            return None
         sql = f"SELECT COUNT(*) FROM {quote_identifier(t)} WHERE {f.sql}"
         q = self.q.pick(f"how many {self.q.rows(t)} have {self.q.with_(f)}",
                         f"count the {self.q.rows(t)} where {self.q.where(f)}",
@@ -681,52 +725,89 @@ class SQLSampler:
              f"but never occur with {self.q.with_(f2)}")
         return self._cand(sql, q, [t], [c.name, f1.column, f2.column], [threshold, f1.value, f2.value])
 
-    # joins (only when foreign keys or shared unique columns link tables)
+    # joins: only over the links (declared foreign keys; same-named unique columns where none are declared)
     def _link(self, t):
         links = [fk for fk in self.links if t in (fk.table, fk.ref_table)] or self.links
         return self._choose(links)
 
+    def _path(self, t):
+        """Two links in a row, child -> parent -> grandparent, through three different tables."""
+        paths = [(a, b) for a in self.links for b in self.links
+                 if a.ref_table == b.table and len({a.table, a.ref_table, b.ref_table}) == 3]
+        return self._choose([p for p in paths if t in (p[0].table, p[1].ref_table)] or paths)
+
+    @staticmethod
+    def _on(fk, child: str = "T1", parent: str = "T2") -> str:
+        """The join condition: every column of the key equal to its parent column (all of a composite key)."""
+        return " AND ".join(f"{child}.{quote_identifier(c)} = {parent}.{quote_identifier(r)}" for c, r in fk.pairs)
+
     def _join_clause(self, fk):
-        a, b = quote_identifier(fk.table), quote_identifier(fk.ref_table)
-        return (f"{a} AS T1 JOIN {b} AS T2 ON T1.{quote_identifier(fk.column)} = "
-                f"T2.{quote_identifier(fk.ref_column)}")
+        return f"{quote_identifier(fk.table)} AS T1 JOIN {quote_identifier(fk.ref_table)} AS T2 ON {self._on(fk)}"
+
+    def _path_clause(self, a, b):
+        return (f"{self._join_clause(a)} JOIN {quote_identifier(b.ref_table)} AS T3 "
+                f"ON {self._on(b, 'T2', 'T3')}")
+
+    def _via(self, fk) -> tuple[str, list[str]]:
+        """How the question names the key when the table pair alone does not (a self-reference, or one of
+        several keys between two tables): `` through gift for``, and the columns it must then mention."""
+        same = [o for o in self.links if {o.table, o.ref_table} == {fk.table, fk.ref_table}]
+        if fk.table != fk.ref_table and len(same) == 1:
+            return "", []
+        return " through " + " and ".join(natural_name(c) for c in fk.columns), list(fk.columns)
+
+    def _child_labels(self, fk):
+        return [c for c in self._labels(fk.table) if c.name not in fk.columns and not c.id_like]
+
+    def _j_distinct(self, t):
+        fk = self._link(t)
+        c = self._choose(self._cats(fk.ref_table))
+        via, named = self._via(fk)
+        sql = f"SELECT DISTINCT T2.{quote_identifier(c.name)} FROM {self._join_clause(fk)}"
+        q = self.q.pick(f"which distinct {natural_name(c.name)} values of {natural_name(fk.ref_table)} have at "
+                        f"least one linked {natural_name(fk.table)} record{via}",
+                        f"list the distinct {natural_name(c.name)} of {natural_name(fk.ref_table)} records that "
+                        f"{natural_name(fk.table)} records refer to{via}")
+        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, *named], [])
 
     def _j_filter(self, t):
         fk = self._link(t)
         f = self._eq_filter(fk.ref_table, alias="T2.")
-        labels = [c for c in self._labels(fk.table) if c.name != fk.column]
+        labels = self._child_labels(fk)
         if f is None or not labels:
             return None
         c = self._choose(labels)
+        via, named = self._via(fk)
         sql = f"SELECT DISTINCT T1.{quote_identifier(c.name)} FROM {self._join_clause(fk)} WHERE {f.sql}"
-        q = (f"which distinct {natural_name(c.name)} values of {natural_name(fk.table)} are linked to "
+        q = (f"which distinct {natural_name(c.name)} values of {natural_name(fk.table)} are linked{via} to "
              f"{natural_name(fk.ref_table)} records where {self.q.where(f)}")
-        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, f.column], [f.value])
+        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, f.column, *named], [f.value])
 
     def _j_group_order(self, t):
         fk = self._link(t)
-        cats = self._cats(fk.ref_table)
-        if not cats:
-            return None
-        c = self._choose(cats)
+        c = self._choose(self._cats(fk.ref_table))
+        via, named = self._via(fk)
         qc = f"T2.{quote_identifier(c.name)}"
         sql = f"SELECT {qc}, COUNT(*) FROM {self._join_clause(fk)} GROUP BY {qc} ORDER BY COUNT(*) DESC"
         q = (f"for each {natural_name(c.name)} of {natural_name(fk.ref_table)}, how many {natural_name(fk.table)} "
-             f"records are linked to it, from most to fewest")
-        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name], [])
+             f"records are linked to it{via}, from most to fewest")
+        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, *named], [])
 
     def _j_in_subquery(self, t):
         fk = self._link(t)
+        if fk.composite:
+            raise _NoFit  # IN compares one column; the join families cover composite keys
         f = self._eq_filter(fk.ref_table)
         if f is None:
             return None
+        via, named = self._via(fk)
         neg = self.rng.random() < 0.4
         sql = (f"SELECT COUNT(*) FROM {quote_identifier(fk.table)} WHERE {quote_identifier(fk.column)} "
                f"{'NOT IN' if neg else 'IN'} (SELECT {quote_identifier(fk.ref_column)} FROM "
                f"{quote_identifier(fk.ref_table)} WHERE {f.sql})")
-        q = (f"how many {natural_name(fk.table)} records are {'not ' if neg else ''}linked to a "
-             f"{natural_name(fk.ref_table)} record where {self.q.where(f)}")
-        return self._cand(sql, q, [fk.table, fk.ref_table], [f.column], [f.value])
+        q = (f"how many {natural_name(fk.table)} records are {'not ' if neg else ''}linked{via} to "
+             f"{with_article(natural_name(fk.ref_table))} record where {self.q.where(f)}")
+        return self._cand(sql, q, [fk.table, fk.ref_table], [f.column, *named], [f.value])
 
     def _j_group_order_limit(self, t):
         fk = self._link(t)
@@ -735,13 +816,41 @@ class SQLSampler:
         if not cats or f is None:
             return None
         c = self._choose(cats)
+        via, named = self._via(fk)
         qc = f"T2.{quote_identifier(c.name)}"
         sql = (f"SELECT {qc} FROM {self._join_clause(fk)} WHERE {f.sql} GROUP BY {qc} "
                f"ORDER BY COUNT(*) DESC LIMIT 1")
         q = (f"among {natural_name(fk.table)} records with {self.q.with_(f)}, which {natural_name(c.name)} of the "
-             f"linked "
-             f"{natural_name(fk.ref_table)} occurs most often")
-        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, f.column], [f.value])
+             f"{natural_name(fk.ref_table)} linked{via} occurs most often")
+        return self._cand(sql, q, [fk.table, fk.ref_table], [c.name, f.column, *named], [f.value])
+
+    def _j_two_hop(self, t):
+        a, b = self._path(t)
+        c = self._choose(self._cats(b.ref_table))
+        (via_a, named_a), (via_b, named_b) = self._via(a), self._via(b)
+        qc = f"T3.{quote_identifier(c.name)}"
+        sql = f"SELECT {qc}, COUNT(*) FROM {self._path_clause(a, b)} GROUP BY {qc} ORDER BY COUNT(*) DESC"
+        q = (f"for each {natural_name(c.name)} of {natural_name(b.ref_table)}, how many {natural_name(a.table)} "
+             f"records belong{via_a} to {natural_name(a.ref_table)} records linked{via_b} to it, from most to fewest")
+        return self._cand(sql, q, [a.table, a.ref_table, b.ref_table], [c.name, *named_a, *named_b], [])
+
+    def _j_two_hop_filter(self, t):
+        a, b = self._path(t)
+        f = self._eq_filter(b.ref_table, alias="T3.")
+        if f is None:
+            return None
+        (via_a, named_a), (via_b, named_b) = self._via(a), self._via(b)
+        measures = [m for m in self._measures(a.table) if m.name not in a.columns]
+        m = self._choose(measures) if measures and self.rng.random() < 0.6 else None
+        fn = self._choose(("AVG", "MAX", "MIN", "SUM")) if m else "COUNT"
+        what = f"{fn}(T1.{quote_identifier(m.name)})" if m else "COUNT(*)"
+        sql = f"SELECT {what} FROM {self._path_clause(a, b)} WHERE {f.sql}"
+        ask = (f"what is the {self.q.agg(fn)} {natural_name(m.name)} of {natural_name(a.table)} records" if m else
+               f"how many {natural_name(a.table)} records are there")
+        q = (f"{ask} whose {natural_name(a.ref_table)} records{via_a} are linked{via_b} to "
+             f"{natural_name(b.ref_table)} records where {self.q.where(f)}")
+        columns = [f.column, *named_a, *named_b] + ([m.name] if m else [])
+        return self._cand(sql, q, [a.table, a.ref_table, b.ref_table], columns, [f.value])
 
     # ------------------------------------------------------------------ verification
 
@@ -793,7 +902,7 @@ class SQLSampler:
         """Tables, row counts and foreign keys, for the manifest."""
         return {
             "tables": {t: p.rows for t, p in self.profile.items()},
-            "foreign_keys": [f"{fk.table}.{fk.column} -> {fk.ref_table}.{fk.ref_column}" for fk in self.links],
+            "foreign_keys": [fk.label() for fk in self.links],
         }
 
 

@@ -22,6 +22,7 @@ class ColumnProfile:
     top: list  # most frequent non-null values
     quantiles: list  # numeric: 10..90% values
     primary_key: bool = False
+    foreign_key: bool = False  # part of a declared foreign key: a link, not a quantity to ask about
 
     @property
     def categorical(self) -> bool:
@@ -33,7 +34,8 @@ class ColumnProfile:
 
     @property
     def id_like(self) -> bool:
-        return self.primary_key or re.search(r"(^|_)(id|key|number|no)$", self.name.lower()) is not None
+        named = re.search(r"(^|_)(id|key|number|no)$", self.name.lower()) is not None
+        return self.primary_key or self.foreign_key or named
 
 
 @dataclass
@@ -47,6 +49,7 @@ class TableProfile:
 def profile_database(conn: sqlite3.Connection, schema: Schema, sample_rows: int) -> dict[str, TableProfile]:
     """Per table: its row count, the first ``sample_rows`` rows, and a :class:`ColumnProfile` per column."""
     out = {}
+    links = {(fk.table, c) for fk in schema.foreign_keys for c in fk.columns}
     for tbl in schema.tables:
         qt = quote_identifier(tbl.name)
         rows = int(conn.execute(f"SELECT COUNT(*) FROM {qt}").fetchone()[0])
@@ -54,6 +57,8 @@ def profile_database(conn: sqlite3.Connection, schema: Schema, sample_rows: int)
         names = [d[0] for d in cur.description]
         sample = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         cols = {col.name: _column_profile(conn, tbl.name, col, rows, sample) for col in tbl.columns}
+        for name, col in cols.items():
+            col.foreign_key = (tbl.name, name) in links
         out[tbl.name] = TableProfile(tbl.name, rows, cols, sample)
     return out
 

@@ -97,12 +97,53 @@ class Column:
 
 @dataclass(frozen=True)
 class ForeignKey:
-    """``table.column`` references ``ref_table.ref_column``."""
+    """``table.column`` references ``ref_table.ref_column``.
+
+    A composite key names its columns as tuples, in the order they pair up:
+    ``ForeignKey("returns", ("order_id", "line"), "order_items", ("order_id", "line"))``;
+    a join over it must match every pair (:attr:`pairs`). A one-column tuple is stored as its name.
+
+    >>> ForeignKey("returns", ("order_id", "line"), "items", ("order_id", "line")).label()
+    'returns.(order_id, line) -> items.(order_id, line)'
+    """
 
     table: str
-    column: str
+    column: str | tuple[str, ...]
     ref_table: str
-    ref_column: str
+    ref_column: str | tuple[str, ...]
+
+    def __post_init__(self):
+        for name in ("column", "ref_column"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                value = tuple(value)
+                object.__setattr__(self, name, value[0] if len(value) == 1 else value)
+        if len(self.columns) != len(self.ref_columns):
+            raise ValueError(f"foreign key {self.table} -> {self.ref_table} pairs {len(self.columns)} columns "
+                             f"with {len(self.ref_columns)}; name as many on each side")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) if isinstance(self.column, str) else self.column
+
+    @property
+    def ref_columns(self) -> tuple[str, ...]:
+        return (self.ref_column,) if isinstance(self.ref_column, str) else self.ref_column
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """``(column, ref_column)`` for each column of the key."""
+        return list(zip(self.columns, self.ref_columns, strict=True))
+
+    @property
+    def composite(self) -> bool:
+        return len(self.columns) > 1
+
+    def label(self) -> str:
+        """``orders.customer_id -> customers.id``; a composite key lists its columns in brackets."""
+        def side(table, cols):
+            return f"{table}.{cols[0]}" if len(cols) == 1 else f"{table}.({', '.join(cols)})"
+        return f"{side(self.table, self.columns)} -> {side(self.ref_table, self.ref_columns)}"
 
 
 @dataclass
@@ -279,8 +320,7 @@ def read_schema(db: str | os.PathLike) -> Schema:
                     for r in conn.execute(f"PRAGMA table_info({quote_identifier(name)})")
                 ]
                 tables.append(Table(name, cols, create))
-                for r in conn.execute(f"PRAGMA foreign_key_list({quote_identifier(name)})"):
-                    fks.append(ForeignKey(name, r[3], r[2], r[4]))
+                fks += _sqlite_foreign_keys(conn, name)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{db} is not a readable SQLite database ({exc}); check the file") from None
         finally:
@@ -289,6 +329,28 @@ def read_schema(db: str | os.PathLike) -> Schema:
             raise DataError(f"database {db} has no tables; load some data into it first")
         return Schema(tables, fks)
     return _read_schema_sqlalchemy(os.fspath(db))
+
+
+def _sqlite_foreign_keys(conn: sqlite3.Connection, table: str) -> list[ForeignKey]:
+    """The declared keys of ``table``: ``PRAGMA foreign_key_list`` gives one row per column, grouped by key id.
+
+    A key that names no parent column (``REFERENCES parent``) points at the parent's primary key.
+    """
+    groups: dict[int, list] = {}
+    for r in conn.execute(f"PRAGMA foreign_key_list({quote_identifier(table)})"):
+        groups.setdefault(r[0], []).append(r)
+    out = []
+    for rows in groups.values():
+        rows.sort(key=lambda r: r[1])
+        parent = rows[0][2]
+        refs = [r[4] for r in rows]
+        if any(ref is None for ref in refs):
+            info = conn.execute(f"PRAGMA table_info({quote_identifier(parent)})").fetchall()
+            refs = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+            if len(refs) != len(rows):
+                continue  # a broken declaration: no key to join on
+        out.append(ForeignKey(table, tuple(r[3] for r in rows), parent, tuple(refs)))
+    return out
 
 
 def _read_schema_sqlalchemy(url: str) -> Schema:
@@ -307,8 +369,10 @@ def _read_schema_sqlalchemy(url: str) -> Schema:
     for tbl in meta.sorted_tables:
         cols = [Column(c.name, str(c.type).upper(), bool(c.primary_key)) for c in tbl.columns]
         tables.append(Table(tbl.name, cols, str(CreateTable(tbl).compile(engine)).strip()))
-        for fk in tbl.foreign_keys:
-            fks.append(ForeignKey(tbl.name, fk.parent.name, fk.column.table.name, fk.column.name))
+        for con in tbl.foreign_key_constraints:  # one per declared key, composite keys whole
+            pairs = [(e.parent.name, e.column.name) for e in con.elements]
+            fks.append(ForeignKey(tbl.name, tuple(p for p, _ in pairs), con.referred_table.name,
+                                  tuple(r for _, r in pairs)))
     if not tables:
         raise DataError(f"database {redact(url)} has no tables; load some data into it first")
     return Schema(tables, fks)
