@@ -64,7 +64,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "n": "--n", "seed": "--seed", "batch_size": "--batch-size", "rows": "--rows", "synthetic_rows": "--rows",
         "db": "--db", "from_synthetic": "--from-synthetic", "datasets": "--from-synthetic",
         "difficulty": "--difficulty", "model_name": "--model-name", "model": "--model",
-        "novelty_threshold": "--novelty",
+        "novelty_threshold": "--novelty", "join_share": "--join-share", "sql_dedup": "--sql-dedup",
+        "question_candidates": "--question-candidates",
     },
     "text finetune": {
         **_TEXT_MODEL_FLAGS, "quantize": "--quantize", "target_modules": "--target-modules", "lora_r": "--lora-r",

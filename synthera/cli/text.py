@@ -69,6 +69,9 @@ def generate_command(
     question_candidates: int = typer.Option(
         1, "--question-candidates", help="text-to-sql with a model: questions written per query; the most "
         "consistent one is kept."),
+    join_share: float | None = typer.Option(
+        None, "--join-share", help="text-to-sql: share of queries that join tables over foreign keys "
+        "(0 to 1; default 0.35 on a database that has them)."),
     tools: Path | None = typer.Option(
         None, "--tools", help="tool-use: a JSON file with the list of tool specs to write conversations for."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per model call."),
@@ -87,7 +90,7 @@ def generate_command(
         task=task, n=n, seed=seed, model=model, model_name=model_name, api_key_env=api_key_env,
         db=db, from_synthetic=from_synthetic, synthetic_rows=rows, difficulty=_parse_shares(difficulty),
         tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, question_candidates=question_candidates,
-        batch_size=batch_size, novelty_threshold=novelty,
+        join_share=join_share, batch_size=batch_size, novelty_threshold=novelty,
     ).validated()
     result = generate(config, out=out, progress=sys.stderr.isatty())
     if not result.records:

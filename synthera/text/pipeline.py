@@ -66,10 +66,12 @@ class GenerationConfig:
         Requested Text-to-SQL difficulty shares.
     tools
         ``tool-use`` only: the tool specs (a JSON file, a JSON string or a list).
-    sql_dedup, question_candidates, question_styles
+    sql_dedup, question_candidates, question_styles, join_share
         Text-to-SQL only: ``"template"`` drops queries that differ only in
         their literals; with a model, ``question_candidates`` rewrites per
-        query (the most consistent kept) in rotating question styles.
+        query (the most consistent kept) in rotating question styles;
+        ``join_share`` is the share of queries asked to join tables over
+        foreign keys (default 0.35 on a database that has them).
     novelty_threshold
         ROUGE-L threshold (``None``: the task's default, 0.7, or off for
         Text-to-SQL, which enforces distinct SQL instead).
@@ -96,6 +98,7 @@ class GenerationConfig:
     sql_dedup: str = "sql"
     question_candidates: int = 1
     question_styles: bool = True
+    join_share: float | None = None
     batch_size: int = 8
     novelty_threshold: float | None = None
     minhash_threshold: float | None = 0.9
@@ -131,8 +134,10 @@ class GenerationConfig:
             raise UserInputError(f"model 'template' only works for {able}; {task} needs a language model")
         if self.tools is not None and task != "tool-use":
             raise UserInputError(f"tools only applies to tool-use, not {task}")
-        if task != "text-to-sql" and (self.sql_dedup != "sql" or self.question_candidates != 1):
-            raise UserInputError(f"sql_dedup and question_candidates only apply to text-to-sql, not {task}")
+        if task != "text-to-sql" and (self.sql_dedup != "sql" or self.question_candidates != 1
+                                      or self.join_share is not None):
+            raise UserInputError(f"sql_dedup, question_candidates and join_share only apply to text-to-sql, "
+                                 f"not {task}")
         options = kind.from_config(self)
         fields = {**asdict(self), "task": task, "model": model, **options.config_fields()}
         fields.pop("options")

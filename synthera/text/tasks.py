@@ -203,7 +203,7 @@ class TextToSQLTask:
 
     def __init__(self, db, *, shares: Mapping[str, float], llm=None, seed: int = 0, db_label: str = "",
                  timeout_s: float = 2.0, dedup: str = "sql", question_candidates: int = 1,
-                 question_styles: bool = True):
+                 question_styles: bool = True, join_share: float | None = None):
         from synthera.text.sql.grammar import SQLSampler
 
         if dedup not in ("sql", "template"):
@@ -215,7 +215,7 @@ class TextToSQLTask:
         self.question_styles = question_styles
         self._styles_used: Counter = Counter()
 
-        self.sampler = SQLSampler(db, seed=seed, timeout_s=timeout_s)
+        self.sampler = SQLSampler(db, seed=seed, timeout_s=timeout_s, join_share=join_share)
         self.shares = dict(shares)
         self.llm = llm
         self.seed = seed
@@ -236,12 +236,15 @@ class TextToSQLTask:
         """How the kept examples spread over difficulty, SQL features, families, question sources and styles, and
         tables; ``sql_templates`` counts the distinct query shapes (literals masked) among them."""
         from synthera.text.sql.analysis import sql_template
+        from synthera.text.sql.grammar import is_join_family
 
         keys = ("difficulty", "features", "family", "question_source", "question_style", "tables")
         out = {k: distribution(m.get(k) for m in meta) for k in keys}
         templates = Counter(sql_template(m["sql"]) for m in meta)
         out["sql_templates"] = {"templates": len(templates), "examples": len(meta),
                                 "largest": max(templates.values(), default=0)}
+        joins = sum(is_join_family(m.get("family", "")) for m in meta)
+        out["joins"] = {"kept": joins, "share": round(joins / len(meta), 4) if meta else 0.0}
         return out
 
     def report(self) -> tuple[dict, list[str]]:
@@ -797,6 +800,7 @@ class TextToSQLOptions:
     dedup: str = "sql"
     question_candidates: int = 1
     question_styles: bool = True
+    join_share: float | None = None
     template_ok: ClassVar[bool] = True
 
     @classmethod
@@ -820,8 +824,12 @@ class TextToSQLOptions:
         candidates = getattr(config, "question_candidates", 1)
         if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= 16:
             raise UserInputError(f"question_candidates must be a whole number from 1 to 16; got {candidates!r}")
+        join_share = getattr(config, "join_share", None)
+        if join_share is not None and (isinstance(join_share, bool) or not isinstance(join_share, (int, float))
+                                       or not 0 <= join_share <= 1):
+            raise UserInputError(f"join_share must be a number from 0 to 1; got {join_share!r}")
         return cls(config.db, config.from_synthetic, config.synthetic_rows, _shares(config.difficulty), dedup,
-                   candidates, bool(getattr(config, "question_styles", True)))
+                   candidates, bool(getattr(config, "question_styles", True)), join_share)
 
     def config_fields(self) -> dict:
         return {"difficulty": self.difficulty}
@@ -832,7 +840,8 @@ class TextToSQLOptions:
     def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
         db, label, copy, source = self._synthetic(seed, out, progress) if self.from_synthetic else self._given(out)
         task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label, dedup=self.dedup,
-                             question_candidates=self.question_candidates, question_styles=self.question_styles)
+                             question_candidates=self.question_candidates, question_styles=self.question_styles,
+                             join_share=self.join_share)
         return BuiltTask(task, copy, source)
 
     def _synthetic(self, seed: int, out: Path | None, progress: bool):

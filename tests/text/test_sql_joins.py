@@ -7,6 +7,7 @@ order_items (composite primary key) <- returns (composite foreign key), and prod
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
@@ -244,3 +245,24 @@ def test_link_table_of_keys_only_raises_in_no_family(tmp_path):
             assert any(c is not None for c in got)
         finally:
             sampler.close()
+
+
+def test_cli_join_share_sets_the_share_and_is_checked(synthetic_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthera.cli.main import app
+    from synthera.text.pipeline import GenerationConfig
+    from tests.helpers import one_line_error
+
+    out = tmp_path / "all.jsonl"
+    args = ["text", "generate", "--task", "text-to-sql", "--db", str(synthetic_db), "--model", "template",
+            "--n", "20", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--join-share", "1"])
+    assert result.exit_code == 0, result.stderr
+    metas = [json.loads(line)["meta"] for line in out.read_text().splitlines()]
+    assert metas and all(is_join_family(m["family"]) for m in metas)
+    stats = json.loads(out.with_name(out.stem + ".manifest.json").read_text())["stats"]
+    assert stats["distribution"]["joins"] == {"kept": len(metas), "share": 1.0}
+    one_line_error(CliRunner().invoke(app, [*args, "--join-share", "1.5"]), "--join-share must be a number")
+    with pytest.raises(UserInputError, match="join_share only apply to text-to-sql"):
+        GenerationConfig(task="qa", n=5, model="fake", join_share=0.5).validated()
