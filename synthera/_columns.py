@@ -128,14 +128,35 @@ def category_codes(series: pd.Series, categories: list, *, by_text: bool = False
     """
     lookup = {category_key(v): i for i, v in enumerate(categories)}
     lookup.pop(None, None)  # a null is never a category's code
-    values = pd.Series(series).astype(object).to_numpy()
-    codes = np.fromiter((_lookup(lookup, category_key(v)) for v in values), dtype=np.int64, count=len(values))
+    series = pd.Series(series)
+    codes = _codes_of_uniques(series, lookup)
+    if codes is None or by_text:
+        values = series.astype(object).to_numpy()
+    if codes is None:  # mixed kinds (True beside 1) or unhashable cells: value by value
+        codes = np.fromiter((_lookup(lookup, category_key(v)) for v in values), dtype=np.int64, count=len(values))
     if by_text:
         spelled = {str(v): i for i, v in enumerate(categories) if category_key(v) is not None}
         for pos in np.flatnonzero(codes == -1):
             key = category_key(values[pos])
             if key is not None:
                 codes[pos] = spelled.get(str(key[1]), -1)
+    return codes
+
+
+#: object columns whose values hash as their category keys do (no bool beside a number, nothing unhashable)
+_UNIFORM_KINDS = frozenset({"string", "integer", "floating", "mixed-integer-float", "boolean", "empty"})
+
+
+def _codes_of_uniques(series: pd.Series, lookup: dict) -> np.ndarray | None:
+    """Codes looked up once per distinct value (the same result as value by value), or None where unsafe."""
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) not in _UNIFORM_KINDS:
+        return None
+    positions, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.fromiter((_lookup(lookup, category_key(v)) for v in np.asarray(uniques, dtype=object)),
+                         dtype=np.int64, count=len(uniques))
+    codes = np.full(len(series), -1, dtype=np.int64)
+    known = positions >= 0
+    codes[known] = mapped[positions[known]]
     return codes
 
 
