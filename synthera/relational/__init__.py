@@ -6,9 +6,9 @@
 >>> write_database(model.sample(scale=1.0, seed=0), schema, "synthetic.db")                # doctest: +SKIP
 
 Modules: :mod:`~synthera.relational.schema` (tables, keys, JSON),
-:mod:`~synthera.relational.inference` (keys guessed from the data),
+:mod:`~synthera.relational.inference` (keys, and the order of history tables, guessed from the data),
 :mod:`~synthera.relational.io` (databases in and out),
-:mod:`~synthera.relational.model` (the synthesizer),
+:mod:`~synthera.relational.model` (the synthesizer; a table with a ``sequence_index`` is a history per parent row),
 :mod:`~synthera.relational.metrics` (cardinality, inter-table and k-hop trends, integrity, privacy).
 """
 
@@ -25,6 +25,7 @@ __all__ = [
     "count_orphans",
     "evaluate_database",
     "infer_schema",
+    "propose_sequences",
     "read_database",
     "write_database",
 ]
@@ -35,6 +36,7 @@ _LAZY = {
     "TableSchema": "synthera.relational.schema",
     "count_orphans": "synthera.relational.schema",
     "infer_schema": "synthera.relational.inference",
+    "propose_sequences": "synthera.relational.inference",
     "read_database": "synthera.relational.io",
     "write_database": "synthera.relational.io",
     "RelationalSynthesizer": "synthera.relational.model",

@@ -9,7 +9,14 @@ schema JSON:
   all) among a primary key's values (containment), and whose name fits the
   parent (``customer_id`` -> ``customers.id``, ``tailnum`` -> ``planes.tailnum``).
   Evidence: ``containment`` (share of non-null values found in the parent),
-  ``orphans`` (rows whose value has no parent row), ``name_match``.
+  ``orphans`` (rows whose value has no parent row), ``name_match``;
+* a ``sequence_index`` (the table is a history per parent row) is a date column,
+  or a number named like a time or position, that goes forward (or stays) in
+  the stored row order at 95% of the steps between two rows of one parent, with
+  (parent, value) pairs unique in 95% of rows, two rows or more per parent on
+  average and at most 10,000 for any parent. It is set only when exactly one (foreign key, column) pair qualifies;
+  otherwise :func:`propose_sequences` lists the candidates for the user to pick.
+  Evidence: ``entity``, ``ordered_steps_share``, ``unique_pairs_share``, ``mean_length``.
 
 >>> import pandas as pd
 >>> tables = {"customers": pd.DataFrame({"id": [1, 2, 3]}),
@@ -29,7 +36,7 @@ import pandas as pd
 
 from synthera.relational.schema import ForeignKey, Schema, TableSchema, key_codes
 
-__all__ = ["infer_schema", "propose_public"]
+__all__ = ["infer_schema", "propose_public", "propose_sequences", "sequence_lines"]
 
 #: a foreign key is guessed when at least this share of the child's non-null values are parent keys
 MIN_CONTAINMENT = 0.8
@@ -60,7 +67,123 @@ def infer_schema(tables: Mapping[str, pd.DataFrame], *, declared: Schema | None 
         if name in declared_children:
             continue
         schema.foreign_keys.extend(_guess_foreign_keys(name, df, tables, schema))
+    if declared is not None:
+        for n, t in declared.tables.items():
+            if n in schema.tables and t.sequence_index is not None:
+                ts = schema.tables[n]
+                ts.sequence_index, ts.sequence_key, ts.sequence_evidence = (t.sequence_index, t.sequence_key,
+                                                                             t.sequence_evidence)
+    for name, found in _sequence_candidates(tables, schema).items():
+        if len(found) == 1:
+            fk, col, evidence = found[0]
+            ts = schema.tables[name]
+            ts.sequence_index, ts.sequence_evidence = col, evidence
+            ts.sequence_key = list(fk.columns) if len(_entity_keys(name, schema)) > 1 else None
     return schema
+
+
+#: a sequence index goes forward (or stays) in the stored row order at least at this share of the steps between
+#: two rows of the same parent (rows in a random order: about half)
+MIN_ORDERED_STEPS = 0.95
+#: ... and (parent, index) pairs are unique in at least this share of rows
+MIN_UNIQUE_PAIRS = 0.95
+#: ... and no parent has more rows than this (the sequence model's default longest history)
+MAX_LENGTH = 10_000
+_TIME_WORDS = {"date", "time", "timestamp", "ts", "day", "week", "month", "year", "hour", "minute", "when", "seq",
+               "sequence", "step", "period", "visit", "index", "pos", "position", "t", "dt"}
+
+
+def propose_sequences(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[str, str]:
+    """Tables without a ``sequence_index`` that look like histories, each with its candidates and evidence.
+
+    Nothing is set: these are the tables where several columns or foreign keys
+    qualify (or whose keys were declared, so nothing was inferred); the user picks.
+    """
+    out = {}
+    for name, found in _sequence_candidates(tables, schema).items():
+        shown = "; ".join(f"{col} per {fk.parent} ({_evidence_text(ev)})" for fk, col, ev in found[:4])
+        out[name] = (f"{shown}: if its rows are a history per parent, set \"sequence_index\"" +
+                     (" and \"sequence_key\" (the foreign key's columns)" if len(_entity_keys(name, schema)) > 1
+                      else ""))
+    return out
+
+
+def sequence_lines(schema: Schema) -> list[str]:
+    """One line per history table of ``schema``: its index, its entity, and how it was set (with evidence)."""
+    out = []
+    for name, ts in schema.tables.items():
+        if ts.sequence_index is None:
+            continue
+        try:
+            fk = schema.sequence_foreign_key(name)
+        except ValueError:  # UserInputError: shown when the schema is checked
+            continue
+        how = "declared" if not ts.sequence_evidence else "inferred: " + _evidence_text(ts.sequence_evidence)
+        out.append(f"{name}: rows ordered by {ts.sequence_index} per {fk.parent} row ({'+'.join(fk.columns)}) "
+                   f"({how}); modelled as histories")
+    return out
+
+
+def _evidence_text(ev: Mapping) -> str:
+    return (f"in row order at {ev['ordered_steps_share']:.1%} of the steps within a parent, "
+            f"{ev['unique_pairs_share']:.0%} unique (parent, value) pairs, {ev['mean_length']:.1f} rows per parent")
+
+
+def _entity_keys(name: str, schema: Schema) -> list[ForeignKey]:
+    return [fk for fk in schema.parents_of(name) if fk.parent != name and fk.parent in schema.tables
+            and not schema.tables[fk.parent].public]
+
+
+def _sequence_candidates(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[str, list]:
+    """Per table without a ``sequence_index``: the (foreign key, column, evidence) triples that qualify."""
+    from synthera.sequences.inference import parse_dates
+
+    out: dict[str, list] = {}
+    for name, df in tables.items():
+        ts = schema.tables.get(name)
+        fks = _entity_keys(name, schema) if ts is not None else []
+        if ts is None or ts.public or ts.sequence_index is not None or not fks or len(df) < 4:
+            continue
+        keys = {c for fk in schema.parents_of(name) for c in fk.columns} | set(ts.primary_key)
+        columns = [c for c in df.columns if c not in keys and not df[c].isna().any()
+                   and not pd.api.types.is_bool_dtype(df[c].dtype)]
+        dated = parse_dates(df[[c for c in columns if not pd.api.types.is_numeric_dtype(df[c].dtype)]])
+        values = {c: pd.to_datetime(dated[c], utc=True).dt.tz_localize(None) for c in dated.columns
+                  if pd.api.types.is_datetime64_any_dtype(dated[c].dtype)}
+        values |= {c: df[c] for c in columns if pd.api.types.is_numeric_dtype(df[c].dtype)
+                   and set(_tokens(str(c))) & _TIME_WORDS}
+        found = []
+        for fk in fks:
+            has = df[fk.columns].notna().all(axis=1).to_numpy()
+            group = pd.factorize(pd.Series(key_codes(df.loc[has, fk.columns])))[0]
+            for col, series in values.items():
+                ev = _sequence_evidence(group, series.to_numpy()[has])
+                if ev is not None:
+                    found.append((fk, col, ev | {"entity": fk.name}))
+        if found:
+            out[name] = found
+    return out
+
+
+def _sequence_evidence(group: np.ndarray, v: np.ndarray) -> dict | None:
+    """Evidence that values ``v`` order the rows within each parent ``group`` (codes), or None when they do not."""
+    if len(group) < 4:
+        return None
+    v = v.astype("datetime64[ns]").astype(np.int64).astype(np.float64) if v.dtype.kind == "M" else v.astype(float)
+    sizes = np.bincount(group)
+    mean_length = float(len(group) / len(sizes))
+    several = sizes >= 2
+    if mean_length < 2 or several.sum() == 0 or sizes.max() > MAX_LENGTH:
+        return None
+    order = np.argsort(group, kind="stable")  # row order kept within each parent
+    g, x = group[order], v[order]
+    same = g[1:] == g[:-1]
+    ordered = 1.0 - float((x[1:][same] < x[:-1][same]).mean())
+    unique = 1.0 - float(pd.DataFrame({"g": group, "v": v}).duplicated().mean())
+    if ordered < MIN_ORDERED_STEPS or unique < MIN_UNIQUE_PAIRS:
+        return None
+    return {"inferred": True, "ordered_steps_share": round(ordered, 4), "unique_pairs_share": round(unique, 4),
+            "mean_length": round(mean_length, 2)}
 
 
 #: a table is proposed as public reference data when it has at most this many rows ...

@@ -27,6 +27,13 @@ The method walks the tables parents first (:meth:`Schema.order`):
   of the child (``__p__<fk>``: which public row), with the usual rare-category
   rule (a rare choice becomes a public row drawn at random among the rarely chosen ones).
 
+* a table whose schema declares a ``sequence_index`` is a history per parent row:
+  its rows with a parent are learned by a :class:`~synthera.sequences.SequenceSynthesizer`
+  (the entity is the parent row, the context the parent's columns), and sampled as
+  one history for every synthetic parent whose sampled count is above zero, so
+  lengths, gaps and the dependence on earlier events come from the sequence model;
+  its rows without a parent, if any, by a cascade without context.
+
 Primary keys are generated fresh and foreign keys take synthetic parents' keys,
 so referential integrity is complete by construction.
 
@@ -70,8 +77,11 @@ from synthera.relational.schema import ForeignKey, Schema, key_codes, key_in
 
 __all__ = ["RELATIONAL_FORMAT_VERSION", "RelationalSynthesizer"]
 
-RELATIONAL_FORMAT_VERSION = 1
+#: the newest model format this Synthera reads; a model is saved as 1 unless it holds a history table (2)
+RELATIONAL_FORMAT_VERSION = 2
 _MODELLED = ("numerical", "datetime", "categorical", "boolean")
+#: the column naming a history's entity (its parent row) inside a nested sequence model
+_ENTITY = "__entity__"
 
 
 class RelationalSynthesizer(Estimator):
@@ -137,8 +147,10 @@ class RelationalSynthesizer(Estimator):
         self.order_ = order
         self.primary_ = {t: None if schema.tables[t].public else _choose_primary(t, schema, frames, status, order)
                          for t in order}
+        self.primary_.update(_sequence_entities(schema))
         self.plans_: dict[str, dict] = {}
         self.models_: dict[str, ContextCascade | None] = {}
+        self.sequences_: dict[str, Any] = {}
         for t in order:
             self._fit_table(t, frames, status)
         return self
@@ -181,6 +193,9 @@ class RelationalSynthesizer(Estimator):
             if fk.name != self.primary_[t] and not covered:  # (a key inside the primary one is set with it)
                 plan["attrs"][fk.name] = _attach_parent(train, frames, fk, st, _match_columns(
                     frames[fk.parent], fk, self.max_match_columns), f"__a__{fk.name}__", hints)
+        if schema.tables[t].sequence_index is not None:
+            self._fit_sequence(t, train, frames, status[self.primary_[t]], plan, hints)
+            return
         first: list[str] = []
         if self.primary_[t] is not None:
             fk = _fk(schema, self.primary_[t])
@@ -195,6 +210,37 @@ class RelationalSynthesizer(Estimator):
         plan["null_columns"] = [c for c in train.columns if len(train) and train[c].isna().all()]
         train = train.drop(columns=plan["null_columns"])
         self.models_[t] = self._fit_model(t, train, first, hints)
+        self.plans_[t] = plan
+
+    def _fit_sequence(self, t: str, train: pd.DataFrame, frames: dict, status: np.ndarray, plan: dict,
+                      hints: dict) -> None:
+        """A history table: its rows with a parent go to a sequence model, the others to a cascade."""
+        from synthera.sequences.model import SequenceSynthesizer
+
+        fk, index = _fk(self.schema_, self.primary_[t]), self.schema_.tables[t].sequence_index
+        parent = frames[fk.parent]
+        pos = _parent_rows(frames[t], parent, fk, status)
+        has = pos >= 0
+        plan["null_columns"] = [c for c in train.columns if len(train) and train[c].isna().all() and c != index]
+        train = train.drop(columns=plan["null_columns"])
+        plan["n_noparent"] = int((~has).sum())
+        context = {f"__c__{c}": c for c in _sequence_context(parent, self.plans_[fk.parent], self.max_context)}
+        ctx = pd.DataFrame({_ENTITY: np.arange(len(parent))} | {n: parent[c].to_numpy() for n, c in context.items()})
+        events = train[has].reset_index(drop=True)
+        events.insert(0, _ENTITY, pos[has])
+        events = events.iloc[np.lexsort((_order_values(events[index]), events[_ENTITY].to_numpy()))]
+        plan["sequence"] = {"entity": fk.name, "index": index, "context": context,
+                            "columns": [c for c in events.columns if c != _ENTITY]}
+        if not has.any():
+            raise UserInputError(f"table '{t}' declares sequence_index '{index}' but none of its rows has a parent "
+                                 f"through {fk.name}; fix the foreign key or remove sequence_index")
+        seq = SequenceSynthesizer(max_bins=self.max_bins, min_samples_leaf=self.min_samples_leaf, seed=self.seed)
+        try:
+            self.sequences_[t] = seq.fit(events.reset_index(drop=True), sequence_key=_ENTITY, sequence_index=index,
+                                         context=ctx)
+        except UserInputError as exc:
+            raise type(exc)(f"table '{t}': {exc}") from None
+        self.models_[t] = self._fit_model(t, train[~has].reset_index(drop=True), [], hints) if (~has).any() else None
         self.plans_[t] = plan
 
     def _fit_model(self, t: str, train: pd.DataFrame, first: list[str], hints: dict) -> ContextCascade | None:
@@ -252,7 +298,9 @@ class RelationalSynthesizer(Estimator):
         primary = self.primary_[t]
         if "public" in plan:
             return _restore_dtypes(pd.DataFrame(plan["public"]["data"], columns=plan["columns"]), plan["dtypes"])
-        if primary is None:
+        if "sequence" in plan:
+            df = self._sample_sequence(t, made, scale, rng, condition)
+        elif primary is None:
             n = int(round(scale * plan["n_rows"]))
             if model is None:
                 df = pd.DataFrame(index=range(n))
@@ -284,6 +332,32 @@ class RelationalSynthesizer(Estimator):
             parsed, formats = _parse_text_dates(df, plan["movable"], model)
             parsed = make_unique(parsed, plan["primary_key"], _movable(parsed, plan, model))
             df = _format_text_dates(parsed, formats)
+        return df
+
+    def _sample_sequence(self, t: str, made: dict, scale: float, rng, condition) -> pd.DataFrame:
+        """One history per synthetic parent whose sampled count is above zero, drawn given that parent's columns."""
+        plan, model = self.plans_[t], self.models_[t]
+        fk = _fk(self.schema_, self.primary_[t])
+        parent = made[fk.parent]
+        has = np.flatnonzero(_sampled_counts(parent, self.plans_[fk.parent]["counts"][fk.name], self._conditioned))
+        ctx = pd.DataFrame({_ENTITY: has} | {n: (parent[c].iloc[has].to_numpy() if c in parent.columns else None)
+                                             for n, c in plan["sequence"]["context"].items()})
+        seed = int(rng.integers(2**63))
+        if len(has):
+            try:
+                df = self.sequences_[t].sample(seed=seed, context=ctx, conditions=condition or None)
+            except UserInputError as exc:
+                raise type(exc)(f"table '{t}': {exc}") from None
+        else:
+            df = pd.DataFrame({c: pd.Series(dtype=object) for c in [_ENTITY, *plan["sequence"]["columns"]]})
+        index = df.pop(_ENTITY).to_numpy(dtype=np.int64)
+        extra = int(round(scale * plan.get("n_noparent", 0)))
+        if model is not None and extra:
+            more = model.sample(extra, seed=int(rng.integers(2**63)), conditions=condition)
+            df = pd.concat([df.reset_index(drop=True), more], ignore_index=True)
+            index = np.r_[index, np.full(len(more), -1, dtype=np.int64)]
+        df = df.reset_index(drop=True)
+        _copy_keys(df, parent, fk, index)
         return df
 
     def _assign_secondary(self, made: dict, rng) -> None:
@@ -340,14 +414,19 @@ class RelationalSynthesizer(Estimator):
             models[t] = state
             arrays.update({f"t{i}__{k}": v for k, v in arr.items()})
 
+        sequences = {}
+        for i, t in enumerate(self.order_):
+            if t in getattr(self, "sequences_", {}):
+                sequences[t], arrays[f"s{i}__npz"] = _nested_state(self.sequences_[t])
+
         def write_arrays(target: Path) -> None:
             with open(target, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
 
-        manifest = {"format": "synthera-relational-model", "format_version": RELATIONAL_FORMAT_VERSION,
+        manifest = {"format": "synthera-relational-model", "format_version": 2 if sequences else 1,
                     "synthera_version": __version__, "params": self.get_params(), "schema": self.schema_.to_dict(),
                     "order": self.order_, "primary": self.primary_, "plans": self.plans_, "models": models,
-                    "orphans": self.orphans_}
+                    "orphans": self.orphans_, "sequences": sequences}
         return write_model(path, manifest, {"arrays.npz": write_arrays}, checksums={"arrays.npz": "arrays_sha256"},
                            default=numpy_to_json, verify=lambda folder: RelationalSynthesizer.load(folder))
 
@@ -359,8 +438,9 @@ class RelationalSynthesizer(Estimator):
         folder = Path(path)
 
         def header(m: dict) -> None:
-            check_format(folder, m, expected="synthera-relational-model", version=RELATIONAL_FORMAT_VERSION,
-                         what="relational model", redo="fit the model again")
+            found = m.get("format_version") if isinstance(m, dict) else None
+            check_format(folder, m, expected="synthera-relational-model", what="relational model",
+                         version=found if found in (1, 2) else RELATIONAL_FORMAT_VERSION, redo="fit the model again")
 
         return read_model(folder, checksums={"arrays.npz": "arrays_sha256"}, check_header=header,
                           build=lambda m: cls._from_manifest(folder, m))
@@ -382,6 +462,8 @@ class RelationalSynthesizer(Estimator):
                 prefix = f"t{i}__"
                 obj.models_[t] = None if state is None else cascade_from_state(
                     state, {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            obj.sequences_ = {t: _nested_model(m["sequences"][t], arrays[f"s{obj.order_.index(t)}__npz"])
+                              for t in m.get("sequences", {})}
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, OSError) as exc:
@@ -391,6 +473,78 @@ class RelationalSynthesizer(Estimator):
 
 
 # ------------------------------------------------------------------------------- fit helpers
+
+
+def _nested_state(model) -> tuple[dict, np.ndarray]:
+    """A sequence model as (its manifest, its arrays file as bytes), through its own save."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="synthera-seq-") as tmp:
+        folder = model.save(Path(tmp) / "model")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        data = np.frombuffer((folder / "arrays.npz").read_bytes(), dtype=np.uint8).copy()
+    return manifest, data
+
+
+def _nested_model(manifest: dict, data: np.ndarray):
+    """Load a sequence model saved by :func:`_nested_state` through its own load (checksums checked)."""
+    import json
+    import tempfile
+
+    from synthera.sequences.model import SequenceSynthesizer
+
+    with tempfile.TemporaryDirectory(prefix="synthera-seq-") as tmp:
+        folder = Path(tmp)
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        (folder / "arrays.npz").write_bytes(np.asarray(data, dtype=np.uint8).tobytes())
+        return SequenceSynthesizer.load(folder)
+
+
+def _sequence_entities(schema: Schema) -> dict[str, str]:
+    """The entity foreign key of every history table (it replaces the chosen primary key); one line if unusable."""
+    out = {}
+    broken = set(schema.broken_edges())
+    for t, ts in schema.tables.items():
+        fk = schema.sequence_foreign_key(t) if ts.sequence_index is not None else None
+        if fk is None:
+            continue
+        if fk.name in broken:
+            raise UserInputError(f"table '{t}' orders its rows per parent through {fk.name}, which breaks a cycle "
+                                 "of foreign keys; break the cycle at another nullable key or remove sequence_index")
+        out[t] = fk.name
+    return out
+
+
+def _parent_rows(child: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey, status: np.ndarray) -> np.ndarray:
+    """Each child row's parent row position through ``fk`` (-1 without one)."""
+    lookup = pd.Series(np.arange(len(parent)), index=key_codes(parent[fk.parent_columns]))
+    lookup = lookup[~lookup.index.duplicated()]
+    pos = pd.Series(key_codes(child[fk.columns])).map(lookup).to_numpy(dtype=np.float64)
+    ok = (status == "parent") & ~np.isnan(pos)
+    return np.where(ok, np.nan_to_num(pos, nan=-1.0), -1).astype(np.int64)
+
+
+def _sequence_context(parent: pd.DataFrame, parent_plan: dict, limit: int) -> list[str]:
+    """The parent's columns a history is conditioned on: not keys, numbers, dates, flags or categories (<= 50)."""
+    keys = set(parent_plan["key_columns"]) | set(parent_plan["primary_key"])
+    out = []
+    for c in parent_plan["columns"]:
+        if c in keys or c not in parent.columns or parent[c].isna().all():
+            continue
+        s = parent[c]
+        if (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
+                or s.nunique(dropna=True) <= 50):
+            out.append(c)
+    return out[:limit]
+
+
+def _order_values(series: pd.Series) -> np.ndarray:
+    """Values that sort like the index: numbers, dates, or text read as dates."""
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series.to_numpy()
+    parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+    return parsed.to_numpy() if parsed.notna().all() else series.astype(str).to_numpy()
 
 
 def _fk(schema: Schema, name: str) -> ForeignKey:
@@ -471,12 +625,9 @@ def _public_rows(df: pd.DataFrame) -> dict:
 
 def _public_choice(frames, fk: ForeignKey, status: np.ndarray) -> np.ndarray:
     """Which public parent row each child row points at (``r<row>``; None without a parent)."""
-    parent = frames[fk.parent]
-    lookup = pd.Series(np.arange(len(parent)), index=key_codes(parent[fk.parent_columns]))
-    lookup = lookup[~lookup.index.duplicated()]
-    pos = pd.Series(key_codes(frames[fk.child][fk.columns])).map(lookup).to_numpy(dtype=np.float64)
-    ok = (status == "parent") & ~np.isnan(pos)
-    return np.where(ok, np.char.add("r", np.where(ok, pos, 0).astype(np.int64).astype(str)), None).astype(object)
+    pos = _parent_rows(frames[fk.child], frames[fk.parent], fk, status)
+    ok = pos >= 0
+    return np.where(ok, np.char.add("r", np.maximum(pos, 0).astype(str)), None).astype(object)
 
 
 def _link_public(df: pd.DataFrame, made: dict, fk: ForeignKey, col: str, model, rng) -> None:
@@ -519,12 +670,24 @@ def _with_counts(frames, fk: ForeignKey, status, plans) -> pd.DataFrame:
 
 
 def _context_columns(parent_model, parent_plan: dict, fk: ForeignKey, limit: int) -> list[str]:
-    """The parent's modelled columns a child is conditioned on, its count through ``fk`` first."""
-    if parent_model is None:
+    """The parent's modelled columns a child is conditioned on, its count through ``fk`` first.
+
+    A history parent (``sequence`` in its plan) offers its number, date and flag columns.
+    """
+    if "sequence" in parent_plan:
+        kept = set(parent_plan["sequence"]["columns"])
+        own = [c for c in parent_plan["columns"] if c in kept and _plain_dtype(parent_plan["dtypes"].get(c, ""))]
+    elif parent_model is None:
         return []
-    md = parent_model.metadata_
-    own = [c for c in parent_plan["columns"] if c in md and md[c].kind in _MODELLED]
+    else:
+        md = parent_model.metadata_
+        own = [c for c in parent_plan["columns"] if c in md and md[c].kind in _MODELLED]
     return ([_count_column(fk)] + own)[: max(limit, 0) + 1] if limit else [_count_column(fk)]
+
+
+def _plain_dtype(dtype: str) -> bool:
+    """Numbers, dates and flags, by their dtype's name."""
+    return dtype.lower().startswith(("int", "uint", "float", "bool", "datetime"))
 
 
 def _match_columns(parent: pd.DataFrame, fk: ForeignKey, limit: int) -> list[str]:
@@ -558,12 +721,9 @@ def _attach_parent(train: pd.DataFrame, frames, fk: ForeignKey, status: np.ndarr
     if not columns:
         return {}
     parent = frames[fk.parent]
-    lookup = pd.Series(np.arange(len(parent)), index=key_codes(parent[fk.parent_columns]))
-    lookup = lookup[~lookup.index.duplicated()]
-    pos = pd.Series(key_codes(frames[fk.child][fk.columns])).map(lookup).to_numpy()
-    pos = np.where(status == "parent", pos, np.nan)
-    has = ~np.isnan(pos.astype(np.float64))
-    take = np.where(has, pos, 0).astype(np.int64)
+    pos = _parent_rows(frames[fk.child], parent, fk, status)
+    has = pos >= 0
+    take = np.maximum(pos, 0)
     out = {}
     for c in columns:
         if c not in parent.columns:

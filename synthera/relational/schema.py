@@ -34,7 +34,9 @@ from synthera.metadata import Metadata
 
 __all__ = ["ORPHAN_POLICIES", "SCHEMA_FORMAT_VERSION", "ForeignKey", "Schema", "TableSchema", "count_orphans"]
 
-SCHEMA_FORMAT_VERSION = 1
+#: the newest schema format this Synthera reads; a schema is written as 1 unless a table declares a
+#: ``sequence_index`` (2), so that older Synthera versions refuse it instead of modelling a history as rows
+SCHEMA_FORMAT_VERSION = 2
 #: what happens to a foreign-key value with no parent row: it becomes null, its row is dropped,
 #: or it is kept and synthetic rows get fresh values that match no parent either
 ORPHAN_POLICIES = ("null", "drop", "unmatched")
@@ -101,16 +103,32 @@ class TableSchema:
     synthetic children link to its real rows. Only the user sets it (``"public":
     true`` in the schema JSON); ``synthera inspect`` proposes it for small
     tables that many rows point at, and never sets it by itself.
+
+    ``sequence_index`` (a date or number column) says the table is a history:
+    its rows are ordered per parent row (the entity) along the foreign key whose
+    columns are ``sequence_key`` (needed only when the table has several foreign
+    keys to synthesized tables). Such a table is modelled by a
+    :class:`~synthera.sequences.SequenceSynthesizer` conditioned on the parent's
+    columns. ``sequence_evidence`` is set when ``synthera inspect`` inferred it.
     """
 
     primary_key: list[str] = field(default_factory=list)
     metadata: Metadata | None = None
     public: bool = False
+    sequence_index: str | None = None
+    sequence_key: list[str] | None = None
+    sequence_evidence: dict | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"primary_key": list(self.primary_key)}
         if self.public:
             out["public"] = True
+        if self.sequence_index is not None:
+            out["sequence_index"] = self.sequence_index
+            if self.sequence_key is not None:
+                out["sequence_key"] = list(self.sequence_key)
+            if self.sequence_evidence is not None:
+                out["sequence_evidence"] = self.sequence_evidence
         if self.metadata is not None:
             out["metadata"] = self.metadata.to_dict()
         return out
@@ -128,7 +146,8 @@ class Schema:
     def to_dict(self) -> dict:
         from synthera import __version__
 
-        return {"format": "synthera-schema", "format_version": SCHEMA_FORMAT_VERSION,
+        version = 2 if any(t.sequence_index is not None for t in self.tables.values()) else 1
+        return {"format": "synthera-schema", "format_version": version,
                 "synthera_version": __version__,
                 "tables": {name: t.to_dict() for name, t in self.tables.items()},
                 "foreign_keys": [fk.to_dict() for fk in self.foreign_keys]}
@@ -153,9 +172,14 @@ class Schema:
             public = spec.get("public", False)
             if not isinstance(public, bool):
                 raise MetadataError(f"table '{name}': public must be true or false; got {type(public).__name__}")
+            index, key = spec.get("sequence_index"), spec.get("sequence_key")
+            if index is not None and not isinstance(index, str):
+                raise MetadataError(f"table '{name}': sequence_index must be a column name; got {index!r}")
             tables[str(name)] = TableSchema(primary_key=_names(spec.get("primary_key") or []),
                                             metadata=Metadata.from_dict(md) if md is not None else None,
-                                            public=public)
+                                            public=public, sequence_index=index,
+                                            sequence_key=_names(key) if key is not None else None,
+                                            sequence_evidence=spec.get("sequence_evidence"))
         fks = [ForeignKey.from_dict(fk) for fk in data.get("foreign_keys", [])]
         schema = cls(tables=tables, foreign_keys=fks)
         schema.check()
@@ -189,6 +213,35 @@ class Schema:
 
     def parents_of(self, table: str) -> list[ForeignKey]:
         return [fk for fk in self.foreign_keys if fk.child == table]
+
+    def sequence_foreign_key(self, table: str) -> ForeignKey | None:
+        """The foreign key naming the entity of a history table (None for a table without ``sequence_index``).
+
+        Raises
+        ------
+        UserInputError
+            The table has no foreign key to a synthesized table, several and no
+            ``sequence_key``, or a ``sequence_key`` that is no foreign key's columns.
+        """
+        ts = self.tables[table]
+        if ts.sequence_index is None:
+            return None
+        label = f"table '{table}' declares sequence_index '{ts.sequence_index}'"
+        fks = [fk for fk in self.parents_of(table) if fk.parent != table and not self.tables[fk.parent].public]
+        if ts.sequence_key is not None:
+            found = [fk for fk in fks if fk.columns == ts.sequence_key]
+            if not found:
+                raise UserInputError(f"{label} with sequence_key {'+'.join(ts.sequence_key)}, which is not the "
+                                     "columns of a foreign key to a synthesized table; give the columns of one of: "
+                                     f"{', '.join(fk.name for fk in fks) or 'none'}")
+            return found[0]
+        if not fks:
+            raise UserInputError(f"{label} but has no foreign key to a synthesized table (its entity); add the "
+                                 "foreign key or remove sequence_index")
+        if len(fks) > 1:
+            raise UserInputError(f"{label} and has {len(fks)} foreign keys; set sequence_key to the columns of the "
+                                 f"one naming the entity ({', '.join('+'.join(fk.columns) for fk in fks)})")
+        return fks[0]
 
     def subset(self, names: Iterable[str]) -> Schema:
         """The schema of the tables ``names`` only (foreign keys between them); unknown names are refused."""
@@ -263,10 +316,30 @@ class Schema:
                 raise UserInputError(f"table '{fk.child}' is public but its foreign key {fk.name} points at table "
                                      f"'{fk.parent}', which is synthesized; mark '{fk.parent}' public too or "
                                      f"'{fk.child}' not public")
+        for name in self.tables:
+            self._check_sequence(name, None if tables is None else tables.get(name))
         if tables is not None:
             for name, t in self.tables.items():
                 if name in tables and t.primary_key:
                     check_primary_key(name, tables[name], t.primary_key)
+
+    def _check_sequence(self, name: str, df: pd.DataFrame | None) -> None:
+        """One line for a ``sequence_index`` the model cannot use (see :class:`TableSchema`)."""
+        ts = self.tables[name]
+        if ts.sequence_index is None:
+            return
+        col = ts.sequence_index
+        if ts.public:
+            raise UserInputError(f"table '{name}' is public and declares sequence_index '{col}'; a public table is "
+                                 "copied, so remove one of the two")
+        fk = self.sequence_foreign_key(name)
+        keys = {c for f in self.parents_of(name) for c in f.columns}
+        if col in keys or ts.primary_key == [col]:
+            raise UserInputError(f"sequence_index '{name}.{col}' is a key column; give a date or number column "
+                                 "that is not a key")
+        if df is not None and col not in df.columns:
+            raise UserInputError(f"sequence_index '{name}.{col}' does not exist; fix the column name in the schema "
+                                 f"(the entity is {fk.parent} through {fk.name})")
 
 
 def check_primary_key(table: str, df: pd.DataFrame, key: list[str]) -> None:

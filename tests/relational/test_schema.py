@@ -117,3 +117,18 @@ def test_two_hundred_tables_and_empty_tables():
     schema = Schema.from_dict(spec)
     assert schema.order() == [f"t{i}" for i in range(200)]
     assert schema.cycles() == []
+
+
+def test_a_history_table_with_several_foreign_keys_names_its_entity():
+    tables, schema = flights_like()
+    schema.tables["flights"].sequence_index = "delay"
+    with pytest.raises(UserInputError) as err:
+        schema.check(tables)
+    msg = str(err.value)
+    assert "\n" not in msg and "sequence_key" in msg and "tailnum" in msg and "flights" in msg
+    schema.tables["flights"].sequence_key = ["tailnum"]
+    schema.check(tables)
+    assert schema.sequence_foreign_key("flights").name == "flights.tailnum"
+    again = Schema.from_json(schema.to_json())
+    assert again.tables["flights"].sequence_key == ["tailnum"]
+    assert json.loads(schema.to_json())["format_version"] == 2
