@@ -207,7 +207,7 @@ def _inspect_database(data: str, out: Path | None, schema_file: Path | None) -> 
     from rich.table import Table
 
     from synthera.relational import count_orphans, read_database
-    from synthera.relational.inference import propose_public
+    from synthera.relational.inference import propose_public, propose_sequences, sequence_lines
 
     start = time.perf_counter()
     with common.status(f"Reading {clean(data)}"):
@@ -236,6 +236,10 @@ def _inspect_database(data: str, out: Path | None, schema_file: Path | None) -> 
                     f"{', '.join(schema.broken_edges()) or 'none'})")
     for name, why in propose_public(tables, schema).items():
         shown.print(f"lookup? {name}: {why}")
+    for line in sequence_lines(schema):
+        shown.print(f"history: {line}")
+    for name, why in propose_sequences(tables, schema).items():
+        shown.print(f"history? {name}: {why}")
     if out is not None:
         schema.save(out)
         shown.print(f"schema written to {out}; edit it and pass it back with --metadata")

@@ -187,6 +187,8 @@ def test_cli_inspect_fit_sample_on_a_sqlite_file(tmp_path):
     result = runner.invoke(app, ["inspect", str(path), "--out", str(schema_file)])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert Schema.load(schema_file).tables["visits"].sequence_index == "date"
+    shown = " ".join(result.stdout.split())
+    assert "history: visits: rows ordered by date per customers row" in shown and "inferred:" in shown
     model = tmp_path / "model"
     result = runner.invoke(app, ["fit", str(path), "--metadata", str(schema_file), "--out", str(model)])
     assert result.exit_code == 0, result.stdout + result.stderr
