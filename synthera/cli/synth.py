@@ -322,13 +322,18 @@ def _sample_database(model_dir: Path, out: str, *, scale: float | None, seed: in
     if given.get("rows") is not None:
         raise UserInputError("this is a database model: its size is set by --scale (1.0 = the real size); "
                              "drop --rows")
-    _refuse_one_table_flags(given, _ONE_TABLE_SAMPLE, "this is a database model")
+    distributed = given.get("workers") is not None or given.get("scheduler") is not None
+    one_table = {k: v for k, v in _ONE_TABLE_SAMPLE.items() if not (distributed and k in ("workers", "scheduler"))}
+    _refuse_one_table_flags(given, one_table, "this is a database model")
     scale = 1.0 if scale is None else scale
     if not scale > 0:
         raise UserInputError(f"--scale must be above 0; got {scale}")
     conditions = _database_conditions(given.get("where") or [])
     model = RelationalSynthesizer.load(model_dir)
     _check_database_conditions(model, conditions)
+    if distributed:
+        return _sample_database_blocks(model_dir, out, scale=scale, seed=seed, conditions=conditions,
+                                       replace=replace, workers=given.get("workers"), scheduler=given.get("scheduler"))
     start = time.perf_counter()
     with common.status(f"Sampling {len(model.order_)} tables"):
         synthetic = model.sample(scale=scale, seed=seed, **({"conditions": conditions} if conditions else {}))
@@ -338,6 +343,31 @@ def _sample_database(model_dir: Path, out: str, *, scale: float | None, seed: in
     rows = sum(len(df) for df in synthetic.values())
     common.console().print(f"wrote {len(synthetic)} synthetic tables ({rows:,} rows, keys that join) to "
                            f"{common.clean(where)} ({seconds:.2f} s to sample)")
+
+
+def _sample_database_blocks(model_dir: Path, out: str, *, scale: float, seed: int | None, conditions: dict,
+                            replace: bool, workers: int | None, scheduler: str | None) -> None:
+    """``sample --workers/--scheduler`` from a relational model: blocks of root entities to a folder of datasets."""
+    from synthera.distributed import cluster, sample_database
+    from synthera.io import is_url
+
+    if is_url(out) or Path(out).suffix.lower() in (".db", ".sqlite", ".sqlite3") or (
+            Path(out).exists() and not Path(out).is_dir()):
+        raise UserInputError("--workers and --scheduler write a database model's sample as a folder of Parquet "
+                             "datasets; give --out a folder path")
+    if Path(out).exists() and not replace:
+        raise UserInputError(f"{out} already exists; pick another --out or pass --replace")
+    common.check_out(out, folder=True)
+    start = time.perf_counter()
+    with cluster(workers=workers, scheduler=scheduler) as client:
+        where = "" if client is None else f" on {len(client.nthreads())} Dask worker(s)"
+        manifest = sample_database(model_dir, scale=scale, seed=seed, out=out, client=client,
+                                   conditions=conditions or None, replace=replace, progress=True)
+    seconds = time.perf_counter() - start
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    common.console().print(
+        f"wrote {len(manifest['tables'])} synthetic tables ({rows:,} rows, keys that join) in {manifest['blocks']} "
+        f"block(s) of root entities to {common.clean(out)}{where} ({seconds:.2f} s; seed {manifest['seed']})")
 
 
 def _sampled_whole(model_dir: Path, out: str, *, given: dict) -> bool:

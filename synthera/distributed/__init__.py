@@ -10,6 +10,8 @@ dask-kubernetes, dask-jobqueue). Dask is imported only when a cluster is used
 from synthera.distributed.evaluate import evaluate_dataset
 from synthera.distributed.executor import cluster, run_tasks
 from synthera.distributed.fit import fit_dataset
+from synthera.distributed.relational import read_sampled_database, sample_database
 from synthera.distributed.sample import read_manifest, sample_to_parquet
 
-__all__ = ["cluster", "evaluate_dataset", "fit_dataset", "read_manifest", "run_tasks", "sample_to_parquet"]
+__all__ = ["cluster", "evaluate_dataset", "fit_dataset", "read_manifest", "read_sampled_database", "run_tasks",
+           "sample_database", "sample_to_parquet"]
