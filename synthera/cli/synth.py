@@ -51,6 +51,11 @@ def _refuse_one_table_flags(given: dict, flags: dict[str, str], why: str) -> Non
         raise UserInputError(f"{used[0]} applies to one table; {why}, so drop {used[0]}")
 
 
+FIT_SEED_HELP = ("Same seed and data give the same model (default 0; DP models default to fresh randomness "
+                 "for their noise).")
+MODEL_HELP = "Synthesizer name (see `synthera models`); default: the flagship."
+
+
 @app.command()
 def fit(
     data: str = typer.Argument(..., help=DATA_HELP),
@@ -59,9 +64,7 @@ def fit(
     metadata: Path | None = typer.Option(
         None, "--metadata", "-m", help="Metadata JSON (e.g. edited after `synthera inspect`); the rest is inferred."
     ),
-    model: str | None = typer.Option(
-        None, "--model", help="Synthesizer name (see `synthera models`); default: the flagship."
-    ),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
     epsilon: float | None = typer.Option(
         None, "--epsilon", help="Privacy budget ε, required by differentially private models (see `synthera models`)."
@@ -69,11 +72,7 @@ def fit(
     delta: float | None = typer.Option(
         None, "--delta", help="δ of (ε, δ)-DP (default: a power of ten at least ten times below 1/rows)."
     ),
-    seed: int | None = typer.Option(
-        None, "--seed",
-        help="Same seed and data give the same model "
-        "(default 0; DP models default to fresh randomness for their noise).",
-    ),
+    seed: int | None = typer.Option(None, "--seed", help=FIT_SEED_HELP),
     domain_is_public: bool = typer.Option(
         False, "--domain-is-public",
         help="DP models: the --metadata bounds and categories are public knowledge, even if measured from the data "
@@ -116,8 +115,8 @@ def fit(
                               fmt=fmt, encoding=encoding, seed=seed, max_length=max_length)
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
-    sensitive = _declared_sensitive(cls, sensitive, hints)
-    params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs, sensitive=sensitive)
+    params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs,
+                         sensitive=_declared_sensitive(cls, sensitive, hints))
     if workers is not None or scheduler is not None:
         _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
                      seed=params.get("seed"), domain_is_public=domain_is_public)

@@ -61,10 +61,11 @@ from synthera.distributed.executor import run_tasks
 from synthera.distributed.sample import DATASET_FORMAT, _fsync, _fsync_file, _swap_in, _write_small
 from synthera.errors import UserInputError
 from synthera.io import file_sha256 as _sha256
+from synthera.relational.io import SAMPLED_DATABASE_FORMAT
 
 __all__ = ["DATABASE_FORMAT", "read_sampled_database", "sample_database", "write_block"]
 
-DATABASE_FORMAT = "synthera-database-sample"
+DATABASE_FORMAT = SAMPLED_DATABASE_FORMAT
 _MANIFEST = "_manifest.json"
 _SUCCESS = "_SUCCESS"
 _SCHEMA = "schema.json"

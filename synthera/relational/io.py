@@ -117,6 +117,9 @@ def database_tables(source) -> list[str] | None:
     if path.is_dir():
         if not (path / SCHEMA_FILE).is_file():
             return None
+        sampled = _sampled_manifest(path)
+        if sampled is not None:
+            return list(sampled.get("tables") or {})
         return [f.stem for f in sorted(path.iterdir()) if f.suffix.lower() in _TABLE_SUFFIXES and f.is_file()]
     if path.is_file() and _is_sqlite(path):
         import sqlite3
@@ -157,9 +160,29 @@ def _pick(available: list[str], tables: list[str] | None, shown: str) -> list[st
     return list(tables)
 
 
+#: the ``format`` of the manifest that :func:`synthera.distributed.sample_database` writes last
+SAMPLED_DATABASE_FORMAT = "synthera-database-sample"
+
+
+def _sampled_manifest(path: Path) -> dict | None:
+    """The manifest of a database folder sampled in blocks on Dask (one Parquet dataset per table), else None."""
+    import json
+
+    try:
+        manifest = json.loads((path / "_manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == SAMPLED_DATABASE_FORMAT else None
+
+
 def _read_folder(path: Path, tables: list[str] | None) -> tuple[dict[str, pd.DataFrame], Schema]:
     from synthera.io import read_table
     from synthera.relational.inference import infer_schema
+
+    if _sampled_manifest(path) is not None:
+        from synthera.distributed.relational import read_sampled_database
+
+        return read_sampled_database(path, tables=tables)
 
     files = {f.stem: f for f in sorted(path.iterdir()) if f.suffix.lower() in _TABLE_SUFFIXES and f.is_file()}
     if not files:

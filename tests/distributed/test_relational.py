@@ -76,6 +76,18 @@ def test_keys_join_and_are_unique_across_blocks(reference):
     assert set(tables["customers"]["id"] // stride) == set(range(6))  # one key range per block
 
 
+def test_read_database_reads_a_sampled_folder(reference):
+    from synthera.relational.io import database_tables, read_database
+
+    tables, schema = read_sampled_database(reference)
+    assert sorted(database_tables(reference)) == sorted(tables)
+    again, schema_again = read_database(reference)
+    assert sorted(again) == sorted(tables)
+    for name in tables:
+        pd.testing.assert_frame_equal(again[name], tables[name])
+    assert [fk.name for fk in schema_again.foreign_keys] == [fk.name for fk in schema.foreign_keys]
+
+
 def test_every_block_is_a_self_contained_slice(reference):
     _, schema = read_sampled_database(reference)
     for b in range(6):
