@@ -443,8 +443,10 @@ def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, schedule
 
 
 WORKERS_HELP = ("Sample on a local Dask cluster of this many worker processes; --out is then a Parquet dataset "
-                "folder (needs synthera[dask]).")
-SCHEDULER_HELP = "Sample on an existing Dask cluster, e.g. tcp://host:8786; --out is then a Parquet dataset folder."
+                "folder (a database model: a folder with one Parquet dataset per table, in blocks of 10,000 root "
+                "rows) (needs synthera[dask]).")
+SCHEDULER_HELP = ("Sample on an existing Dask cluster, e.g. tcp://host:8786; --out is then a Parquet dataset folder "
+                  "(a database model: one per table).")
 ROWS_PER_FILE_HELP = ("Write --out as a Parquet dataset folder with this many rows per part file (default 1,000,000 "
                       "with --workers or --scheduler). The rows are the same for any value.")
 
