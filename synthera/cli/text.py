@@ -78,9 +78,15 @@ def generate_command(
     novelty: float | None = typer.Option(
         None, "--novelty", help="Drop an example whose ROUGE-L with a kept one is >= this "
         "(default 0.7; text-to-sql checks distinct SQL instead unless set)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Generate in shards on a local Dask cluster of this many worker processes "
+        "(the same examples for any count; needs the dask extra)."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Generate in shards on an existing Dask cluster, e.g. tcp://host:8786 (the "
+        "database and model must be readable at the same path on its workers)."),
 ) -> None:
     """Generate verified synthetic training examples and write JSONL, Parquet, a HF dataset and a manifest."""
-    from synthera.text.pipeline import GenerationConfig, generate, write_outputs
+    from synthera.text.pipeline import GenerationConfig, write_outputs
 
     if out.suffix.lower() != ".jsonl":
         raise UserInputError(f"--out must name a .jsonl file; got {out}")
@@ -92,7 +98,7 @@ def generate_command(
         tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, question_candidates=question_candidates,
         join_share=join_share, batch_size=batch_size, novelty_threshold=novelty,
     ).validated()
-    result = generate(config, out=out, progress=sys.stderr.isatty())
+    result = _run(config, out, workers, scheduler)
     if not result.records:
         from synthera.io import write_text
         from synthera.text.output import output_paths
@@ -111,11 +117,35 @@ def generate_command(
         f"({stats['examples_per_minute']:.1f} examples/min); dropped: {dropped}"
     )
     _print_joins(shown, stats)
+    _print_shards(shown, stats)
     for note in stats.get("notes", []):
         shown.print(f"note: {note}")
     shown.print("wrote " + ", ".join(str(p) for p in paths))
     if stats["kept"] < config.n:
         warn(f"only {stats['kept']} of the {config.n} requested examples passed the filters; see {paths[-1]}")
+
+
+def _run(config, out: Path, workers: int | None, scheduler: str | None):
+    """In this process (the default), or in shards on a Dask cluster with ``--workers``/``--scheduler``."""
+    from synthera.distributed.executor import check_target
+    from synthera.text.pipeline import generate
+
+    check_target(workers, scheduler)  # before any work: a bad --workers is one line
+    if workers is None and scheduler is None:
+        return generate(config, out=out, progress=sys.stderr.isatty())
+    from synthera.distributed.executor import cluster
+    from synthera.distributed.text import generate_sharded
+
+    with cluster(workers=workers, scheduler=scheduler) as client:
+        return generate_sharded(config, client=client, out=out, progress=sys.stderr.isatty())
+
+
+def _print_shards(shown, stats: dict) -> None:
+    """With --workers/--scheduler: the shards, the rounds and what the global duplicate pass dropped."""
+    shards = stats.get("shards")
+    if shards:
+        shown.print(f"shards: {shards['count']} in {shards['rounds']} round(s); the global pass over their "
+                    f"{shards['forwarded']:,} candidates dropped {shards['dropped_globally']:,}")
 
 
 def _print_joins(shown, stats: dict) -> None:

@@ -12,6 +12,7 @@ from synthera.distributed.executor import cluster, run_tasks
 from synthera.distributed.fit import fit_dataset
 from synthera.distributed.relational import read_sampled_database, sample_database
 from synthera.distributed.sample import read_manifest, sample_to_parquet
+from synthera.distributed.text import generate_sharded
 
-__all__ = ["cluster", "evaluate_dataset", "fit_dataset", "read_manifest", "read_sampled_database", "run_tasks",
-           "sample_database", "sample_to_parquet"]
+__all__ = ["cluster", "evaluate_dataset", "fit_dataset", "generate_sharded", "read_manifest", "read_sampled_database",
+           "run_tasks", "sample_database", "sample_to_parquet"]

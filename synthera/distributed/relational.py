@@ -143,7 +143,7 @@ def block_plan(model, *, scale: float, roots_per_block: int) -> dict:
     roots = [t for t in model.order_ if t not in public and primary[t] is None and "sequence" not in plans[t]]
     if not roots:
         raise UserInputError("this database model has no root table to cut into blocks; sample it in one process "
-                             "(drop --workers)")
+                             "(without workers)")
     root = max(roots, key=lambda t: (plans[t]["n_rows"], -model.order_.index(t)))
     n_root = int(plans[root]["n_rows"])
     total = int(round(scale * n_root))
@@ -181,11 +181,11 @@ def _renumbered_columns(model, public: list[str]) -> dict[str, set[str]]:
         if t not in public and pk and not set(pk) & out[t]:
             raise UserInputError(f"table '{t}' has a primary key ({', '.join(pk)}) with no generated or inherited "
                                  "key column, so blocks would repeat its keys; sample this model in one process "
-                                 "(drop --workers)")
+                                 "(without workers)")
     for fk in schema.foreign_keys:
         if fk.parent not in public and not set(fk.parent_columns) & out[fk.parent]:
             raise UserInputError(f"foreign key {fk.name} points at columns that are not block-unique keys; sample "
-                                 "this model in one process (drop --workers)")
+                                 "this model in one process (without workers)")
     return out
 
 

@@ -254,44 +254,70 @@ def generate(
     built = config.options.build(llm=llm, seed=config.seed, out=out, progress=progress)
     task, database, source = built.task, built.database, built.source
     setup_seconds = time.perf_counter() - t0
-    rng = random.Random(config.seed)
-    values = task.attribute_values()
-    balancer = Balancer(values, config.n)
+    balancer = Balancer(task.attribute_values(), config.n)
     novelty = config.novelty_threshold if config.novelty_threshold is not None else task.default_novelty
-    dedup = NoveltyFilter(minhash_threshold=config.minhash_threshold, novelty_threshold=novelty)
-    drops = DropCounter()
-    kept: list = []
-    candidates = 0
     budget = config.max_candidates or config.options.budget(config.n, llm is not None)
-    batch = config.batch_size if llm is not None else max(config.batch_size, 64)
-    judge_notes: Counter = Counter()
     start = time.perf_counter()
-    stopped = "done"
     try:
-        with _progress(config.n, f"{config.task}", progress) as update:
-            while not balancer.done():
-                if candidates >= budget:
-                    stopped = "budget"
-                    break
-                remaining = config.n - len(kept)
-                # Ask for what is still missing, scaled up by the acceptance rate so far (a model's
-                # batch is cheap to fill, a batch of one is slow); extras end up as over_quota.
-                rate = (len(kept) + 1) / (candidates + 2) if llm is not None else 1.0
-                size = min(batch, math.ceil(remaining / max(rate, 0.25)), budget - candidates)
-                want = balancer.next_values(size, rng)
-                before = len(kept)
-                candidates += _take(task.propose(want, rng), task, balancer, dedup, kept, drops, judge_notes)
-                update(len(kept), drops.total, len(kept) - before)
-                if on_batch is not None:
-                    on_batch({"kept": len(kept), "dropped": drops.total, "candidates": candidates})
+        run = _loop(config, task, llm, balancer, budget, random.Random(config.seed),
+                    progress=progress, on_batch=on_batch)
     finally:
         task.close()
     seconds = time.perf_counter() - start
-    records = [ex.record() for ex in kept]
-    stats = _stats(config, task, llm, kept, drops, candidates, seconds, setup_seconds, balancer, judge_notes,
-                   stopped, budget, novelty)
+    records = [ex.record() for ex in run.kept]
+    stats = _stats(config, task, llm, run.kept, run.drops, run.candidates, seconds, setup_seconds, balancer,
+                   run.judge_notes, run.stopped, budget, novelty)
     manifest = _manifest(config, task, llm, stats, source, novelty)
     return GenerationResult(records, stats, manifest, database)
+
+
+@dataclass
+class LoopState:
+    """What one run of the generation loop produced: kept examples (in order), drops and counts."""
+
+    kept: list = field(default_factory=list)
+    drops: DropCounter = field(default_factory=DropCounter)
+    candidates: int = 0
+    judge_notes: Counter = field(default_factory=Counter)
+    stopped: str = "done"
+
+
+def novelty_filter(config: GenerationConfig, task) -> NoveltyFilter:
+    """The run's duplicate, near-duplicate and ROUGE-L filter (the task's default novelty unless the config sets it)."""
+    novelty = config.novelty_threshold if config.novelty_threshold is not None else task.default_novelty
+    return NoveltyFilter(minhash_threshold=config.minhash_threshold, novelty_threshold=novelty)
+
+
+def _loop(config: GenerationConfig, task, llm, balancer: Balancer, budget: int, rng: random.Random, *,
+          progress: bool = False, on_batch: Callable[[dict], None] | None = None,
+          dedup: NoveltyFilter | None = None) -> LoopState:
+    """Propose and filter until ``balancer`` is full or ``budget`` candidates are spent (the task stays open).
+
+    ``dedup`` may come holding examples kept elsewhere (a sharded run's top-up rounds); by default it starts empty.
+    """
+    dedup = dedup if dedup is not None else novelty_filter(config, task)
+    state = LoopState()
+    kept, drops = state.kept, state.drops
+    target = sum(balancer.quotas.values())
+    batch = config.batch_size if llm is not None else max(config.batch_size, 64)
+    with _progress(target, f"{config.task}", progress) as update:
+        while not balancer.done():
+            if state.candidates >= budget:
+                state.stopped = "budget"
+                break
+            remaining = target - len(kept)
+            # Ask for what is still missing, scaled up by the acceptance rate so far (a model's
+            # batch is cheap to fill, a batch of one is slow); extras end up as over_quota.
+            rate = (len(kept) + 1) / (state.candidates + 2) if llm is not None else 1.0
+            size = min(batch, math.ceil(remaining / max(rate, 0.25)), budget - state.candidates)
+            want = balancer.next_values(size, rng)
+            before = len(kept)
+            state.candidates += _take(task.propose(want, rng), task, balancer, dedup, kept, drops,
+                                      state.judge_notes)
+            update(len(kept), drops.total, len(kept) - before)
+            if on_batch is not None:
+                on_batch({"kept": len(kept), "dropped": drops.total, "candidates": state.candidates})
+    return state
 
 
 def _take(proposals, task, balancer: Balancer, dedup: NoveltyFilter, kept: list, drops: DropCounter,
