@@ -354,9 +354,7 @@ def _sample_database_blocks(model_dir: Path, out: str, *, scale: float, seed: in
             Path(out).exists() and not Path(out).is_dir()):
         raise UserInputError("--workers and --scheduler write a database model's sample as a folder of Parquet "
                              "datasets; give --out a folder path")
-    if Path(out).exists() and not replace:
-        raise UserInputError(f"{out} already exists; pick another --out or pass --replace")
-    common.check_out(out, folder=True)
+    _check_dataset_out(out, replace)
     start = time.perf_counter()
     with cluster(workers=workers, scheduler=scheduler) as client:
         where = "" if client is None else f" on {len(client.nthreads())} Dask worker(s)"
@@ -449,6 +447,13 @@ SCHEDULER_HELP = ("Sample on an existing Dask cluster, e.g. tcp://host:8786; --o
                   "(a database model: one per table).")
 ROWS_PER_FILE_HELP = ("Write --out as a Parquet dataset folder with this many rows per part file (default 1,000,000 "
                       "with --workers or --scheduler). The rows are the same for any value.")
+
+
+def _check_dataset_out(out, replace: bool) -> None:
+    """A Parquet dataset folder written on Dask: refuse an existing one without --replace, check it is writable."""
+    if Path(out).exists() and not replace:
+        raise UserInputError(f"{out} already exists; pick another --out or pass --replace")
+    common.check_out(out, folder=True)
 
 
 def _parse_where(items: list[str]) -> dict[str, str]:
@@ -634,9 +639,7 @@ def _sample_dataset(model_dir: Path, rows: int, out: str, *, seed, conditions, m
         raise UserInputError(f"{out} is a file; --out needs a folder for the Parquet dataset")
     if rows_per_file is not None and rows_per_file < 1:
         raise UserInputError(f"--rows-per-file must be at least 1; got {rows_per_file}")
-    if Path(out).exists() and not replace:
-        raise UserInputError(f"{out} already exists; pick another --out or pass --replace")
-    common.check_out(out, folder=True)
+    _check_dataset_out(out, replace)
     start = time.perf_counter()
     with cluster(workers=workers, scheduler=scheduler) as client:
         where = "" if client is None else f" on {len(client.nthreads())} Dask worker(s)"

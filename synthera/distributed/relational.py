@@ -48,7 +48,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.distributed.executor import run_tasks
-from synthera.distributed.sample import DATASET_FORMAT, _fsync, _fsync_file, _swap_in, _write_small
+from synthera.distributed.sample import DATASET_FORMAT, _fsync, _fsync_file, _swap_in, _write_small, load_once
 from synthera.errors import UserInputError
 from synthera.io import file_sha256 as _sha256
 from synthera.relational.io import SAMPLED_DATABASE_FORMAT
@@ -72,7 +71,6 @@ _SCHEMA = "schema.json"
 _MODEL_FILES = ("manifest.json", "arrays.npz")
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 #: worker-side cache: model hash -> loaded relational model (one load per worker process)
-_LOADED: dict[str, Any] = {}
 
 
 def sample_database(model_dir: str | os.PathLike, *, scale: float = 1.0, seed: int | None = None,
@@ -312,13 +310,7 @@ def _load(files: dict[str, bytes], model_hash: str):
     """The model, loaded once per process from its files (checksums verified by ``load``)."""
     from synthera.relational import RelationalSynthesizer
 
-    if model_hash not in _LOADED:
-        with tempfile.TemporaryDirectory(prefix="synthera-model-") as tmp:
-            for name, data in files.items():
-                (Path(tmp) / name).write_bytes(data)
-            _LOADED.clear()
-            _LOADED[model_hash] = RelationalSynthesizer.load(tmp)
-    return _LOADED[model_hash]
+    return load_once(files, model_hash, RelationalSynthesizer.load)
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:

@@ -184,12 +184,20 @@ def _load(files: dict[str, bytes], model_hash: str):
     """The model, loaded once per process from its files (checksums verified by ``load``)."""
     from synthera.tabular import load_synthesizer
 
+    return load_once(files, model_hash, load_synthesizer)
+
+
+def load_once(files: dict[str, bytes], model_hash: str, loader):
+    """``loader(folder)`` on the model's files written to a temporary folder, once per process and model hash.
+
+    A worker keeps only the last model it loaded, so a long-lived worker never accumulates them.
+    """
     if model_hash not in _LOADED:
         with tempfile.TemporaryDirectory(prefix="synthera-model-") as tmp:
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
             _LOADED.clear()
-            _LOADED[model_hash] = load_synthesizer(tmp)
+            _LOADED[model_hash] = loader(tmp)
     return _LOADED[model_hash]
 
 
