@@ -189,8 +189,10 @@ def _ids(col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> n
     templates = np.array(info["templates"], dtype=object)
     chosen = templates[rng.choice(len(templates), n, p=np.asarray(info["weights"]) / np.sum(info["weights"]))]
     out = np.array([_fill(t, rng) for t in chosen], dtype=object)
-    # regenerate the rare collisions until every identifier is unique
-    for _ in range(100):
+    # redraw the few collisions a handful of times; templates that cannot hold n distinct values at all (or
+    # a crowded short template) go straight to a counter rather than redrawing thousands of times
+    rounds = 5 if _capacity(info["templates"]) >= n else 0
+    for _ in range(rounds):
         dup = pd.Series(out).duplicated().to_numpy()
         if not dup.any():
             return out
@@ -200,6 +202,11 @@ def _ids(col: ColumnMetadata, info: dict, n: int, rng: np.random.Generator) -> n
 
 
 _CLASSES = {"9": string.digits, "A": string.ascii_uppercase, "a": string.ascii_lowercase}
+
+
+def _capacity(templates) -> int:
+    """How many distinct identifiers the templates can spell (``"a99"``: 26 x 10 x 10)."""
+    return sum(int(np.prod([len(_CLASSES[ch]) for ch in t if ch in _CLASSES], dtype=float)) for t in templates)
 
 
 def _fill(template: str, rng: np.random.Generator) -> str:
