@@ -212,9 +212,33 @@ def one(name: str, data: dict, args) -> dict:
     synth, model, info = run_synthera(train, data, args.seed)
     data["model"] = model
     result["synthera"] = info | score(train, holdout, synth, data, constraints)
+    result["synthera"]["dcr_spread"] = dcr_spread(model, train, holdout, data, args.dcr_samples, args.seed)
     print(f"[{name}] synthera fit {info['fit_s']} s", flush=True)
     result["holdout_ceiling"] = score(train, holdout, holdout, data, constraints, ceiling=True)
     return result
+
+
+def dcr_spread(model, train, holdout, data, samples: int, seed: int) -> dict:
+    """History DCR share over ``samples`` more synthetic samples (seeds after ``seed``): its noise on few histories."""
+    from synthera.sequences.metrics import history_privacy
+
+    n, shares = train[data["key"]].nunique(), []
+    for k in range(1, samples + 1):
+        synthetic = model.sample(n, seed=seed + k)[list(train.columns)]
+        shares.append(history_privacy(train, holdout, synthetic, data["key"], data["index"])["dcr_share"])
+    return {"samples": samples, "mean": round(float(np.mean(shares)), 3), "min": round(float(np.min(shares)), 3),
+            "max": round(float(np.max(shares)), 3)} if shares else {}
+
+
+def reuse_par(results: dict, path: Path) -> None:
+    """PAR's scores from an earlier run's json (``--reuse-peer``), its fit speed-up against this run's Synthera fit."""
+    saved = json.loads(path.read_text())["results"] if path.exists() else {}
+    for name, r in results.items():
+        par = saved.get(name, {}).get("par")
+        if par:
+            r["par"] = par | {"reused": True}
+            if par.get("fit_s"):
+                r["fit_speedup_vs_par"] = round(par["fit_s"] / r["synthera"]["fit_s"], 1)
 
 
 _ROWS = [("length", "Length (KS compl.)"), ("gap", "Gap (KS compl.)"), ("statistic_msas", "StatisticMSAS"),
@@ -298,11 +322,18 @@ def markdown(results: dict, meta: dict) -> str:
         lines += _table(r)
         lines.append("")
         info = r["synthera"]
+        spread = info.get("dcr_spread") or {}
+        if spread:
+            lines.append(f"History DCR share over {spread['samples']} more samples (seeds {meta.get('seed', 0) + 1}"
+                         f"..): mean {spread['mean']:.3f}, min {spread['min']:.3f}, max {spread['max']:.3f}.")
         lines.append(f"Constraints detected: {len(r['constraints'])}. Columns modelled as steps from the previous "
                      f"event: {', '.join(info.get('step_columns', [])) or 'none'}.")
         if "par" in r:
             p = r["par"]
             default = " (its default)" if p.get("epochs") == 128 else ""
+            if p.get("reused"):
+                lines.append("PAR's scores are reused from the previous run's json (`--reuse-peer`); its speed-up is "
+                             "against this run's Synthera fit.")
             lines.append(f"PAR budget: {p.get('epochs')} epochs{default}, capped at {p.get('cap_s')} s: "
                          f"{p.get('status')} (wall {p.get('wall_s', 0):.0f} s, fit {p.get('fit_s', '—')} s, "
                          f"{p.get('epochs_done', '—')} epochs). Fit speed-up of Synthera: "
@@ -328,6 +359,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(HERE / "results" / "sequences"))
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
+    ap.add_argument("--reuse-peer", action="store_true",
+                    help="do not run PAR: reuse its results from the existing json (PAR takes 6-10 minutes a dataset)")
+    ap.add_argument("--dcr-samples", type=int, default=5, help="more synthetic samples to show the DCR share's noise")
     args = ap.parse_args()
     if args.render:
         saved = json.loads(Path(args.out).with_suffix(".json").read_text())
@@ -335,14 +369,14 @@ def main() -> int:
         return 0
     meta = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sequences.py " + " ".join(sys.argv[1:]),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
-            "loadavg": [round(x, 2) for x in os.getloadavg()], "par_datasets": args.par_datasets}
+            "loadavg": [round(x, 2) for x in os.getloadavg()], "par_datasets": args.par_datasets, "seed": args.seed}
     datasets = {}
     for name in args.datasets:
         data = load(name, args)
         data["train"], data["holdout"] = split(data["table"], data["key"], args.seed)
         datasets[name] = data
     with tempfile.TemporaryDirectory() as tmp:
-        futures = start_par(datasets, args, Path(tmp))
+        futures = {} if args.reuse_peer else start_par(datasets, args, Path(tmp))
         results = {name: one(name, data, args) for name, data in datasets.items()}
         largest = max(datasets, key=lambda n: len(datasets[n]["train"]))
         d = datasets[largest]
@@ -357,6 +391,8 @@ def main() -> int:
                 r["fit_speedup_vs_par"] = round(pinfo["fit_s"] / r["synthera"]["fit_s"], 1)
             print(f"[{name}] PAR {pinfo.get('status')} fit {pinfo.get('fit_s')} s", flush=True)
     out = Path(args.out)
+    if args.reuse_peer:
+        reuse_par(results, out.with_suffix(".json"))
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2, default=str))
     out.with_suffix(".md").write_text(markdown(results, meta))
     print(out.with_suffix(".md").read_text())

