@@ -1,7 +1,6 @@
 """Scale-out on Dask: flagship sampling to snappy Parquet in-process, on 1 and on 2 local workers.
 
     .venv/bin/python benchmarks/scale.py [--rows 20000000] [--rows-per-file 1000000] [--tasks 1000] [--rounds 2]
-        [--proposed-apply]
 
 Each configuration runs in a fresh process (so driver memory is its own), on
 the flagship model fitted on the bundled Adult table, with the same seed:
@@ -37,8 +36,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CONFIGS = ("in-process", "workers=1", "workers=2")
-#: a benchmark-only experiment: in-process sampling with the tree walk proposed for cascade.py (see _proposed_apply)
-PROPOSED = "in-process+proposed-apply"
 
 
 def _cpu_s() -> float:
@@ -56,48 +53,6 @@ def _fake_part(_shared, index: int, start: int, stop: int) -> dict:
             "sha256": "0" * 64}
 
 
-def _proposed_apply(self, columns):
-    """``_Tree.apply`` as proposed for cascade.py: full-width steps while most rows still descend, then compaction.
-
-    Leaves point to themselves (``children``), so a full-width step needs no mask; once fewer than a quarter
-    of the rows are still at inner nodes, only those are walked. Same leaves as the current walk.
-    """
-    import numpy as np
-
-    cache = _APPLY_CACHE.get(id(self))
-    if cache is None:
-        n_nodes, leaf = self.left.shape[0], self.feature < 0
-        own = np.arange(n_nodes, dtype=np.int32)
-        children = np.empty(2 * n_nodes, dtype=np.int32)
-        children[0::2], children[1::2] = np.where(leaf, own, self.left), np.where(leaf, own, self.right)
-        depth = np.zeros(n_nodes, dtype=np.int64)
-        for i in np.flatnonzero(~leaf):  # parents come before their children (checked by _Tree)
-            depth[self.left[i]] = depth[self.right[i]] = depth[i] + 1
-        cache = _APPLY_CACHE[id(self)] = (children, np.where(leaf, 0, self.feature).astype(np.int64),
-                                          np.where(leaf, np.inf, self.threshold).astype(np.float32), int(depth.max()))
-    children, feature, threshold, depth = cache
-    n = columns.shape[1]
-    flat, node, offsets = columns.ravel(), np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.int64)
-    active = None
-    for step in range(depth):
-        node = children[2 * node + (np.take(flat, feature[node] * n + offsets) > threshold[node])]
-        if step % 4 == 3:
-            active = np.flatnonzero(self.feature[node] >= 0)
-            if active.size < n // 4:
-                break
-    else:
-        return node
-    while active.size:
-        current = node[active]
-        current = children[2 * current + (np.take(flat, feature[current] * n + active) > threshold[current])]
-        node[active] = current
-        active = active[self.feature[current] >= 0]
-    return node
-
-
-_APPLY_CACHE: dict = {}
-
-
 def _warm(model: str) -> bool:
     """What a process pays once, whatever the row count: importing the sampler and loading the model (cached)."""
     from synthera.distributed.sample import _load, _read_files
@@ -110,11 +65,7 @@ def run_config(config: str, model: str, rows: int, rows_per_file: int, out: Path
     """One configuration, in this (fresh) process."""
     from synthera.distributed import cluster, sample_to_parquet
 
-    if config == PROPOSED:
-        from synthera.tabular import cascade
-
-        cascade._Tree.apply = _proposed_apply
-    workers = None if config.startswith("in-process") else int(config.split("=")[1])
+    workers = None if config == "in-process" else int(config.split("=")[1])
     start = time.perf_counter()
     with cluster(workers=workers) as client:
         ready = time.perf_counter()
@@ -211,10 +162,7 @@ def _markdown(result: dict) -> str:
                      f"{r['rows_per_cpu_s']:,} | {', '.join(map(str, r['worker_peak_rss_mb'])) or '-'} | "
                      f"{r['driver_peak_rss_mb']} | {', '.join(map(str, r['cpu_s_per_million_rows_rounds']))} |")
     g = result["graph"]
-    lines += ["", f"`{PROPOSED}` is a benchmark-only experiment: in-process sampling with `_Tree.apply` replaced "
-              "by the walk proposed for `synthera/tabular/cascade.py` (`_proposed_apply` in this script; it finds the "
-              "same leaves, so the parts are the same bytes).", "",
-              f"Simulated graph: {g['tasks']:,} manifest-only tasks ({g['simulated_rows']:,} rows) on 2 local "
+    lines += ["", f"Simulated graph: {g['tasks']:,} manifest-only tasks ({g['simulated_rows']:,} rows) on 2 local "
               f"workers: {g['wall_s']} s, {g['ms_per_task']} ms per task; driver RSS {g['driver_rss_before_mb']} MB "
               f"before, {g['driver_rss_after_mb']} MB after (peak {g['driver_peak_rss_mb']} MB).", "",
               "On this machine (2 vCPUs shared with other jobs) two busy processes slow each other down (shared "
@@ -231,7 +179,6 @@ def main() -> None:
     parser.add_argument("--rows-per-file", type=int, default=1_000_000)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1, help="runs of each configuration, interleaved")
-    parser.add_argument("--proposed-apply", action="store_true", help=f"also run the {PROPOSED} experiment")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--child", default=None)
     parser.add_argument("--model", default=None)
@@ -243,7 +190,7 @@ def main() -> None:
     from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
 
     load_start = os.getloadavg()[0]
-    names = CONFIGS + ((PROPOSED,) if args.proposed_apply else ())
+    names = CONFIGS
     work = Path(tempfile.mkdtemp(prefix="synthera-scale-"))
     try:
         with warnings.catch_warnings():

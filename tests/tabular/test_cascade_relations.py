@@ -81,3 +81,66 @@ def test_conditions_work_on_steered_columns(tied):
     assert (rows["c"] == "x").all()
     assert np.allclose(rows["b"], value)
     assert abs(rows["a"].mean() - value / 2) < 0.05  # rows were resampled to fit b's bin
+
+
+class _OwnTrees(CascadeSynthesizer):
+    """Overrides _fit_trees without the base's: the training values must still be released."""
+
+    def _fit_trees(self, codes, rng):
+        return [cascade_module._Tree.constant(codes[:, j], self.n_codes_[j]) for j in range(codes.shape[1])]
+
+
+class _LateTrees(CascadeSynthesizer):
+    """Fits its trees after the base _fit returns (as the relational cascade does): relations still see values."""
+
+    def _fit(self, data, encoder, rng):
+        self._later = True
+        super()._fit(data, encoder, rng)
+        self._later = False
+        self.trees_ = super()._fit_trees(self._codes, rng)
+
+    def _fit_trees(self, codes, rng):
+        if getattr(self, "_later", False):
+            self._codes = codes
+            return []
+        return super()._fit_trees(codes, rng)
+
+
+@pytest.mark.parametrize("cls", [CascadeSynthesizer, _OwnTrees, _LateTrees])
+def test_the_model_keeps_no_reference_to_its_training_values(cls):
+    model = cls(seed=0).fit(_tied(300))
+    assert "_values" not in model.__dict__ and "_fitting" not in model.__dict__
+    if cls is _LateTrees:
+        assert model.relations_.steered  # the values were there when the late trees were fitted
+
+
+def _shifted(n: int = 1500, seed: int = 2) -> pd.DataFrame:
+    """b follows a closely, but sits higher for group "y" than for group "x" (as z given x and y does by cut)."""
+    rng = np.random.default_rng(seed)
+    g = rng.choice(["x", "y"], n)
+    a = rng.normal(size=n)
+    return pd.DataFrame({"g": g, "a": a, "b": a + np.where(g == "y", 0.3, 0.0) + rng.normal(0, 0.05, n)})
+
+
+def test_a_category_shifts_a_relation_and_survives_save_and_load(tmp_path):
+    real = _shifted()
+    model = CascadeSynthesizer(seed=0).fit(real)
+    j = model.columns_.index("b")
+    rel = model.relations_.steered[j]
+    assert [model.columns_[k] for k in rel.groups] == ["g"]
+    model.save(tmp_path / "m")
+    loaded = load_synthesizer(tmp_path / "m")
+    assert loaded.sample(500, seed=3).equals(model.sample(500, seed=3))
+    fake = model.sample(3000, seed=0)
+    gap = (fake["b"] - fake["a"]).groupby(fake["g"]).mean()
+    assert abs(gap["y"] - gap["x"] - 0.3) < 0.06
+
+
+def test_relations_saved_without_shifts_still_load():
+    rel = cascade_module._Relation([0], [1.0], 0.0, 0.1)
+    arrays = {f"rel1_{k}": v for k, v in rel.arrays().items()}
+    groups, shifts = cascade_module._shifts_from_state(arrays, "rel1_", np.array([4, 4]), 1)
+    assert groups.size == 0 and shifts == []
+    bad = {**arrays, "rel1_groups": np.array([1]), "rel1_shifts": np.zeros(4)}
+    with pytest.raises(ValueError):
+        cascade_module._shifts_from_state(bad, "rel1_", np.array([4, 4]), 1)  # a column that comes later
