@@ -179,3 +179,25 @@ class PicklePayload:
 
     def __reduce__(self):
         return _touch_marker, (self.marker,)
+
+
+def kill_when_written(args: list[str], *, watch, pattern: str, repo) -> None:
+    """Run ``python ARGS`` in a session of its own and SIGKILL it once a file matching ``pattern`` under ``watch``
+    exists (the driver is then mid-write); fails if the run ended first."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=repo, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(watch.glob(pattern)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -24,7 +19,7 @@ from synthera.distributed import relational as dist_relational
 from synthera.errors import UserInputError
 from synthera.relational import RelationalSynthesizer, Schema
 from synthera.relational.schema import key_in
-from tests.helpers import one_line_error
+from tests.helpers import kill_when_written, one_line_error
 from tests.relational.conftest import shop
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,17 +118,7 @@ def test_a_killed_driver_leaves_no_folder(shop_dir, tmp_path):
     out = tmp_path / "never"
     code = ("from synthera.distributed import sample_database; "
             f"sample_database({str(shop_dir)!r}, scale=50, seed=0, out={str(out)!r}, roots_per_block=20)")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob(".never.tmp-*/orders/part-*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
+    kill_when_written(["-c", code], watch=tmp_path, pattern=".never.tmp-*/orders/part-*.parquet", repo=REPO)
     assert not out.exists()
     assert list(tmp_path.glob(".never.tmp-*"))  # the half-built database stays hidden beside it
 

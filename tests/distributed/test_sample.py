@@ -21,7 +21,7 @@ from synthera.distributed import cluster, read_manifest, sample_to_parquet
 from synthera.errors import UserInputError
 from synthera.tabular import load_synthesizer
 from synthera.tabular.base import BLOCK_ROWS, DRAW_ROWS
-from tests.helpers import one_line_error
+from tests.helpers import kill_when_written, one_line_error
 
 pytest.importorskip("dask.distributed")
 
@@ -142,19 +142,9 @@ def test_a_killed_worker_costs_a_rerun_not_the_result(model_dir, dask_client, tm
 
 def test_a_killed_driver_leaves_no_dataset(model_dir, tmp_path):
     out = tmp_path / "never"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "synthera", "sample", str(model_dir), "--rows",
-                             str(60 * DRAW_ROWS), "--out", str(out), "--seed", "0", "--rows-per-file",
-                             str(DRAW_ROWS)], env=env, cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob(".never.tmp-*/part-*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
+    kill_when_written(["-m", "synthera", "sample", str(model_dir), "--rows", str(60 * DRAW_ROWS), "--out", str(out),
+                       "--seed", "0", "--rows-per-file", str(DRAW_ROWS)],
+                      watch=tmp_path, pattern=".never.tmp-*/part-*.parquet", repo=REPO)
     assert not out.exists()
     assert list(tmp_path.glob(".never.tmp-*"))  # the half-built dataset stays hidden beside it
 
