@@ -203,24 +203,31 @@ def run_arm(arm: str, workdir: Path, public: bool, seed: int) -> int:
     return 0
 
 
-def run_full(seed: int) -> int:
-    """Child process: the whole nycflights13, fit + sample, integrity."""
-    from relational_data import nycflights13
-
+def _fit_and_sample(tables, schema, seed: int) -> tuple[dict, dict]:
+    """The synthetic database and the common part of a child's result: times, rows, integrity."""
     from synthera.relational import RelationalSynthesizer
-    from synthera.relational.metrics import cardinality, referential_integrity
+    from synthera.relational.metrics import referential_integrity
 
-    tables, schema = nycflights13()
     t0 = time.perf_counter()
     model = RelationalSynthesizer(seed=seed).fit(tables, schema=schema)
     t1 = time.perf_counter()
     synthetic = model.sample(seed=seed)
     t2 = time.perf_counter()
-    out = {"fit_s": round(t1 - t0, 2), "sample_s": round(t2 - t1, 2),
-           "rows": {t: len(df) for t, df in tables.items()},
-           "synthetic_rows": {t: len(df) for t, df in synthetic.items()},
-           "referential_integrity": referential_integrity(tables, synthetic, schema),
-           "cardinality": cardinality(tables, synthetic, schema)}
+    return synthetic, {"fit_s": round(t1 - t0, 2), "sample_s": round(t2 - t1, 2),
+                       "rows": {t: len(df) for t, df in tables.items()},
+                       "synthetic_rows": {t: len(df) for t, df in synthetic.items()},
+                       "referential_integrity": referential_integrity(tables, synthetic, schema)}
+
+
+def run_full(seed: int) -> int:
+    """Child process: the whole nycflights13, fit + sample, integrity."""
+    from relational_data import nycflights13
+
+    from synthera.relational.metrics import cardinality
+
+    tables, schema = nycflights13()
+    synthetic, out = _fit_and_sample(tables, schema, seed)
+    out["cardinality"] = cardinality(tables, synthetic, schema)
     print("RESULT " + json.dumps(out, default=float), flush=True)
     return 0
 
@@ -229,21 +236,13 @@ def run_chinook(seed: int) -> int:
     """Child process: Chinook fit + sample, integrity and the quality summary."""
     from relational_data import chinook
 
-    from synthera.relational import RelationalSynthesizer
-    from synthera.relational.metrics import khop_trends, quality_score, referential_integrity
+    from synthera.relational.metrics import khop_trends, quality_score
 
     tables, schema = chinook()
-    t0 = time.perf_counter()
-    model = RelationalSynthesizer(seed=seed).fit(tables, schema=schema)
-    t1 = time.perf_counter()
-    synthetic = model.sample(seed=seed)
-    t2 = time.perf_counter()
-    out = {"fit_s": round(t1 - t0, 2), "sample_s": round(t2 - t1, 2), "tables": len(tables),
-           "rows": {t: len(df) for t, df in tables.items()},
-           "synthetic_rows": {t: len(df) for t, df in synthetic.items()},
-           "referential_integrity": referential_integrity(tables, synthetic, schema),
-           "quality": quality_score(tables, synthetic, schema, seed=seed),
-           "khop_trends": {k: v for k, v in khop_trends(tables, synthetic, schema, seed=seed).items() if k != "paths"}}
+    synthetic, out = _fit_and_sample(tables, schema, seed)
+    out["tables"] = len(tables)
+    out["quality"] = quality_score(tables, synthetic, schema, seed=seed)
+    out["khop_trends"] = {k: v for k, v in khop_trends(tables, synthetic, schema, seed=seed).items() if k != "paths"}
     print("RESULT " + json.dumps(out, default=float), flush=True)
     return 0
 
