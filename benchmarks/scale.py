@@ -1,6 +1,7 @@
 """Scale-out on Dask: flagship sampling to snappy Parquet in-process, on 1 and on 2 local workers.
 
-    .venv/bin/python benchmarks/scale.py [--rows 20000000] [--rows-per-file 1000000] [--tasks 1000] [--rounds 2]
+    .venv/bin/python benchmarks/scale.py [--rows 20000000 200000000] [--rows-per-file 1000000] [--tasks 1000]
+        [--rounds 1]
 
 Each configuration runs in a fresh process (so driver memory is its own), on
 the flagship model fitted on the bundled Adult table, with the same seed:
@@ -12,9 +13,10 @@ Then a simulated sampling graph of ``--tasks`` tasks (one per 1,000,000-row
 part, i.e. 1 billion rows at 1,000 tasks) whose tasks only return a part
 manifest: the scheduling overhead per task and the driver's RSS.
 
-The issue's sizes are 20M and 200M rows; 200M needs a machine with more cores
-and about 15 GB of free disk. On a shared 2-core machine wall times are noisy
-and cannot show 1 -> 2 worker scaling; CPU seconds are the comparable figure.
+The issue's sizes are 20M and 200M rows (the default; about 2.2 GB of Parquet
+at a time for 200M, deleted after each configuration, and some 45 minutes on 2
+cores). On a shared 2-core machine wall times are noisy and cannot show 1 -> 2
+worker scaling; CPU seconds are the comparable figure.
 Writes benchmarks/results/scale.json and benchmarks/results/scale.md.
 """
 
@@ -118,12 +120,12 @@ def _child(args) -> None:
     if args.child == "graph":
         result = run_graph(args.tasks)
     else:
-        result = run_config(args.child, args.model, args.rows, args.rows_per_file, Path(args.out))
+        result = run_config(args.child, args.model, args.rows[0], args.rows_per_file, Path(args.out))
     print("RESULT " + json.dumps(result))
 
 
-def _spawn(kind: str, args, model: Path, out: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, "--model", str(model), "--rows", str(args.rows),
+def _spawn(kind: str, args, model: Path, out: Path, rows: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--model", str(model), "--rows", str(rows),
            "--rows-per-file", str(args.rows_per_file), "--tasks", str(args.tasks), "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, check=False)
@@ -140,42 +142,71 @@ def _best(runs: list[dict]) -> dict:
     return best
 
 
-def _markdown(result: dict) -> str:
-    base = result["configs"][0]["cpu_s_per_million_rows"]
+def _size_table(size: dict, rounds: int) -> list[str]:
+    base = size["configs"][0]["cpu_s_per_million_rows"]
     lines = [
-        "# Scale-out: flagship sampling to snappy Parquet", "",
-        f"{result['when']}; {result['machine']}. Command: `{result['command']}`.", "",
-        f"{result['rows']:,} rows, {result['rows_per_file']:,} rows per file, model `{result['model']}` fitted on "
-        f"Adult. Parts byte-identical across configurations: **{result['identical']}**. Each configuration ran "
-        f"{result['rounds']} time(s), interleaved with the others, each in a fresh process; the table shows the round "
-        "with the fewest CPU seconds (all rounds in the last column). CPU seconds count every process: the driver "
-        "(which also hosts the scheduler and the nannies) and the workers. Each process first imports the sampler and "
-        "loads the model (a cost paid once per worker, whatever the row count: `fixed CPU s`, not in the per-row "
-        "figures).", "",
+        f"### {size['rows']:,} rows", "",
+        f"Parts byte-identical across configurations: **{size['identical']}**; {rounds} round(s).", "",
         "| configuration | start-up s | fixed CPU s | wall s | rows/s | CPU s per M rows | CPU vs in-process "
         "| rows per CPU-s | peak RSS per worker MB | driver peak RSS MB | CPU s per M rows, all rounds |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in result["configs"]:
+    for r in size["configs"]:
         lines.append(f"| {r['config']} | {r['startup_s']} | {r['fixed_cpu_s']} | {r['wall_s']} | {r['rows_per_s']:,} | "
                      f"{r['cpu_s_per_million_rows']} | {r['cpu_s_per_million_rows'] / base:.3f}x | "
                      f"{r['rows_per_cpu_s']:,} | {', '.join(map(str, r['worker_peak_rss_mb'])) or '-'} | "
                      f"{r['driver_peak_rss_mb']} | {', '.join(map(str, r['cpu_s_per_million_rows_rounds']))} |")
+    return lines + [""]
+
+
+def _markdown(result: dict) -> str:
+    lines = [
+        "# Scale-out: flagship sampling to snappy Parquet", "",
+        f"{result['when']}; {result['machine']}. Command: `{result['command']}`.", "",
+        f"{result['rows_per_file']:,} rows per file, model `{result['model']}` fitted on Adult. Each configuration "
+        "ran in a fresh process, the configurations interleaved; a table shows the round with the fewest CPU seconds "
+        "(all rounds in the last column). CPU seconds count every process: the driver (which also hosts the scheduler "
+        "and the nannies) and the workers. Each process first imports the sampler and loads the model (a cost paid "
+        "once per worker, whatever the row count: `fixed CPU s`, not in the per-row figures).", "",
+    ]
+    for size in result["sizes"]:
+        lines += _size_table(size, result["rounds"])
     g = result["graph"]
-    lines += ["", f"Simulated graph: {g['tasks']:,} manifest-only tasks ({g['simulated_rows']:,} rows) on 2 local "
+    lines += [f"Simulated graph: {g['tasks']:,} manifest-only tasks ({g['simulated_rows']:,} rows) on 2 local "
               f"workers: {g['wall_s']} s, {g['ms_per_task']} ms per task; driver RSS {g['driver_rss_before_mb']} MB "
               f"before, {g['driver_rss_after_mb']} MB after (peak {g['driver_peak_rss_mb']} MB).", "",
               "On this machine (2 vCPUs shared with other jobs) two busy processes slow each other down (shared "
               "caches and memory bandwidth), so the 2-worker CPU seconds include that contention as well as Dask's "
               "own cost; the 1-worker row is Dask's cost alone.", "",
-              "Not measured here: the 200M-row run, the 50M-row fit and the 1-16 worker scaling curve "
-              "(no machine with more than 2 shared cores was available).", ""]
+              "Not measured here: the 1-16 worker scaling curve (no machine with more than 2 shared cores was lent).",
+              ""]
     return "\n".join(lines)
+
+
+def _run_sizes(args, work: Path) -> list[dict]:
+    """Every configuration at every row count, interleaved round by round; the best round of each."""
+    sizes = []
+    for rows in args.rows:
+        runs: dict[str, list[dict]] = {name: [] for name in CONFIGS}
+        for _ in range(args.rounds):
+            for config in CONFIGS:
+                folder = work / config.replace("=", "").replace("+", "-")
+                runs[config].append(_spawn(config, args, work / "model", folder, rows))
+                shutil.rmtree(folder, ignore_errors=True)
+                print(json.dumps({k: v for k, v in runs[config][-1].items() if k != "sha256"}), flush=True)
+        configs = [_best(runs[name]) for name in CONFIGS]
+        identical = all(r["sha256"] == configs[0]["sha256"] for name in CONFIGS for r in runs[name])
+        sizes.append({"rows": rows, "identical": identical,
+                      "configs": [{k: v for k, v in c.items() if k != "sha256"} for c in configs],
+                      "cpu_vs_in_process": {c["config"]: round(c["cpu_s"] / configs[0]["cpu_s"], 3)
+                                            for c in configs}})
+    return sizes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[20_000_000, 200_000_000],
+                        help="row counts to sample, each in every configuration")
     parser.add_argument("--rows-per-file", type=int, default=1_000_000)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1, help="runs of each configuration, interleaved")
@@ -190,32 +221,21 @@ def main() -> None:
     from synthera.tabular import DEFAULT_SYNTHESIZER, get_synthesizer
 
     load_start = os.getloadavg()[0]
-    names = CONFIGS
     work = Path(tempfile.mkdtemp(prefix="synthera-scale-"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             get_synthesizer(DEFAULT_SYNTHESIZER)().fit(datasets.load("adult")[0]).save(work / "model")
-        runs: dict[str, list[dict]] = {name: [] for name in names}
-        for _ in range(args.rounds):
-            for config in names:
-                folder = work / config.replace("=", "").replace("+", "-")
-                runs[config].append(_spawn(config, args, work / "model", folder))
-                shutil.rmtree(folder, ignore_errors=True)
-                print(json.dumps({k: v for k, v in runs[config][-1].items() if k != "sha256"}), flush=True)
-        graph = _spawn("graph", args, work / "model", work / "graph")
+        sizes = _run_sizes(args, work)
+        graph = _spawn("graph", args, work / "model", work / "graph", 0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    configs = [_best(runs[name]) for name in names]
-    identical = all(r["sha256"] == configs[0]["sha256"] for name in names for r in runs[name])
     result = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{os.cpu_count()} CPUs, load average {load_start:.1f} at the start and "
                          f"{os.getloadavg()[0]:.1f} at the end",
-              "command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]), "rows": args.rows,
+              "command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]),
               "rows_per_file": args.rows_per_file, "rounds": args.rounds, "model": DEFAULT_SYNTHESIZER,
-              "identical": identical, "configs": [{k: v for k, v in c.items() if k != "sha256"} for c in configs],
-              "cpu_vs_in_process": {c["config"]: round(c["cpu_s"] / configs[0]["cpu_s"], 3) for c in configs},
-              "graph": graph}
+              "sizes": sizes, "graph": graph}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "scale.md").write_text(_markdown(result))
