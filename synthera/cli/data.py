@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from synthera.cli import _common as common
-from synthera.cli._app import app, clean
+from synthera.cli._app import app, clean, renamed_flags
 from synthera.cli._common import DATA_HELP, ENCODING_HELP, FORMAT_HELP, REPLACE_HELP, TABLE_HELP
 
 
@@ -18,12 +18,15 @@ def _short(value, width: int = 18) -> str:
 
 
 def _common_categories(col, values) -> list:
-    """The categories to show: with the column's values, only those held by at least k rows, most frequent first."""
+    """The categories to show: with the column's values, only those held by at least k rows, most frequent first.
+
+    ``values`` may also be the rows of each category (a Series indexed by category, named "rows").
+    """
     if values is None:
         return list(col.categories)
     from synthera import metadata
 
-    counts = values.value_counts(dropna=True)
+    counts = values.sort_values(ascending=False) if values.name == "rows" else values.value_counts(dropna=True)
     return list(counts[counts >= getattr(metadata, "RARE_COUNT", 5)].index)
 
 
@@ -72,6 +75,11 @@ def _properties(col, values=None) -> str:
     return "free text"
 
 
+INSPECT_WORKERS_HELP = ("Inspect a Parquet dataset, a folder or a glob of files larger than memory on a local Dask "
+                        "cluster of this many worker processes: counts, categories, bounds and null shares from every "
+                        "row, kinds from a fixed-seed sample (needs synthera[dask]).")
+
+
 @app.command()
 def inspect(
     data: str = typer.Argument(..., help=DATA_HELP),
@@ -83,6 +91,9 @@ def inspect(
     ),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     encoding: str = typer.Option("utf-8", "--encoding", help=ENCODING_HELP),
+    workers: int | None = typer.Option(None, "--workers", help=INSPECT_WORKERS_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="As --workers, on an existing Dask cluster, "
+                                         "e.g. tcp://host:8786."),
 ) -> None:
     """Detect each column's kind; on a database (several tables), every table's keys and the foreign-key graph."""
     from rich.table import Table
@@ -91,6 +102,10 @@ def inspect(
 
     if out is not None:
         common.check_out(out)
+    if workers is not None or scheduler is not None:
+        _inspect_dataset(data, out, Metadata.load(metadata) if metadata else None, table=table, workers=workers,
+                         scheduler=scheduler)
+        return
     if table is None and fmt is None and _several_tables(data):
         _inspect_database(data, out, metadata)
         return
@@ -121,6 +136,42 @@ def inspect(
                  "fit models rows)") if md.is_sequence else ""
         shown.print(f"metadata written to {out}{extra}")
     shown.print(f"read in {read_s:.2f} s, inferred in {infer_s:.2f} s", style="dim")
+
+
+def _inspect_dataset(data: str, out: Path | None, hints, *, table: str | None, workers: int | None,
+                     scheduler: str | None) -> None:
+    """``inspect --workers/--scheduler``: :func:`synthera.distributed.fit.infer_dataset_metadata`, shown and saved."""
+    import pandas as pd
+    from rich.table import Table
+
+    from synthera.distributed import cluster
+    from synthera.distributed.fit import infer_dataset_metadata
+    from synthera.errors import UserInputError
+
+    if table is not None:
+        raise UserInputError("--workers and --scheduler read Parquet or CSV files; drop --table")
+    start = time.perf_counter()
+    with renamed_flags(workers="--workers", scheduler="--scheduler"), \
+            cluster(workers=workers, scheduler=scheduler) as client, common.status("Inspecting the dataset"):
+        md, info = infer_dataset_metadata(data, hints=hints, client=client)
+    view = Table(title=f"{clean(data)}: {info['rows']:,} rows × {len(md.columns)} columns ({info['parts']} part(s); "
+                       f"kinds from a sample of {info['sample_rows']:,} rows)", title_justify="left")
+    for header in ("column", "kind", "dtype", "nulls", "details"):
+        view.add_column(header, overflow="fold")
+    for name, col in md.columns.items():
+        kind = col.kind + (f" ({col.pii_type})" if col.pii_type else "")
+        nulls = f"{col.null_fraction:.1%}" if col.nullable else "–"
+        rows = info["category_rows"].get(name)
+        counted = pd.Series(list(rows.values()), index=list(rows), name="rows") if rows is not None else None
+        view.add_row(name, kind, col.dtype or "", nulls, _describe(col, counted))
+    shown = common.console()
+    shown.print(view)
+    if md.primary_key:
+        shown.print(f"primary key: {md.primary_key}")
+    if out is not None:
+        md.save(out)
+        shown.print(f"metadata written to {out}")
+    shown.print(f"inspected in {time.perf_counter() - start:.2f} s", style="dim")
 
 
 def _sequence_lines(df, md) -> list[str]:

@@ -209,7 +209,7 @@ class CascadeSynthesizer(Synthesizer):
             info = encoder.info(name)
             if info.kind == "continuous":
                 disc = Discretizer(max_bins=min(self.max_bins, cap), exact_up_to=min(self.exact_up_to, cap))
-                disc.fit(data[name])
+                disc.fit(data[name], runs=encoder.runs(name))
                 self.discretizers_[name] = disc
                 columns[name] = (disc.transform(data[name]), disc.n_codes)
             else:

@@ -23,11 +23,20 @@ values follow the real distribution closely without copying values row by row.
 
 Every transform's state is plain JSON plus numpy arrays, so models save
 without pickle.
+
+A fit on a bounded sample of a larger table (:func:`synthera.distributed.fit_dataset`)
+can take its codes from the whole table: inside :func:`whole_table`, the encoder merges
+rare categories by their whole-table counts and hands each continuous column's
+whole-table :class:`ValueRuns` to :meth:`Discretizer.fit` (through :meth:`TableEncoder.runs`).
+Outside it, nothing changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,9 +51,12 @@ __all__ = [
     "ColumnInfo",
     "Discretizer",
     "TableEncoder",
+    "ValueRuns",
+    "WholeTable",
     "discretizers_from_state",
     "discretizers_state",
     "snap_to_step",
+    "whole_table",
 ]
 
 MODELLED_KINDS = ("numerical", "datetime", "categorical", "boolean")
@@ -61,6 +73,42 @@ class ColumnInfo:
     kind: str  # "continuous" or "discrete"
     n_codes: int  # discrete: number of codes, null code included; continuous: 0
     nullable: bool
+
+
+@dataclass(frozen=True)
+class ValueRuns:
+    """A column's non-null values, sorted and summarised: run ``i`` holds ``counts[i]`` values in ``[lows, highs]``.
+
+    A run with ``lows[i] == highs[i]`` is that one value, exactly; a wider run stands for
+    ``counts[i]`` distinct values spread evenly across it (its real values are known only to
+    lie inside). Runs are disjoint and in increasing order; ``nulls`` counts the null cells.
+    """
+
+    lows: np.ndarray
+    highs: np.ndarray
+    counts: np.ndarray
+    nulls: int = 0
+
+
+@dataclass(frozen=True)
+class WholeTable:
+    """What a fit on a sample knows of the whole table: exact category counts and value runs, per column."""
+
+    counts: dict[str, dict] = field(default_factory=dict)  # column -> {category_key(value): rows}
+    runs: dict[str, ValueRuns] = field(default_factory=dict)
+
+
+_WHOLE_TABLE: ContextVar[WholeTable | None] = ContextVar("synthera_whole_table", default=None)
+
+
+@contextmanager
+def whole_table(summary: WholeTable) -> Iterator[None]:
+    """Encoders fitted inside take rare categories and value runs from ``summary``, not from their rows."""
+    token = _WHOLE_TABLE.set(summary)
+    try:
+        yield
+    finally:
+        _WHOLE_TABLE.reset(token)
 
 
 # --------------------------------------------------------------------------- datetimes
@@ -132,7 +180,14 @@ class Discretizer:
         self.exact_up_to = max_bins if exact_up_to is None else exact_up_to
         self.min_count = min_count
 
-    def fit(self, values: np.ndarray, *, integer: bool = False) -> Discretizer:
+    def fit(self, values: np.ndarray, *, integer: bool = False, runs: ValueRuns | None = None) -> Discretizer:
+        """Codes for ``values``; with ``runs`` (the whole table's values, summarised), codes for those instead.
+
+        From runs, the same rules apply to the values the runs stand for: exact where every run is
+        one value (:meth:`_fit_runs`), else each quantile is at its exact rank, up to a run's width.
+        """
+        if runs is not None:
+            return self._fit_runs(runs, integer=integer)
         x = values[~np.isnan(values)]
         if x.size == 0:
             raise DataError("cannot discretize a column with no values; drop it")
@@ -173,6 +228,52 @@ class Discretizer:
                 rows.append(np.linspace(edges[b], edges[b + 1], self.within + 1))
             else:
                 rows.append(np.quantile(members, probs))
+        return rows
+
+    def _fit_runs(self, runs: ValueRuns, *, integer: bool) -> Discretizer:
+        """:meth:`fit` on the values ``runs`` stand for (a wide run: distinct values, each held once)."""
+        lows, highs = np.asarray(runs.lows, dtype=np.float64), np.asarray(runs.highs, dtype=np.float64)
+        counts = np.asarray(runs.counts, dtype=np.int64)
+        if not counts.sum():
+            raise DataError("cannot discretize a column with no values; drop it")
+        self.nullable_ = bool(runs.nulls)
+        k = max(1, int(self.min_count))
+        point = lows == highs
+        distinct = int(point.sum() + counts[~point].sum())
+        if distinct <= max(self.exact_up_to, self.max_bins):
+            heavy = point & (counts >= k)
+        else:
+            heavy = point & (counts >= max(k, counts.sum() / self.max_bins))
+        rows = [np.full(self.within + 1, v) for v in lows[heavy]]
+        rest = _Runs(lows[~heavy], highs[~heavy], counts[~heavy], rare=~point[~heavy] | (counts[~heavy] < k))
+        if rest.size:
+            rows += self._run_bins(rest, lows[heavy], k, budget=max(1, self.max_bins - int(heavy.sum())))
+        table = np.array(rows)
+        self.table_ = table[np.argsort(table[:, 0], kind="stable")]
+        self.integer_ = integer
+        return self
+
+    def _run_bins(self, rest: _Runs, heavy: np.ndarray, k: int, *, budget: int) -> list[np.ndarray]:
+        """:meth:`_bins` on the values of ``rest``: bins are ranges of ranks, found without expanding the runs."""
+        n_bins = max(1, min(budget, rest.distinct, rest.size // k))
+        edges = np.unique(rest.quantile(np.linspace(0, 1, n_bins + 1)))
+        if edges.size == 1:  # one value left (a run of one value)
+            below, above = heavy[heavy < edges[0]], heavy[heavy > edges[0]]
+            if not (below.size and above.size) or not rest.rare.all():
+                return [np.full(self.within + 1, edges[0])]
+            edges = np.array([below.max(), above.min()])
+        probs = np.linspace(0, 1, self.within + 1)
+        last = len(edges) - 2
+        bounds = [0, *(rest.below(edges[b]) for b in range(1, last + 1)), rest.size]
+        rows = []
+        for b in range(last + 1):
+            start, stop = bounds[b], bounds[b + 1]
+            if stop <= start:
+                continue
+            if rest.all_rare(start, stop):
+                rows.append(np.linspace(edges[b], edges[b + 1], self.within + 1))
+            else:
+                rows.append(rest.quantile(probs, start, stop))
         return rows
 
     @property
@@ -254,6 +355,48 @@ class Discretizer:
         return obj
 
 
+class _Runs:
+    """The sorted values that runs stand for, read by rank: value at a rank, quantiles, ranks below a value."""
+
+    def __init__(self, lows: np.ndarray, highs: np.ndarray, counts: np.ndarray, *, rare: np.ndarray):
+        self.lows, self.highs, self.counts, self.rare = lows, highs, counts, rare
+        self.ends = np.cumsum(counts)
+        self.starts = self.ends - counts
+        self.size = int(self.ends[-1]) if counts.size else 0
+        point = lows == highs
+        self.distinct = int(point.sum() + counts[~point].sum())
+
+    def at(self, rank: np.ndarray) -> np.ndarray:
+        """The values at ranks ``rank`` (0-based): a wide run's values are spread evenly across it."""
+        run = np.searchsorted(self.ends, rank, side="right")
+        step = (self.highs[run] - self.lows[run]) / np.maximum(self.counts[run] - 1, 1)
+        return self.lows[run] + step * (rank - self.starts[run])
+
+    def quantile(self, q: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``np.quantile`` (linear) of the values at ranks ``start .. stop - 1``."""
+        n = (self.size if stop is None else stop) - start
+        virtual = (n - 1) * q  # numpy's linear method: the virtual index between two ranks
+        before = np.floor(virtual)
+        gamma = virtual - before
+        a = self.at(start + np.clip(before, 0, n - 1).astype(np.int64))
+        b = self.at(start + np.clip(before + 1, 0, n - 1).astype(np.int64))
+        diff = b - a
+        return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+    def below(self, value: float) -> int:
+        """How many values are smaller than ``value``."""
+        run = int(np.searchsorted(self.highs, value, side="left"))  # runs wholly below end before this one
+        count = int(self.starts[run]) if run < self.counts.size else self.size
+        if run < self.counts.size and self.lows[run] < value:
+            share = (value - self.lows[run]) / (self.highs[run] - self.lows[run]) * (self.counts[run] - 1)
+            count += int(min(np.ceil(share), self.counts[run]))
+        return count
+
+    def all_rare(self, start: int, stop: int) -> bool:
+        """Whether every value at ranks ``start .. stop - 1`` is rare (held by fewer than k rows)."""
+        return bool(self.rare[(self.starts < stop) & (self.ends > start)].all())
+
+
 def discretizers_state(columns: list[str], discretizers: dict[str, Discretizer]) -> tuple[dict, dict[str, np.ndarray]]:
     """Save the discretizers of a model whose columns are ``columns`` (arrays keyed by position)."""
     info, arrays = {}, {}
@@ -289,9 +432,14 @@ class TableEncoder:
         """
         from synthera.tabular.fake import describe_generated
 
+        whole = _WHOLE_TABLE.get()
+        self.whole_runs_ = dict(whole.runs) if whole is not None else {}  # not saved: read while fitting only
         for name, col in metadata.columns.items():
             if col.kind == "categorical" and col.categories is not None:
-                _merge_rare(name, col, df[name] if len(df) else None)
+                if whole is not None and name in whole.counts and len(df):
+                    _merge_rare_counted(col, whole.counts[name])
+                else:
+                    _merge_rare(name, col, df[name] if len(df) else None)
         self._set_columns(metadata)
         self.generated_ = {
             name: describe_generated(df[name], col)
@@ -327,6 +475,10 @@ class TableEncoder:
             raise ValueError("encoder state does not match the metadata's generated columns")
         obj.generated_ = generated
         return obj
+
+    def runs(self, name: str) -> ValueRuns | None:
+        """The whole table's values of continuous column ``name`` when fitted inside :func:`whole_table`, else None."""
+        return getattr(self, "whole_runs_", {}).get(name)
 
     @staticmethod
     def _n_levels(col: ColumnMetadata) -> int:
@@ -416,6 +568,19 @@ def _merge_rare(name: str, col: ColumnMetadata, series: pd.Series | None) -> Non
         return  # already merged (metadata from a saved model)
     col.categories = [c for c, r in zip(col.categories, rare, strict=True) if not r]
     col.rare_categories = int(rare.sum()) or None
+
+
+def _merge_rare_counted(col: ColumnMetadata, counts: dict) -> None:
+    """:func:`_merge_rare` by whole-table counts ``{category_key(value): rows}``; values not listed count as merged."""
+    keys = list(counts)
+    values = [key[1] for key in keys]
+    codes = category_codes(pd.Series(values, dtype=object), col.categories)
+    held = np.zeros(len(col.categories), dtype=np.int64)
+    listed = codes >= 0
+    np.add.at(held, codes[listed], np.asarray([counts[key] for key in keys], dtype=np.int64)[listed])
+    rare = (held > 0) & (held < RARE_COUNT)  # listed but unseen categories were declared: kept
+    col.categories = [c for c, r in zip(col.categories, rare, strict=True) if not r]
+    col.rare_categories = int(rare.sum() + (~listed).sum()) or None
 
 
 def _numbers(values: np.ndarray, col: ColumnMetadata, dtype: str) -> pd.Series:
