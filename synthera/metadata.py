@@ -641,6 +641,8 @@ def _apply_hint(name: str, series: pd.Series, hint: ColumnMetadata) -> ColumnMet
         given = getattr(hint, f.name)
         if given is not None:
             setattr(col, f.name, given)
+    if hint.nullable and hint.null_fraction:  # e.g. a whole table's null share, given for a fit on its sample
+        col.nullable, col.null_fraction = True, hint.null_fraction
     col.validate(name)
     return col
 

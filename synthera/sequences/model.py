@@ -24,7 +24,11 @@ of trees:
    and a value that stays in its bin keeps part of its place inside the bin
    (:func:`~synthera.sequences._steps.persistence`). On pbcseq the steps moved the
    next-event TSTR R² of bilirubin from 0.61-0.64 to 0.65-0.67 (means of 3 to 6 samples; TRTR 0.691)
-   and InterRowMSAS from 0.94 to 0.95, at a cost in StatisticMSAS (0.90 to 0.88).
+   and InterRowMSAS from 0.94 to 0.95, at a cost in StatisticMSAS (0.90 to 0.88). A step that would leave
+   the column's bins is drawn again among its leaf's steps that stay inside
+   (:func:`~synthera.sequences._steps._feasible_steps`), where clipping it made the extreme bins absorbing:
+   pbcseq's TSTR R² of bilirubin rose from 0.57-0.68 to 0.68-0.72 over 4 to 6 samples, StatisticMSAS from
+   0.887 to 0.90, coherence from 0.942 to 0.96.
 
 A numeric column that one or two categories of the same event set (a flight's distance by its origin and
 destination) takes the value they set (:meth:`~synthera.sequences._steps.StepCascade._find_derived`). Where

@@ -212,3 +212,23 @@ def test_model_saved_without_newer_fields_still_loads(tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     loaded = SequenceSynthesizer.load(folder)
     assert loaded.sample(5, seed=0)["plane"].nunique() == 5
+
+
+def test_steps_that_would_leave_the_bins_are_drawn_again_among_the_steps_that_stay():
+    from synthera.sequences._steps import _feasible_steps
+
+    n, bins = 2, 4  # step s is class n + s + bins - 1: classes 2 .. 8 for steps -3 .. +3
+    probs = np.zeros((1, n + 2 * bins - 1))
+    probs[0, [n + 2 + bins - 1, n - 1 + bins - 1, n + bins - 1]] = [0.5, 0.25, 0.25]  # +2, -1, 0
+    up = n + 2 + bins - 1
+    before = np.r_[np.full(4000, 3), np.full(1000, 0), np.full(10, bins)]  # top bin, bottom bin, null lag
+    drawn = np.full(before.size, up)
+    out = _feasible_steps(before, drawn, np.zeros(before.size, dtype=np.int64), probs, n, bins,
+                          np.random.default_rng(0))
+    top = out[:4000] - n - bins + 1
+    assert set(np.unique(top)) == {-1, 0}  # +2 from the top bin leaves the bins: -1 or 0, as likely
+    assert abs(np.mean(top == -1) - 0.5) < 0.05
+    assert (out[4000:] == up).all()  # +2 from the bottom bin stays inside; a null lag keeps its draw
+    again = _feasible_steps(before, drawn, np.zeros(before.size, dtype=np.int64), probs, n, bins,
+                            np.random.default_rng(0))
+    assert np.array_equal(out, again)
