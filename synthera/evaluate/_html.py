@@ -259,10 +259,12 @@ def _group_fidelity(name: str, entry: dict) -> list[str]:
         rate, gap = row.get("target_rate", {}), row.get("tstr_gap", {})
         lo, hi = rate.get("real_interval") or [None, None]
         iv = "–" if lo is None else f"{lo:.3f}–{hi:.3f}"
-        rows.append([group, row["real_rows"], row["synthetic_rows"], row["column_shapes"], rate.get("real"), iv,
+        rows.append([group, row["real_rows"], row["synthetic_rows"], row["column_shapes"],
+                     row.get("holdout_column_shapes"), rate.get("real"), iv,
                      rate.get("synthetic"), gap.get("trtr"), gap.get("tstr"), gap.get("gap")])
     return [f"<h3>Per group: {escape(name)}</h3>",
-            table(["group", "real rows", "synthetic rows", "column shapes", "target rate (real)", "95% interval",
+            table(["group", "real rows", "synthetic rows", "column shapes", "holdout's shapes (ceiling)",
+                   "target rate (real)", "95% interval",
                    "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "gap"], rows)]
 
 

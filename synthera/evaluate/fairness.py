@@ -30,7 +30,11 @@ positive label (the real table's rarer class, or a boolean's true value).
     Group-conditional fidelity, one entry per group: ``real_rows``,
     ``synthetic_rows``, ``holdout_rows``; ``column_shapes`` (mean KS / TV
     complement over the other columns, within the group; ``None`` under
-    :data:`MIN_GROUP_ROWS` real or synthetic rows); ``target_rate``
+    :data:`MIN_GROUP_ROWS` real or synthetic rows); ``holdout_column_shapes``
+    (the same score between the real rows and the holdout's rows of the group:
+    the real data's own sampling ceiling, which a small group cannot beat by
+    much, whatever the model; ``None`` under :data:`MIN_GROUP_ROWS` holdout
+    rows); ``target_rate``
     (``real`` with its 95% bootstrap ``real_interval``, ``synthetic`` and
     ``within_interval``); ``tstr_gap`` (holdout accuracy of the real-trained
     model ``trtr``, of the synthetic-trained one ``tstr``, and ``gap`` =
@@ -227,6 +231,7 @@ def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarra
               groups_test: np.ndarray) -> dict:
     """Group-conditional fidelity: column shapes, target rate with its bootstrap interval, TSTR gap."""
     real_g, syn_g = group_labels(data, "real", cols), group_labels(data, "synthetic", cols)
+    hold_g = group_labels(data, "holdout", cols)
     y_real = data.values("real", data.target)
     y_syn = data.values("synthetic", data.target)
     others = [c for c in data.columns if c not in cols]
@@ -237,6 +242,9 @@ def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarra
         row = {"real_rows": int(in_real.sum()), "synthetic_rows": int(in_syn.sum()), "holdout_rows": int(in_test.sum())}
         small = min(row["real_rows"], row["synthetic_rows"]) < MIN_GROUP_ROWS
         row["column_shapes"] = None if small else _group_shapes(data, others, in_real, in_syn)
+        in_hold = hold_g == g
+        row["holdout_column_shapes"] = (None if row["real_rows"] < MIN_GROUP_ROWS or in_hold.sum() < MIN_GROUP_ROWS
+                                        else _group_shapes(data, others, in_real, in_hold, other="holdout"))
         known = y_real[in_real] >= 0
         hits = (y_real[in_real][known] == pos)
         rate = float(hits.mean()) if hits.size else None
@@ -253,10 +261,12 @@ def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarra
     return out
 
 
-def _group_shapes(data: EvalData, columns: list[str], in_real: np.ndarray, in_syn: np.ndarray) -> float | None:
+def _group_shapes(data: EvalData, columns: list[str], in_real: np.ndarray, in_other: np.ndarray, *,
+                  other: str = "synthetic") -> float | None:
+    """Mean KS / TV complement over ``columns`` between the real rows ``in_real`` and ``other``'s rows ``in_other``."""
     scores = []
     for col in columns:
-        real, syn = data.values("real", col)[in_real], data.values("synthetic", col)[in_syn]
+        real, syn = data.values("real", col)[in_real], data.values(other, col)[in_other]
         if data.is_continuous(col):
             scores.append(ks_complement(real, syn))
         else:

@@ -75,3 +75,20 @@ def test_bootstrap_disparity_is_paired_and_centred_on_the_point_value():
     assert np.quantile(dp, 0.025) < point["demographic_parity_difference"] < np.quantile(dp, 0.975)
     assert np.array_equal(dp, draws["same"]["demographic_parity_difference"])  # same resamples for every model
     assert np.all(draws["m"]["equalized_odds_difference"] >= 0)
+
+
+def test_per_group_holdout_shapes_are_the_real_datas_own_ceiling(people):
+    real, holdout, syn = people
+    shifted = syn.copy()
+    shifted.loc[shifted["group"] == "C", "age"] += 30
+    plain = evaluate(real, syn, holdout=holdout, target="income", sensitive=("group",), metrics=["fairness"])
+    moved = evaluate(real, shifted, holdout=holdout, target="income", sensitive=("group",), metrics=["fairness"])
+    before, after = plain["fairness"]["groups"]["group"]["by_group"], moved["fairness"]["groups"]["group"]["by_group"]
+    for g in ("A", "B", "C"):  # real against holdout: the synthetic table plays no part
+        assert before[g]["holdout_column_shapes"] == after[g]["holdout_column_shapes"]
+        assert 0.5 < before[g]["holdout_column_shapes"] <= 1.0
+    assert after["C"]["column_shapes"] < after["C"]["holdout_column_shapes"] - 0.1
+    flat = real.assign(age=real["age"].where(real["group"] != "A", 50))  # group A's real ages: one value
+    ceiling = evaluate(flat, syn, holdout=holdout, target="income", sensitive=("group",), metrics=["fairness"])
+    flat_a = ceiling["fairness"]["groups"]["group"]["by_group"]["A"]["holdout_column_shapes"]
+    assert flat_a < before["A"]["holdout_column_shapes"] - 0.05  # the real rows are scored against the holdout's
