@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -247,7 +248,9 @@ def main() -> None:
     subprocess.run([str(PEER_PY), str(Path(__file__).resolve()), "--score", str(jobs_path), "--out", str(scores_path)],
                    check=True)
     scored = json.loads(scores_path.read_text())
-    command = "OMP_NUM_THREADS=2 .venv/bin/python benchmarks/tabular_hard.py " + " ".join(sys.argv[1:])
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + ".venv/bin/python benchmarks/tabular_hard.py " \
+        + " ".join(sys.argv[1:])
     results = {"benchmark": "tabular_hard", "started": started, "command": command.strip(),
                "python": platform.python_version(), "machine": f"{platform.machine()}",
                "tables": summarise(scored), "splits": scored}
