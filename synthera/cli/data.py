@@ -145,11 +145,13 @@ def _inspect_dataset(data: str, out: Path | None, hints, *, table: str | None, w
     from rich.table import Table
 
     from synthera.distributed import cluster
+    from synthera.distributed._parts import list_parts
     from synthera.distributed.fit import infer_dataset_metadata
     from synthera.errors import UserInputError
 
     if table is not None:
         raise UserInputError("--workers and --scheduler read Parquet or CSV files; drop --table")
+    list_parts(data)  # a wrong path fails here, before a cluster starts
     start = time.perf_counter()
     with renamed_flags(workers="--workers", scheduler="--scheduler"), \
             cluster(workers=workers, scheduler=scheduler) as client, common.status("Inspecting the dataset"):

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -90,7 +91,10 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
             client.close()
         return
     dask = require("dask", "dask")
-    with dask.config.set(LOCAL_WORKER_CONFIG):  # read when the scheduler and nannies start; workers copy it
+    with dask.config.set(LOCAL_WORKER_CONFIG), warnings.catch_warnings():  # read when the scheduler and nannies start
+        # with no dashboard, the scheduler still serves /health on 8787 or, when that is taken (another cluster),
+        # on a free port, and says so: nothing for the user to do
+        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
         local = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
                                          dashboard_address=None, silence_logs=40)
     try:

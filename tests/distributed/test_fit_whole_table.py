@@ -105,3 +105,6 @@ def test_cli_inspect_with_workers_writes_the_whole_tables_metadata(table, tmp_pa
     assert "platinum" in Metadata.load(out)["segment"].categories
     refused = CliRunner().invoke(app, ["inspect", str(root), "--workers", "0"])
     assert refused.exit_code != 0 and "--workers" in refused.output
+    missing = CliRunner().invoke(app, ["inspect", str(tmp_path / "nowhere"), "--workers", "1", "--out", str(out)])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert "Traceback" not in missing.output and len(missing.output.strip().splitlines()) == 1
