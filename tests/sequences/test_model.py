@@ -232,3 +232,40 @@ def test_steps_that_would_leave_the_bins_are_drawn_again_among_the_steps_that_st
     again = _feasible_steps(before, drawn, np.zeros(before.size, dtype=np.int64), probs, n, bins,
                             np.random.default_rng(0))
     assert np.array_equal(out, again)
+
+
+def _routes(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Planes that each fly two of 40 destinations, picked at random at every flight."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 12, n)
+    ids = np.repeat(np.arange(n), lengths)
+    pos = np.concatenate([np.arange(k) for k in lengths])
+    places = np.array([f"d{i:02d}" for i in range(40)])
+    pair = np.stack([rng.choice(40, 2, replace=False) for _ in range(n)])
+    dest = places[pair[ids, rng.integers(0, 2, ids.size)]]
+    date = pd.Timestamp("2021-01-01") + pd.to_timedelta(pos, unit="D")
+    return pd.DataFrame({"plane": ids, "day": date, "dest": dest})
+
+
+def _repeat_share(frame: pd.DataFrame) -> float:
+    d, key = frame["dest"].to_numpy(), frame["plane"].to_numpy()
+    two = (key[2:] == key[:-2]) & (key[2:] == key[1:-1])
+    return float(((d[2:] == d[1:-1]) | (d[2:] == d[:-2]))[two].mean())
+
+
+def test_many_valued_category_repeats_the_values_before_and_survives_save_load(monkeypatch, tmp_path):
+    from synthera.sequences import _steps
+
+    table = _routes()
+    model = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert set(model.repeat_) == {"dest"}
+    out = model.sample(seed=0)
+    assert set(out["dest"]) <= set(table["dest"])
+    real, synthetic = _repeat_share(table), _repeat_share(out)
+    assert abs(synthetic - real) < 0.15  # real: about 0.75
+    monkeypatch.setattr(_steps, "_REPEAT_VALUES", 10_000)  # no repeat classes: the tree alone
+    plain = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert plain.repeat_ == {}
+    assert _repeat_share(plain.sample(seed=0)) < synthetic - 0.1
+    model.save(tmp_path / "m")
+    assert SequenceSynthesizer.load(tmp_path / "m").sample(20, seed=3).equals(model.sample(20, seed=3))
