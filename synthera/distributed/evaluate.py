@@ -178,22 +178,44 @@ def counts_task(spec: dict, path: str, table: str) -> dict:
     for frame in batches(path):
         out["rows"] += len(frame)
         enc = _encoded(spec, frame)
-        keys = {}
+        keys = {}  # column -> (integer codes, their labels): pairs are counted on integers, labelled once
         for c in columns:
             if c in cont:
                 _count_continuous(out, c, enc[c], spec["grid"][c])
-                keys[c] = np.digitize(enc[c], _pair_edges(spec, table, c)).astype(str)
+                keys[c] = _factorized(np.digitize(enc[c], _pair_edges(spec, table, c)))
             else:
-                _add(out["labels"].setdefault(c, {}), enc[c])
-                keys[c] = enc[c]
+                keys[c] = _factorized(enc[c])
+                _add_labels(out["labels"].setdefault(c, {}), *keys[c])
         for a, b in itertools.combinations(columns, 2):
             if a in cont and b in cont:
                 _add_sums(out["sums"].setdefault(f"{a}\x01{b}", [0.0] * 6), enc[a], enc[b], spec["grid"][a],
                           spec["grid"][b])
             else:
-                _add(out["joint"].setdefault(f"{a}\x01{b}", {}), keys[a].astype(object) + "\x01" +
-                     keys[b].astype(object))
+                _add_pairs(out["joint"].setdefault(f"{a}\x01{b}", {}), keys[a], keys[b])
     return out
+
+
+def _factorized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``values`` and their labels as text (numbers as numpy writes them)."""
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64), np.asarray(uniques).astype(str).astype(object)
+
+
+def _add_labels(counter: dict, codes: np.ndarray, labels: np.ndarray) -> None:
+    """Add the rows of every label present to ``counter``."""
+    n = np.bincount(codes)
+    present = np.flatnonzero(n)
+    for label, count in zip(labels[present].tolist(), n[present].tolist(), strict=True):
+        counter[label] = counter.get(label, 0) + count
+
+
+def _add_pairs(counter: dict, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
+    """Add the rows of every (label of a, label of b) pair present to ``counter``, keyed ``"la\\x01lb"``."""
+    (ca, la), (cb, lb) = a, b
+    joint, n = np.unique(ca * len(lb) + cb, return_counts=True)
+    for code, count in zip(joint.tolist(), n.tolist(), strict=True):
+        label = f"{la[code // len(lb)]}\x01{lb[code % len(lb)]}"
+        counter[label] = counter.get(label, 0) + count
 
 
 def _add(counter: dict, labels: np.ndarray) -> None:
