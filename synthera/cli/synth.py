@@ -436,7 +436,8 @@ def _fit_dataset(synth, data: str, out: Path, *, hints, table, workers, schedule
         counts += f" ({info['skipped_rows']:,} rows with a category or null the sample never held were skipped)"
     common.console().print(
         f"fitted {synth.name} on a fixed-seed sample of {info['sample_rows']:,} of {info['rows']:,} rows "
-        f"({info['parts']} part(s); categories, bounds, bins and null shares from all rows{counts}) in {seconds:.1f} s; saved to {out}"
+        f"({info['parts']} part(s); categories, bounds, bins and null shares from all rows{counts}) "
+        f"in {seconds:.1f} s; saved to {out}"
     )
 
 
