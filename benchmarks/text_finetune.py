@@ -8,6 +8,11 @@ for training: the training examples come from `synthera text generate
 and verified on databases of SYNTHETIC rows (the `cascade` synthesizer fitted
 on the bundled table), with grammar-written questions.
 
+The generator drops queries that repeat another's SQL template with the
+literals masked (`--sql-dedup template`, as OmniSQL's SynSQL does);
+`--sql-dedup sql` drops only repeated SQL, as the reference run
+`results/text_finetune_sql_dedup.json` did, and the report compares the two.
+
 Steps, each cached in --workdir so an interrupted run resumes:
 
 1. generate the SynthGen examples per table (at most 2,000 in all);
@@ -68,6 +73,10 @@ def parse_args():
     p.add_argument("--eval-batch-size", type=int, default=8)
     p.add_argument("--every", type=int, default=1, help="evaluate every k-th test question only (pilot runs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sql-dedup", choices=("sql", "template"), default="template",
+                   help="drop repeated SQL (sql) or repeated SQL templates, literals masked (template)")
+    p.add_argument("--reference", type=Path, default=RESULTS / "text_finetune_sql_dedup.json",
+                   help="an earlier run's JSON to compare execution accuracy with (skipped when missing)")
     p.add_argument("--results", type=Path, default=RESULTS)
     return p.parse_args()
 
@@ -85,7 +94,8 @@ def generate_training_data(args) -> tuple[Path, dict]:
         raise SystemExit(f"--train asks for {sum(plan.values())} examples; the budget is 2,000")
     path = args.workdir / "train.jsonl"
     info_path = args.workdir / "train.info.json"
-    wanted = {"plan": plan, "difficulty": args.difficulty, "rows": args.rows, "seed": args.seed}
+    wanted = {"plan": plan, "difficulty": args.difficulty, "rows": args.rows, "seed": args.seed,
+              "sql_dedup": args.sql_dedup}
     if path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("wanted") == wanted:
@@ -94,7 +104,8 @@ def generate_training_data(args) -> tuple[Path, dict]:
     for name, n in plan.items():
         start = time.perf_counter()
         config = GenerationConfig(task="text-to-sql", n=n, seed=args.seed, model="template", from_synthetic=name,
-                                  synthetic_rows=args.rows, difficulty=_shares(args.difficulty))
+                                  synthetic_rows=args.rows, difficulty=_shares(args.difficulty),
+                                  sql_dedup=args.sql_dedup)
         result = generate(config, out=args.workdir / f"synthgen-{name}.jsonl", progress=True)
         seconds[name] = round(time.perf_counter() - start, 1)
         per_table[name] = {"kept": len(result.records),
@@ -102,9 +113,13 @@ def generate_training_data(args) -> tuple[Path, dict]:
         records += [{"system": r["system"], "conversations": r["conversations"], "meta": r["meta"]}
                     for r in result.records]
     random.Random(args.seed).shuffle(records)
+    from synthera.text.sql.analysis import sql_template
+
+    templates = Counter(sql_template(r["meta"]["sql"]) for r in records)
     args.workdir.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    info = {"wanted": wanted, "examples": len(records), "per_table": per_table, "seconds": seconds}
+    info = {"wanted": wanted, "examples": len(records), "per_table": per_table, "seconds": seconds,
+            "sql_templates": len(templates), "largest_template": max(templates.values(), default=0)}
     info_path.write_text(json.dumps(info, indent=2))
     return path, info
 
@@ -168,6 +183,35 @@ def per_group(results, test_lines, seen_sql: set[str]) -> tuple[dict, dict]:
         dbs.close()
 
 
+def ex_by_mode(results, test_lines) -> dict:
+    """Execution accuracy of each model under each comparator mode (``spider`` is the headline)."""
+    from synthera.text.evaluation import _Databases
+    from synthera.text.metrics import execution_match
+
+    dbs = _Databases()
+    try:
+        return {label: {mode: sum(execution_match(pred, line["sql"], dbs.connection(line["db"]), mode=mode)
+                                  for line, pred in zip(test_lines, result.predictions, strict=True))
+                        / len(test_lines) for mode in ("spider", "bird", "strict")}
+                for label, result in results.items()}
+    finally:
+        dbs.close()
+
+
+def reference_line(path: Path, ex: float, sql_dedup: str) -> list[str]:
+    """How this run's EX compares with an earlier run's (e.g. the one with SQL-level dedup)."""
+    if not path.is_file():
+        return []
+    ref = json.loads(path.read_text())
+    ref_ex = ref["metrics"]["fine-tuned"]["execution_accuracy"]
+    ref_dedup = ref["data"]["wanted"].get("sql_dedup", "sql")
+    templates = ref["data"].get("sql_templates")
+    shape = f", {templates} SQL templates" if templates else ""
+    return ["", (f"Against the reference run `{path.name}` (dedup `{ref_dedup}`, {ref['data']['examples']} examples"
+                 f"{shape}): fine-tuned EX {100 * ref_ex:.1f}% there, {100 * ex:.1f}% here with dedup "
+                 f"`{sql_dedup}`: {100 * (ex - ref_ex):+.1f} points.")]
+
+
 def training_sql(train_path: Path) -> set[str]:
     from synthera.text.sql import sql_key
 
@@ -196,6 +240,7 @@ def write_results(args, payload: dict) -> None:
     (args.results / "text_finetune.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     m = payload["metrics"]
     b, f = m["baseline"], m["fine-tuned"]
+    modes = payload["ex_by_mode"]
     delta = 100 * (f["execution_accuracy"] - b["execution_accuracy"])
     lines = [
         "# Text-to-SQL: SmolLM2-135M-Instruct without and with a LoRA adapter trained on SynthGen data", "",
@@ -207,6 +252,10 @@ def write_results(args, payload: dict) -> None:
         (f"| EX: execution accuracy, official Spider rules, one database (not TS) | "
          f"{100 * b['execution_accuracy']:.1f}% | {100 * f['execution_accuracy']:.1f}% | "
         f"{delta:+.1f} pts |"),
+        *[(f"| EX with the `{mode}` comparator | {100 * modes['baseline'][mode]:.1f}% | "
+           f"{100 * modes['fine-tuned'][mode]:.1f}% | "
+           f"{100 * (modes['fine-tuned'][mode] - modes['baseline'][mode]):+.1f} pts |")
+          for mode in ("bird", "strict")],
         (f"| valid SQL | {100 * b['valid_sql']:.1f}% | {100 * f['valid_sql']:.1f}% | "
         f"{100 * (f['valid_sql'] - b['valid_sql']):+.1f} pts |"),
         (f"| exact match (normalised SQL) | {100 * b['exact_match']:.1f}% | {100 * f['exact_match']:.1f}% | "
@@ -215,7 +264,8 @@ def write_results(args, payload: dict) -> None:
         (f"| bits per byte of the gold SQL (FLock validator formula; lower is better) | {b['bits_per_byte']:.4f} | "
         f"{f['bits_per_byte']:.4f} | {f['bits_per_byte'] - b['bits_per_byte']:+.4f} |"), "",
         (f"**Target (+{TARGET_POINTS:.0f} points of execution accuracy): "
-        f"{'met' if delta >= TARGET_POINTS else 'NOT met'}** ({delta:+.1f} points)."), "",
+        f"{'met' if delta >= TARGET_POINTS else 'NOT met'}** ({delta:+.1f} points)."),
+        *reference_line(args.reference, f["execution_accuracy"], payload["data"]["wanted"]["sql_dedup"]), "",
         "Execution accuracy per test database:", "", "| database | questions | baseline | fine-tuned |",
         "|---|---|---|---|",
     ]
@@ -230,7 +280,9 @@ def write_results(args, payload: dict) -> None:
     lines += [
         "", "Budget (CPU only, no GPU lent):", "",
         (f"- training examples: {t['examples']} ({kept}); "
-        f"difficulty shares {budget['difficulty']}; {t['target_tokens']:,} answer tokens"),
+        f"difficulty shares {budget['difficulty']}; {t['target_tokens']:,} answer tokens; dedup "
+        f"`{payload['data']['wanted']['sql_dedup']}`, {payload['data']['sql_templates']} SQL templates "
+        f"(literals masked; the largest holds {payload['data']['largest_template']} examples)"),
         (f"- LoRA r={t['params']['lora_r']}, alpha={t['params']['lora_alpha']}, modules "
         f"{','.join(t['params']['target_modules'])}; {t['params']['epochs']} epoch(s), batch "
         f"{t['params']['batch_size']} x {t['params']['grad_accum']} accumulated, lr {t['params']['learning_rate']:g}, "
@@ -273,6 +325,7 @@ def main() -> None:
         "metrics": {k: v.metrics for k, v in results.items()},
         "loss": {k: v.loss for k, v in results.items()},
         "errors": {k: v.errors for k, v in results.items()},
+        "ex_by_mode": ex_by_mode(results, test_lines),
         "per_database": by_db,
         "by_overlap": by_seen,
         "overlap": overlap(data, test_lines),
