@@ -128,7 +128,7 @@ def inspect(
     shown.print(view)
     if md.primary_key:
         shown.print(f"primary key: {md.primary_key}")
-    for line in _sequence_lines(df, md):
+    for line in _sequence_lines(df, md) or _sensitive_lines(md):
         shown.print(line)
     if out is not None:
         md.save(out)
@@ -170,10 +170,28 @@ def _inspect_dataset(data: str, out: Path | None, hints, *, table: str | None, w
     shown.print(view)
     if md.primary_key:
         shown.print(f"primary key: {md.primary_key}")
+    for line in _sensitive_lines(md):
+        shown.print(line)
     if out is not None:
         md.save(out)
         shown.print(f"metadata written to {out}")
     shown.print(f"inspected in {time.perf_counter() - start:.2f} s", style="dim")
+
+
+def _sensitive_lines(md) -> list[str]:
+    """Propose (or confirm) the sensitive columns, found by name; sets them on ``md``. One line, or none."""
+    from synthera.tabular.sensitive import detect_sensitive
+
+    if md.sensitive is not None:
+        return [f"sensitive (declared): {', '.join(md.sensitive) or 'none'}"]
+    sizes = {name: (len(c.categories or []) + bool(c.rare_categories) if c.kind == "categorical" else
+                    2 if c.kind == "boolean" else None) for name, c in md.columns.items()}
+    found = detect_sensitive(sizes)
+    if not found:
+        return []
+    md.sensitive = found
+    return [f"sensitive: {', '.join(found)} (found by name; fit models their groups first so small groups keep "
+            'their own rates; edit the list in the metadata, "sensitive": [] for none)']
 
 
 def _sequence_lines(df, md) -> list[str]:

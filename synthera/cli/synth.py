@@ -86,7 +86,8 @@ def fit(
     sensitive: list[str] | None = typer.Option(
         None, "--sensitive",
         help="A sensitive column (repeatable): the cascade models its groups first, so small groups keep "
-        "their own rates instead of the majority's.",
+        "their own rates instead of the majority's. Default: the metadata's list, else the columns found by "
+        "name (sex, gender, race, ethnicity, religion, nationality, disability, age groups); 'none' for none.",
     ),
     sequence_key: str | None = typer.Option(None, "--sequence-key", help=SEQUENCE_KEY_HELP),
     sequence_index: str | None = typer.Option(None, "--sequence-index", help=SEQUENCE_INDEX_HELP),
@@ -132,6 +133,9 @@ def fit(
     common.console().print(
         f"fitted {cls.name} on {len(df):,} rows × {df.shape[1]} columns in {seconds:.1f} s{spent}; saved to {out}"
     )
+    if params.get("sensitive", "auto") == "auto" and getattr(synth, "sensitive_", None):
+        common.console().print(f"sensitive columns found by name, their groups modelled first: "
+                               f"{', '.join(synth.sensitive_)} (--sensitive to choose them, --sensitive none for none)")
 
 
 def _sequence_roles(hints, key: str | None, index: str | None) -> tuple[str, str] | None:
@@ -187,14 +191,22 @@ def _fit_sequences(data: str, out: Path, *, hints, roles: tuple[str, str], flags
 
 
 def _declared_sensitive(cls, sensitive: list[str] | None, hints) -> list[str] | None:
-    """``--sensitive`` if given, else the metadata's ``sensitive`` columns where the model can use them."""
-    declared = getattr(hints, "sensitive", None)
-    if sensitive or not declared:
+    """``--sensitive`` if given (``none``: no column), else the metadata's ``sensitive`` list where the model can
+    use it (empty: no column), else ``None``: the model's default (the cascade finds them by name)."""
+    if sensitive:
+        if any(s.lower() == "none" for s in sensitive):
+            if len(sensitive) > 1:
+                raise UserInputError("--sensitive none turns the sensitive columns off; drop the other --sensitive")
+            return []
         return sensitive
+    declared = getattr(hints, "sensitive", None)
+    if declared is None:
+        return None
     if "sensitive" in cls.param_names():
         return list(declared)
-    common.console().print(f"note: the {cls.name} model gives the metadata's sensitive columns no special "
-                           "treatment; use --model cascade for that")
+    if declared:
+        common.console().print(f"note: the {cls.name} model gives the metadata's sensitive columns no special "
+                               "treatment; use --model cascade for that")
     return None
 
 
@@ -223,10 +235,10 @@ def _fit_params(cls, *, epsilon, delta, seed, epochs, sensitive) -> dict:
         if epochs < 1:
             raise UserInputError(f"--epochs must be at least 1; got {epochs}")
         params["epochs"] = epochs
-    if sensitive:
-        if "sensitive" not in cls.param_names():
-            raise UserInputError(f"the {cls.name} model takes no --sensitive; drop it, or use --model cascade")
+    if sensitive is not None and "sensitive" in cls.param_names():
         params["sensitive"] = list(sensitive)
+    elif sensitive:
+        raise UserInputError(f"the {cls.name} model takes no --sensitive; drop it, or use --model cascade")
     return params
 
 

@@ -138,7 +138,10 @@ class CascadeSynthesizer(Synthesizer):
         ``None``: every earlier column.
     sensitive
         Categorical columns whose groups the model keeps apart (see the module
-        docstring): e.g. ``("race", "sex")``. Empty by default.
+        docstring): e.g. ``("race", "sex")``. ``"auto"`` (the default): the
+        columns :func:`~synthera.tabular.sensitive.detect_sensitive` finds by
+        name (sex, gender, race, ethnicity, religion, nationality, disability,
+        an age in groups); ``()`` for none. ``sensitive_`` lists the columns used.
     seed
         Seeds the fit; the same seed and data give the same model.
 
@@ -159,7 +162,7 @@ class CascadeSynthesizer(Synthesizer):
         min_samples_leaf: int | None = None,
         max_depth: int | None = None,
         max_features: int | None = 50,
-        sensitive: tuple[str, ...] | list[str] = (),
+        sensitive: tuple[str, ...] | list[str] | str = "auto",
         seed: int = 0,
     ):
         self.max_bins = max_bins
@@ -180,6 +183,8 @@ class CascadeSynthesizer(Synthesizer):
 
     #: whether numerical columns that others determine are drawn last (see :func:`_tied_columns`)
     _ties = True
+    #: whether ``sensitive="auto"`` detects columns (subclasses that order their own columns detect none)
+    _auto_sensitive = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -187,15 +192,27 @@ class CascadeSynthesizer(Synthesizer):
             cls._fit = _releasing(cls.__dict__["_fit"])
             # ... and keeps its own column order (the relational and sequence cascades put given columns first)
             cls._ties = cls.__dict__.get("_ties", False)
+            cls._auto_sensitive = cls.__dict__.get("_auto_sensitive", False)
 
     def _check_extra(self) -> None:
-        if isinstance(self.sensitive, str) or not all(isinstance(c, str) for c in self.sensitive):
+        if isinstance(self.sensitive, str):
+            if self.sensitive != "auto":
+                raise UserInputError("sensitive must be a list of column names, e.g. sensitive=['race', 'sex'], "
+                                     "or 'auto'")
+        elif not all(isinstance(c, str) for c in self.sensitive):
             raise UserInputError("sensitive must be a list of column names, e.g. sensitive=['race', 'sex']")
 
     # -- fit ------------------------------------------------------------------------------
 
     def _group_columns(self, names: list[str], encoder) -> list[str]:
-        """The declared sensitive columns, checked: modelled and categorical."""
+        """The declared sensitive columns, checked: modelled and categorical (or those found by name)."""
+        if isinstance(self.sensitive, str):  # "auto"
+            from synthera.tabular.sensitive import detect_sensitive
+
+            kinds = {name: None if encoder.info(name).kind == "continuous" else encoder.info(name).n_codes
+                     for name in names}
+            self.sensitive_ = detect_sensitive(kinds) if self._auto_sensitive else []
+            return list(self.sensitive_)
         out = []
         for name in dict.fromkeys(self.sensitive):
             if name not in names:
@@ -205,6 +222,7 @@ class CascadeSynthesizer(Synthesizer):
                 raise UserInputError(f"sensitive column '{name}' is numerical; the cascade keeps groups of categories "
                                      "apart: bin it into a categorical column first")
             out.append(name)
+        self.sensitive_ = out
         return out
 
     @_releasing

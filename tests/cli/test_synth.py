@@ -113,3 +113,34 @@ def test_fit_models_the_sensitive_columns_the_metadata_declares(tmp_path):
                                  "--model", "gaussian_copula"])
     assert result.exit_code == 0, result.stderr
     assert "no special treatment" in " ".join(result.stdout.split())
+
+
+def test_fit_finds_sensitive_columns_by_name_says_so_and_can_be_told_none(tmp_path):
+    from synthera.metadata import Metadata
+    from synthera.tabular import load_synthesizer
+    from tests.helpers import one_line_error
+
+    data = tmp_path / "german.csv"
+    assert runner.invoke(app, ["convert", "dataset:german", str(data)]).exit_code == 0
+    result = runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "auto")])
+    assert result.exit_code == 0, result.stderr
+    assert "sensitive columns found by name, their groups modelled first: status_sex" in " ".join(result.stdout.split())
+    assert load_synthesizer(tmp_path / "auto").columns_[0] == "status_sex"
+    result = runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "none"), "--sensitive", "none"])
+    assert result.exit_code == 0, result.stderr
+    assert "found by name" not in result.stdout
+    model = load_synthesizer(tmp_path / "none")
+    assert list(model.get_params()["sensitive"]) == [] and model.columns_[0] != "status_sex"
+    one_line_error(runner.invoke(app, ["fit", str(data), "--out", str(tmp_path / "x"), "--sensitive", "none",
+                                       "--sensitive", "status_sex"]), "--sensitive none")
+    # inspect proposes the same columns in the metadata, and an empty list there means none
+    meta = tmp_path / "german.metadata.json"
+    result = runner.invoke(app, ["inspect", str(data), "--out", str(meta)])
+    assert result.exit_code == 0 and "sensitive: status_sex (found by name" in " ".join(result.stdout.split())
+    md = Metadata.load(meta)
+    assert md.sensitive == ["status_sex"]
+    md.sensitive = []
+    meta.write_text(md.to_json())
+    result = runner.invoke(app, ["fit", str(data), "--metadata", str(meta), "--out", str(tmp_path / "empty")])
+    assert result.exit_code == 0, result.stderr
+    assert load_synthesizer(tmp_path / "empty").columns_[0] != "status_sex"

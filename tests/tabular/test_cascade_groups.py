@@ -71,3 +71,49 @@ def test_bad_sensitive_columns_are_one_line_errors(sensitive, message):
     with pytest.raises(UserInputError, match=message) as got:
         CascadeSynthesizer(sensitive=sensitive).fit(_table(300))
     assert "\n" not in str(got.value)
+
+
+# -- sensitive columns found by name when none are declared (the default, sensitive="auto") ------------------------
+
+def _people(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """The group table with its group column named as a protected attribute, plus a numerical age."""
+    real = _table(n, seed).rename(columns={"group": "ethnicity"})
+    return real.assign(age=np.random.default_rng(seed).integers(18, 90, n))
+
+
+def test_the_default_finds_sensitive_columns_by_name_and_keeps_the_small_group_apart():
+    real = _people()
+    auto = CascadeSynthesizer(min_samples_leaf=200, seed=0).fit(real)
+    assert auto.sensitive == "auto" and auto.sensitive_ == ["ethnicity"]  # the numerical age is not a group
+    assert auto.columns_[0] == "ethnicity" and auto.group_columns_ == [0]
+    declared = CascadeSynthesizer(min_samples_leaf=200, sensitive=["ethnicity"], seed=0).fit(real)
+    pd.testing.assert_frame_equal(auto.sample(3000, seed=1), declared.sample(3000, seed=1))
+    syn = auto.sample(40_000, seed=1).rename(columns={"ethnicity": "group"})
+    assert abs(_high_x_rate(syn) - _high_x_rate(real.rename(columns={"ethnicity": "group"}))) < 0.1
+
+
+def test_sensitive_none_turns_the_default_off():
+    real = _people()
+    model = CascadeSynthesizer(min_samples_leaf=200, sensitive=(), seed=0).fit(real)
+    assert model.sensitive_ == [] and model.group_columns_ == []
+    syn = model.sample(40_000, seed=1).rename(columns={"ethnicity": "group"})
+    assert _high_x_rate(syn) < 0.5  # what the default prevents: the small group gets the majority's relation
+
+
+def test_tables_without_protected_names_are_fitted_as_before():
+    real = _table(1500)
+    model = CascadeSynthesizer(seed=0).fit(real)
+    assert model.sensitive_ == [] and model.group_columns_ == []
+    plain = CascadeSynthesizer(sensitive=(), seed=0).fit(real)
+    pd.testing.assert_frame_equal(model.sample(500, seed=3), plain.sample(500, seed=3))
+
+
+def test_detection_keeps_the_number_of_groups_bounded():
+    from synthera.tabular.sensitive import MAX_GROUPS, detect_sensitive
+
+    columns = {"Sex": 2, "raceCode": 6, "religion": 12, "gender_identity": 3, "nationality": 40, "age": None,
+               "AgeBand": 4, "disability_flag": 2, "stage": 3, "usage_sexagesimal": 5}
+    found = detect_sensitive(columns)
+    assert found == ["Sex", "disability_flag", "gender_identity", "AgeBand"]  # fewest categories first
+    assert np.prod([columns[c] for c in found]) <= MAX_GROUPS
+    assert detect_sensitive({"race": 1, "sex": 500}) == []  # a constant or a near-unique column is no group
