@@ -75,6 +75,9 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sql-dedup", choices=("sql", "template"), default="template",
                    help="drop repeated SQL (sql) or repeated SQL templates, literals masked (template)")
+    p.add_argument("--reuse-baseline", type=Path,
+                   help="take the baseline (the model without adapter: greedy, so the same answers every run) "
+                        "from an earlier run's JSON instead of generating it again; halves the evaluation")
     p.add_argument("--reference", type=Path, default=RESULTS / "text_finetune_sql_dedup.json",
                    help="an earlier run's JSON to compare execution accuracy with (skipped when missing)")
     p.add_argument("--results", type=Path, default=RESULTS)
@@ -144,15 +147,34 @@ def train_adapter(args, data: Path) -> dict:
     return json.loads(summary.read_text())
 
 
-def evaluate(args) -> dict:
+def reused_baseline(path: Path, test_lines: list[dict]):
+    """The baseline of an earlier run on the same test set, as an EvaluationResult (see --reuse-baseline)."""
+    from synthera.text.evaluation import EvaluationResult
+
+    ref = json.loads(path.read_text())
+    examples = ref["examples"]
+    if [e["id"] for e in examples] != [t["id"] for t in test_lines]:
+        raise SystemExit(f"error: {path} was run on another test set; drop --reuse-baseline")
+    predictions = [e["baseline"] for e in examples]
+    return EvaluationResult(label="baseline", task="text-to-sql", metrics=ref["metrics"]["baseline"],
+                            predictions=predictions, references=[e["gold"] for e in examples],
+                            raw_outputs=predictions, loss=ref["loss"]["baseline"], errors=ref["errors"]["baseline"])
+
+
+def evaluate(args, test_lines: list[dict]) -> dict:
     """Stage 3: baseline and fine-tuned on the hand-written test set."""
-    from synthera.text.evaluation import compare_models
+    from synthera.text.evaluation import compare_models, evaluate_model
 
     data = TEST_SET
     if args.every > 1:
         lines = TEST_SET.read_text().splitlines()[:: args.every]
         data = args.workdir / "test_subset.jsonl"
         data.write_text("\n".join(lines) + "\n")
+    if args.reuse_baseline:
+        tuned = evaluate_model("smollm2", adapter=args.workdir / "adapter", data=data, task="text-to-sql",
+                               batch_size=args.eval_batch_size, max_new_tokens=args.max_new_tokens, progress=True,
+                               label="fine-tuned")
+        return {"baseline": reused_baseline(args.reuse_baseline, test_lines), "fine-tuned": tuned}
     return compare_models("smollm2", adapter=args.workdir / "adapter", data=data, task="text-to-sql",
                           batch_size=args.eval_batch_size, max_new_tokens=args.max_new_tokens, progress=True)
 
@@ -317,7 +339,7 @@ def main() -> None:
     training = train_adapter(args, data)
     print(f"adapter: {training['steps']} steps in {training['seconds']:.0f} s", flush=True)
     t1 = time.perf_counter()
-    results = evaluate(args)
+    results = evaluate(args, test_lines)
     eval_seconds = time.perf_counter() - t1
     by_db, by_seen = per_group(results, test_lines, training_sql(data))
     payload = {
