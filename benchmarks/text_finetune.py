@@ -75,6 +75,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sql-dedup", choices=("sql", "template"), default="template",
                    help="drop repeated SQL (sql) or repeated SQL templates, literals masked (template)")
+    p.add_argument("--template-cap", type=int, default=1,
+                   help="with --sql-dedup template: queries kept per template (1: strict SynSQL dedup)")
     p.add_argument("--reuse-baseline", type=Path,
                    help="take the baseline (the model without adapter: greedy, so the same answers every run) "
                         "from an earlier run's JSON instead of generating it again; halves the evaluation")
@@ -98,7 +100,7 @@ def generate_training_data(args) -> tuple[Path, dict]:
     path = args.workdir / "train.jsonl"
     info_path = args.workdir / "train.info.json"
     wanted = {"plan": plan, "difficulty": args.difficulty, "rows": args.rows, "seed": args.seed,
-              "sql_dedup": args.sql_dedup}
+              "sql_dedup": args.sql_dedup, "template_cap": args.template_cap}
     if path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("wanted") == wanted:
@@ -108,7 +110,7 @@ def generate_training_data(args) -> tuple[Path, dict]:
         start = time.perf_counter()
         config = GenerationConfig(task="text-to-sql", n=n, seed=args.seed, model="template", from_synthetic=name,
                                   synthetic_rows=args.rows, difficulty=_shares(args.difficulty),
-                                  sql_dedup=args.sql_dedup)
+                                  sql_dedup=args.sql_dedup, template_cap=args.template_cap)
         result = generate(config, out=args.workdir / f"synthgen-{name}.jsonl", progress=True)
         seconds[name] = round(time.perf_counter() - start, 1)
         per_table[name] = {"kept": len(result.records),
@@ -220,13 +222,19 @@ def ex_by_mode(results, test_lines) -> dict:
         dbs.close()
 
 
+def dedup_label(wanted: dict) -> str:
+    """The dedup a run used, as the report names it: `sql`, `template` or `template` with a cap."""
+    dedup, cap = wanted.get("sql_dedup", "sql"), wanted.get("template_cap", 1)
+    return f"{dedup}, at most {cap} per template" if dedup == "template" and cap != 1 else dedup
+
+
 def reference_line(path: Path, ex: float, sql_dedup: str) -> list[str]:
     """How this run's EX compares with an earlier run's (e.g. the one with SQL-level dedup)."""
     if not path.is_file():
         return []
     ref = json.loads(path.read_text())
     ref_ex = ref["metrics"]["fine-tuned"]["execution_accuracy"]
-    ref_dedup = ref["data"]["wanted"].get("sql_dedup", "sql")
+    ref_dedup = dedup_label(ref["data"]["wanted"])
     templates = ref["data"].get("sql_templates")
     shape = f", {templates} SQL templates" if templates else ""
     return ["", (f"Against the reference run `{path.name}` (dedup `{ref_dedup}`, {ref['data']['examples']} examples"
@@ -287,7 +295,7 @@ def write_results(args, payload: dict) -> None:
         f"{f['bits_per_byte']:.4f} | {f['bits_per_byte'] - b['bits_per_byte']:+.4f} |"), "",
         (f"**Target (+{TARGET_POINTS:.0f} points of execution accuracy): "
         f"{'met' if delta >= TARGET_POINTS else 'NOT met'}** ({delta:+.1f} points)."),
-        *reference_line(args.reference, f["execution_accuracy"], payload["data"]["wanted"]["sql_dedup"]), "",
+        *reference_line(args.reference, f["execution_accuracy"], dedup_label(payload["data"]["wanted"])), "",
         "Execution accuracy per test database:", "", "| database | questions | baseline | fine-tuned |",
         "|---|---|---|---|",
     ]
@@ -303,7 +311,7 @@ def write_results(args, payload: dict) -> None:
         "", "Budget (CPU only, no GPU lent):", "",
         (f"- training examples: {t['examples']} ({kept}); "
         f"difficulty shares {budget['difficulty']}; {t['target_tokens']:,} answer tokens; dedup "
-        f"`{payload['data']['wanted']['sql_dedup']}`, {payload['data']['sql_templates']} SQL templates "
+        f"`{dedup_label(payload['data']['wanted'])}`, {payload['data']['sql_templates']} SQL templates "
         f"(literals masked; the largest holds {payload['data']['largest_template']} examples)"),
         (f"- LoRA r={t['params']['lora_r']}, alpha={t['params']['lora_alpha']}, modules "
         f"{','.join(t['params']['target_modules'])}; {t['params']['epochs']} epoch(s), batch "

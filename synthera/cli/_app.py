@@ -65,7 +65,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "db": "--db", "from_synthetic": "--from-synthetic", "datasets": "--from-synthetic",
         "difficulty": "--difficulty", "model_name": "--model-name", "model": "--model",
         "novelty_threshold": "--novelty", "join_share": "--join-share", "sql_dedup": "--sql-dedup",
-        "question_candidates": "--question-candidates",
+        "template_cap": "--template-cap", "question_candidates": "--question-candidates",
     },
     "text finetune": {
         **_TEXT_MODEL_FLAGS, "quantize": "--quantize", "target_modules": "--target-modules", "lora_r": "--lora-r",

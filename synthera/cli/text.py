@@ -66,6 +66,9 @@ def generate_command(
     sql_dedup: str = typer.Option(
         "sql", "--sql-dedup", help="text-to-sql: sql (drop repeated queries) or template (also drop queries that "
         "differ only in their values)."),
+    template_cap: int = typer.Option(
+        1, "--template-cap", help="text-to-sql with --sql-dedup template: queries kept per template (literals "
+        "masked); 1 keeps one."),
     question_candidates: int = typer.Option(
         1, "--question-candidates", help="text-to-sql with a model: questions written per query; the most "
         "consistent one is kept."),
@@ -95,7 +98,8 @@ def generate_command(
     config = GenerationConfig(
         task=task, n=n, seed=seed, model=model, model_name=model_name, api_key_env=api_key_env,
         db=db, from_synthetic=from_synthetic, synthetic_rows=rows, difficulty=_parse_shares(difficulty),
-        tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, question_candidates=question_candidates,
+        tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, template_cap=template_cap,
+        question_candidates=question_candidates,
         join_share=join_share, batch_size=batch_size, novelty_threshold=novelty,
     ).validated()
     result = _run(config, out, workers, scheduler)

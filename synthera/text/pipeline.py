@@ -66,9 +66,10 @@ class GenerationConfig:
         Requested Text-to-SQL difficulty shares.
     tools
         ``tool-use`` only: the tool specs (a JSON file, a JSON string or a list).
-    sql_dedup, question_candidates, question_styles, join_share
+    sql_dedup, template_cap, question_candidates, question_styles, join_share
         Text-to-SQL only: ``"template"`` drops queries that differ only in
-        their literals; with a model, ``question_candidates`` rewrites per
+        their literals once ``template_cap`` queries (default 1) share that
+        template; with a model, ``question_candidates`` rewrites per
         query (the most consistent kept) in rotating question styles;
         ``join_share`` is the share of queries asked to join tables over
         foreign keys (default 0.35 on a database that has them).
@@ -96,6 +97,7 @@ class GenerationConfig:
     difficulty: dict | None = None
     tools: str | list | None = None
     sql_dedup: str = "sql"
+    template_cap: int = 1
     question_candidates: int = 1
     question_styles: bool = True
     join_share: float | None = None
@@ -134,10 +136,10 @@ class GenerationConfig:
             raise UserInputError(f"model 'template' only works for {able}; {task} needs a language model")
         if self.tools is not None and task != "tool-use":
             raise UserInputError(f"tools only applies to tool-use, not {task}")
-        if task != "text-to-sql" and (self.sql_dedup != "sql" or self.question_candidates != 1
-                                      or self.join_share is not None):
-            raise UserInputError(f"sql_dedup, question_candidates and join_share only apply to text-to-sql, "
-                                 f"not {task}")
+        if task != "text-to-sql" and (self.sql_dedup != "sql" or self.template_cap != 1
+                                      or self.question_candidates != 1 or self.join_share is not None):
+            raise UserInputError(f"sql_dedup, template_cap, question_candidates and join_share only apply to "
+                                 f"text-to-sql, not {task}")
         options = kind.from_config(self)
         fields = {**asdict(self), "task": task, "model": model, **options.config_fields()}
         fields.pop("options")

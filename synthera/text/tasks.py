@@ -184,6 +184,10 @@ class TextToSQLTask:
         ``"template"``: also drop one that differs only in its literals
         (:func:`~synthera.text.sql.analysis.sql_template`, as OmniSQL's SynSQL does).
         The stats report how many templates the kept examples use either way.
+    template_cap
+        With ``dedup="template"``: how many queries one template may keep
+        (1, the default, is SynSQL's strict dedup; a few more keep common
+        shapes with different literals). Repeated SQL is dropped regardless.
     question_candidates
         With a model: questions written per query (sampled at temperature 0.7
         when more than one); of those passing the round-trip check, the one
@@ -202,7 +206,7 @@ class TextToSQLTask:
     stop = ("\n\n", "\nQuestion:", "\nSQL:")  # one question, then the model tends to go on
 
     def __init__(self, db, *, shares: Mapping[str, float], llm=None, seed: int = 0, db_label: str = "",
-                 timeout_s: float = 2.0, dedup: str = "sql", question_candidates: int = 1,
+                 timeout_s: float = 2.0, dedup: str = "sql", template_cap: int = 1, question_candidates: int = 1,
                  question_styles: bool = True, join_share: float | None = None):
         from synthera.text.sql.grammar import SQLSampler
 
@@ -210,7 +214,10 @@ class TextToSQLTask:
             raise UserInputError(f"sql_dedup must be sql or template; got {dedup!r}")
         if question_candidates < 1:
             raise UserInputError(f"question_candidates must be >= 1; got {question_candidates}")
+        _check_template_cap(template_cap, dedup)
         self.dedup = dedup
+        self.template_cap = template_cap
+        self._per_template: Counter = Counter()
         self.question_candidates = question_candidates
         self.question_styles = question_styles
         self._styles_used: Counter = Counter()
@@ -288,12 +295,16 @@ class TextToSQLTask:
             except ValueError as exc:
                 out.append(Drop("parse_failure", {"difficulty": level}, f"{cand.sql} ({exc})"))
                 continue
-            key = sql_template(cand.sql) if self.dedup == "template" else dedup_key(cand.sql)
-            self.sampler.note_duplicate(cand, key in self._seen)
-            if key in self._seen:
+            key = dedup_key(cand.sql)
+            template = sql_template(cand.sql) if self.dedup == "template" else key
+            repeat = key in self._seen or (self.dedup == "template"
+                                           and self._per_template[template] >= self.template_cap)
+            self.sampler.note_duplicate(cand, repeat)
+            if repeat:
                 out.append(Drop("duplicate", {"difficulty": cand.difficulty}, cand.sql))
                 continue
             self._seen.add(key)
+            self._per_template[template] += 1
             result = self.sampler.verify(cand)
             if not result.ok:
                 out.append(Drop(result.reason, {"difficulty": cand.difficulty}, f"{cand.sql} -- {result.detail}"))
@@ -801,6 +812,7 @@ class TextToSQLOptions:
     question_candidates: int = 1
     question_styles: bool = True
     join_share: float | None = None
+    template_cap: int = 1
     template_ok: ClassVar[bool] = True
 
     @classmethod
@@ -821,6 +833,8 @@ class TextToSQLOptions:
         dedup = getattr(config, "sql_dedup", "sql")
         if dedup not in ("sql", "template"):
             raise UserInputError(f"sql_dedup must be sql or template; got {dedup!r}")
+        cap = getattr(config, "template_cap", 1)
+        _check_template_cap(cap, dedup)
         candidates = getattr(config, "question_candidates", 1)
         if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= 16:
             raise UserInputError(f"question_candidates must be a whole number from 1 to 16; got {candidates!r}")
@@ -829,7 +843,7 @@ class TextToSQLOptions:
                                        or not 0 <= join_share <= 1):
             raise UserInputError(f"join_share must be a number from 0 to 1; got {join_share!r}")
         return cls(config.db, config.from_synthetic, config.synthetic_rows, _shares(config.difficulty), dedup,
-                   candidates, bool(getattr(config, "question_styles", True)), join_share)
+                   candidates, bool(getattr(config, "question_styles", True)), join_share, cap)
 
     def config_fields(self) -> dict:
         return {"difficulty": self.difficulty}
@@ -840,7 +854,7 @@ class TextToSQLOptions:
     def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
         db, label, copy, source = self._synthetic(seed, out, progress) if self.from_synthetic else self._given(out)
         task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label, dedup=self.dedup,
-                             question_candidates=self.question_candidates, question_styles=self.question_styles,
+                             template_cap=self.template_cap, question_candidates=self.question_candidates, question_styles=self.question_styles,
                              join_share=self.join_share)
         return BuiltTask(task, copy, source)
 
@@ -878,6 +892,13 @@ class TextToSQLOptions:
         source = {"kind": "mirrored", "db": redact(self.db), "dialect": "sqlite",
                   "build_seconds": round(time.perf_counter() - start, 2)}
         return db, label, db, source
+
+
+def _check_template_cap(cap, dedup: str) -> None:
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 1000:
+        raise UserInputError(f"template_cap must be a whole number from 1 to 1000; got {cap!r}")
+    if cap != 1 and dedup != "template":
+        raise UserInputError("template_cap only applies with sql_dedup template; add it or drop template_cap")
 
 
 def _shares(raw: Mapping[str, float] | None) -> dict[str, float]:

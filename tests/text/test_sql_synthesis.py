@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -34,6 +35,15 @@ def test_template_dedup_keeps_one_query_per_shape(people_db, tmp_path):
     templates = [sql_template(r["meta"]["sql"]) for r in deduped.records]
     assert len(templates) == len(set(templates)) > 0
     assert deduped.stats["distribution"]["sql_templates"]["largest"] == 1
+
+
+def test_template_cap_keeps_a_few_queries_per_shape(people_db, tmp_path):
+    capped = generate(GenerationConfig(task="text-to-sql", n=40, db=str(people_db), model="template", seed=3,
+                                       sql_dedup="template", template_cap=2), out=tmp_path / "c.jsonl")
+    per_template = Counter(sql_template(r["meta"]["sql"]) for r in capped.records)
+    assert max(per_template.values()) == 2  # some shape is kept twice, none three times
+    sqls = [normalize_sql(r["meta"]["sql"]) for r in capped.records]
+    assert len(sqls) == len(set(sqls))  # repeated SQL is still dropped
 
 
 def _rewriter():
@@ -81,5 +91,10 @@ def test_options_are_checked(people_db):
     with pytest.raises(UserInputError, match="question_candidates must be a whole number from 1 to 16"):
         GenerationConfig(task="text-to-sql", n=2, db=str(people_db), model="template",
                          question_candidates=0).validated()
+    with pytest.raises(UserInputError, match="template_cap only applies with sql_dedup template"):
+        GenerationConfig(task="text-to-sql", n=2, db=str(people_db), model="template", template_cap=3).validated()
+    with pytest.raises(UserInputError, match="template_cap must be a whole number from 1 to 1000"):
+        GenerationConfig(task="text-to-sql", n=2, db=str(people_db), model="template", sql_dedup="template",
+                         template_cap=0).validated()
     with pytest.raises(UserInputError, match=re.escape("only apply to text-to-sql, not qa")):
         GenerationConfig(task="qa", n=2, model="fake", question_candidates=3).validated()
