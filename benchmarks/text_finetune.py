@@ -228,8 +228,8 @@ def dedup_label(wanted: dict) -> str:
     return f"{dedup}, at most {cap} per template" if dedup == "template" and cap != 1 else dedup
 
 
-def reference_line(path: Path, ex: float, sql_dedup: str) -> list[str]:
-    """How this run's EX compares with an earlier run's (e.g. the one with SQL-level dedup)."""
+def reference_line(path: Path, ex: float, sql_dedup: str, examples: list[dict] | None = None) -> list[str]:
+    """How this run's EX compares with an earlier run's (e.g. the one with SQL-level dedup), question by question."""
     if not path.is_file():
         return []
     ref = json.loads(path.read_text())
@@ -237,9 +237,38 @@ def reference_line(path: Path, ex: float, sql_dedup: str) -> list[str]:
     ref_dedup = dedup_label(ref["data"]["wanted"])
     templates = ref["data"].get("sql_templates")
     shape = f", {templates} SQL templates" if templates else ""
-    return ["", (f"Against the reference run `{path.name}` (dedup `{ref_dedup}`, {ref['data']['examples']} examples"
-                 f"{shape}): fine-tuned EX {100 * ref_ex:.1f}% there, {100 * ex:.1f}% here with dedup "
-                 f"`{sql_dedup}`: {100 * (ex - ref_ex):+.1f} points.")]
+    line = (f"Against the reference run `{path.name}` (dedup `{ref_dedup}`, {ref['data']['examples']} examples"
+            f"{shape}): fine-tuned EX {100 * ref_ex:.1f}% there, {100 * ex:.1f}% here with dedup "
+            f"`{sql_dedup}`: {100 * (ex - ref_ex):+.1f} points.")
+    theirs = ref.get("examples") or []
+    if examples and [e["id"] for e in theirs] == [e["id"] for e in examples]:
+        only_ref, only_here = paired_hits(theirs, examples)
+        line += (f" Question by question, {only_ref} only the reference answers and {only_here} only this run "
+                 f"(exact McNemar p = {mcnemar_p(only_ref, only_here):.2f}).")
+    return ["", line]
+
+
+def paired_hits(first: list[dict], second: list[dict]) -> tuple[int, int]:
+    """How many test questions only the first run's adapter answers, and how many only the second's (Spider EX)."""
+    from synthera.text.evaluation import _Databases
+    from synthera.text.metrics import execution_match
+
+    dbs = _Databases()
+    try:
+        hits = [[execution_match(e["fine-tuned"], e["gold"], dbs.connection(e["db"])) for e in run]
+                for run in (first, second)]
+    finally:
+        dbs.close()
+    return (sum(a and not b for a, b in zip(*hits, strict=True)),
+            sum(b and not a for a, b in zip(*hits, strict=True)))
+
+
+def mcnemar_p(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar test: is one run's edge on the questions they disagree on more than chance?"""
+    from scipy.stats import binomtest
+
+    n = only_first + only_second
+    return float(binomtest(only_first, n).pvalue) if n else 1.0
 
 
 def training_sql(train_path: Path) -> set[str]:
@@ -295,7 +324,8 @@ def write_results(args, payload: dict) -> None:
         f"{f['bits_per_byte']:.4f} | {f['bits_per_byte'] - b['bits_per_byte']:+.4f} |"), "",
         (f"**Target (+{TARGET_POINTS:.0f} points of execution accuracy): "
         f"{'met' if delta >= TARGET_POINTS else 'NOT met'}** ({delta:+.1f} points)."),
-        *reference_line(args.reference, f["execution_accuracy"], dedup_label(payload["data"]["wanted"])), "",
+        *reference_line(args.reference, f["execution_accuracy"], dedup_label(payload["data"]["wanted"]),
+                        payload["examples"]), "",
         "Execution accuracy per test database:", "", "| database | questions | baseline | fine-tuned |",
         "|---|---|---|---|",
     ]

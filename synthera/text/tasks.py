@@ -854,8 +854,8 @@ class TextToSQLOptions:
     def build(self, *, llm, seed: int, out: Path | None, progress: bool) -> BuiltTask:
         db, label, copy, source = self._synthetic(seed, out, progress) if self.from_synthetic else self._given(out)
         task = TextToSQLTask(db, shares=self.difficulty, llm=llm, seed=seed, db_label=label, dedup=self.dedup,
-                             template_cap=self.template_cap, question_candidates=self.question_candidates, question_styles=self.question_styles,
-                             join_share=self.join_share)
+                             template_cap=self.template_cap, question_candidates=self.question_candidates,
+                             question_styles=self.question_styles, join_share=self.join_share)
         return BuiltTask(task, copy, source)
 
     def _synthetic(self, seed: int, out: Path | None, progress: bool):
