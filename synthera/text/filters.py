@@ -164,9 +164,12 @@ class NoveltyFilter:
         m.update_batch([g.encode("utf-8") for g in grams])
         return m
 
-    def check(self, key: str, text: str) -> tuple[str | None, object]:
-        """The drop reason for this example (``None`` if it is new) and a handle for :meth:`add`."""
-        if key in self._keys:
+    def check(self, key: str | tuple[str, ...], text: str) -> tuple[str | None, object]:
+        """The drop reason for this example (``None`` if it is new) and a handle for :meth:`add`.
+
+        ``key`` is compared exactly with the kept examples' keys; with several keys, a match of any is a duplicate.
+        """
+        if not self._keys.isdisjoint(_keys(key)):
             return "duplicate", None
         words = tokens(text)
         mh = None
@@ -189,16 +192,20 @@ class NoveltyFilter:
                     return "too_similar", None
         return None, (words, mh)
 
-    def add(self, key: str, handle) -> None:
+    def add(self, key: str | tuple[str, ...], handle) -> None:
         """Record a kept example (``handle`` comes from :meth:`check`)."""
         words, mh = handle
-        self._keys.add(key)
+        self._keys.update(_keys(key))
         if self.novelty_threshold is not None and words:
             self._kept.append((words, Counter(words)))
         if self._lsh is not None and mh is not None:
             name = str(len(self._hashes))
             self._hashes[name] = mh
             self._lsh.insert(name, mh)
+
+
+def _keys(key: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (key,) if isinstance(key, str) else tuple(key)
 
 
 class Balancer:

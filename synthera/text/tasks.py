@@ -77,7 +77,7 @@ class Example:
     assistant: str
     attributes: dict
     meta: dict
-    key: str
+    key: str | tuple[str, ...]  # what exact dedup compares (several keys: a repeat of any one is a duplicate)
     novelty_text: str
 
     def record(self) -> dict:
@@ -304,7 +304,11 @@ class TextToSQLTask:
                 out.append(Drop("duplicate", {"difficulty": cand.difficulty}, cand.sql))
                 continue
             self._seen.add(key)
+            slot = self._per_template[template]
             self._per_template[template] += 1
+            if self.dedup == "template":
+                # what merging shards compares: one key per template, or with a cap its slot and the SQL itself
+                key = template if self.template_cap == 1 else (key, f"{template} #{slot}")
             result = self.sampler.verify(cand)
             if not result.ok:
                 out.append(Drop(result.reason, {"difficulty": cand.difficulty}, f"{cand.sql} -- {result.detail}"))

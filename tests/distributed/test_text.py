@@ -76,6 +76,22 @@ def test_quotas_exact_sql_distinct_and_drops_add_up(in_process):
     assert stats["task_stats"]["template_round_trip_ok"] >= stats["shards"]["forwarded"]
 
 
+@pytest.mark.parametrize("cap", [1, 2])
+def test_template_dedup_holds_across_shards(sql_config, cap):
+    """Each shard only knows its own queries; merging them keeps at most ``cap`` per template and no SQL twice."""
+    from collections import Counter
+
+    from synthera.text.sql.analysis import sql_template
+
+    cfg = GenerationConfig(**{**sql_config.as_dict(), "sql_dedup": "template", "template_cap": cap})
+    result = generate_sharded(cfg, shards=4)
+    per_template = Counter(sql_template(r["meta"]["sql"]) for r in result.records)
+    assert result.stats["kept"] == 40 and max(per_template.values()) == cap
+    assert len({r["meta"]["sql"] for r in result.records}) == 40
+    assert result.stats["shards"]["dropped_globally"] > 0  # the shards did repeat each other: the merge caught it
+    _adds_up(result.stats)
+
+
 def test_fake_model_task_on_workers_loads_the_model_once_per_worker(dask_client, tmp_path):
     cfg = GenerationConfig(task="qa", n=12, model="fake", seed=4, batch_size=3)
     here = generate_sharded(cfg, shards=3, out=tmp_path / "here.jsonl")

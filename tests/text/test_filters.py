@@ -37,6 +37,16 @@ def test_novelty_threshold_off_keeps_similar_text():
     assert f.check("b", "how many people have sex Male")[0] is None
 
 
+def test_several_keys_are_a_duplicate_when_any_was_kept():
+    f = NoveltyFilter(minhash_threshold=None, novelty_threshold=None)
+    _, h = f.check(("select 1", "select ? #0"), "one")
+    f.add(("select 1", "select ? #0"), h)
+    assert f.check(("select 1", "select ? #1"), "two")[0] == "duplicate"  # the same SQL in another slot
+    assert f.check(("select 2", "select ? #0"), "two")[0] == "duplicate"  # the template's slot is taken
+    assert f.check("select ? #0", "two")[0] == "duplicate"
+    assert f.check(("select 2", "select ? #1"), "two")[0] is None
+
+
 def test_balancer_quotas_sum_to_n_and_follow_shares():
     b = Balancer({"easy": 0.25, "medium": 0.4, "hard": 0.2, "extra": 0.15}, 7)
     assert sum(b.quotas.values()) == 7
