@@ -8,10 +8,12 @@ for training: the training examples come from `synthera text generate
 and verified on databases of SYNTHETIC rows (the `cascade` synthesizer fitted
 on the bundled table), with grammar-written questions.
 
-The generator drops queries that repeat another's SQL template with the
-literals masked (`--sql-dedup template`, as OmniSQL's SynSQL does);
+The generator keeps at most three queries per SQL template with the literals
+masked (`--sql-dedup template --template-cap 3`; `--template-cap 1` is
+OmniSQL's strict SynSQL dedup, run in `results/text_finetune_template_cap1.json`);
 `--sql-dedup sql` drops only repeated SQL, as the reference run
-`results/text_finetune_sql_dedup.json` did, and the report compares the two.
+`results/text_finetune_sql_dedup.json` did, and the report compares with it
+question by question.
 
 Steps, each cached in --workdir so an interrupted run resumes:
 
@@ -75,7 +77,7 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sql-dedup", choices=("sql", "template"), default="template",
                    help="drop repeated SQL (sql) or repeated SQL templates, literals masked (template)")
-    p.add_argument("--template-cap", type=int, default=1,
+    p.add_argument("--template-cap", type=int, default=3,
                    help="with --sql-dedup template: queries kept per template (1: strict SynSQL dedup)")
     p.add_argument("--reuse-baseline", type=Path,
                    help="take the baseline (the model without adapter: greedy, so the same answers every run) "
@@ -99,8 +101,9 @@ def generate_training_data(args) -> tuple[Path, dict]:
         raise SystemExit(f"--train asks for {sum(plan.values())} examples; the budget is 2,000")
     path = args.workdir / "train.jsonl"
     info_path = args.workdir / "train.info.json"
+    cap = args.template_cap if args.sql_dedup == "template" else 1  # a cap only applies to template dedup
     wanted = {"plan": plan, "difficulty": args.difficulty, "rows": args.rows, "seed": args.seed,
-              "sql_dedup": args.sql_dedup, "template_cap": args.template_cap}
+              "sql_dedup": args.sql_dedup, "template_cap": cap}
     if path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("wanted") == wanted:
@@ -110,7 +113,7 @@ def generate_training_data(args) -> tuple[Path, dict]:
         start = time.perf_counter()
         config = GenerationConfig(task="text-to-sql", n=n, seed=args.seed, model="template", from_synthetic=name,
                                   synthetic_rows=args.rows, difficulty=_shares(args.difficulty),
-                                  sql_dedup=args.sql_dedup, template_cap=args.template_cap)
+                                  sql_dedup=args.sql_dedup, template_cap=cap)
         result = generate(config, out=args.workdir / f"synthgen-{name}.jsonl", progress=True)
         seconds[name] = round(time.perf_counter() - start, 1)
         per_table[name] = {"kept": len(result.records),
