@@ -89,7 +89,7 @@ def generate_command(
         "database and model must be readable at the same path on its workers)."),
 ) -> None:
     """Generate verified synthetic training examples and write JSONL, Parquet, a HF dataset and a manifest."""
-    from synthera.text.pipeline import GenerationConfig, write_outputs
+    from synthera.text.pipeline import GenerationConfig
 
     if out.suffix.lower() != ".jsonl":
         raise UserInputError(f"--out must name a .jsonl file; got {out}")
@@ -99,10 +99,16 @@ def generate_command(
         task=task, n=n, seed=seed, model=model, model_name=model_name, api_key_env=api_key_env,
         db=db, from_synthetic=from_synthetic, synthetic_rows=rows, difficulty=_parse_shares(difficulty),
         tools=str(tools) if tools is not None else None, sql_dedup=sql_dedup, template_cap=template_cap,
-        question_candidates=question_candidates,
-        join_share=join_share, batch_size=batch_size, novelty_threshold=novelty,
+        question_candidates=question_candidates, join_share=join_share, batch_size=batch_size,
+        novelty_threshold=novelty,
     ).validated()
-    result = _run(config, out, workers, scheduler)
+    _report(_run(config, out, workers, scheduler), out, config.n)
+
+
+def _report(result, out: Path, n: int) -> None:
+    """Write the kept examples and say what was kept and dropped (a manifest only, and exit 1, when nothing was)."""
+    from synthera.text.pipeline import write_outputs
+
     if not result.records:
         from synthera.io import write_text
         from synthera.text.output import output_paths
@@ -125,8 +131,8 @@ def generate_command(
     for note in stats.get("notes", []):
         shown.print(f"note: {note}")
     shown.print("wrote " + ", ".join(str(p) for p in paths))
-    if stats["kept"] < config.n:
-        warn(f"only {stats['kept']} of the {config.n} requested examples passed the filters; see {paths[-1]}")
+    if stats["kept"] < n:
+        warn(f"only {stats['kept']} of the {n} requested examples passed the filters; see {paths[-1]}")
 
 
 def _run(config, out: Path, workers: int | None, scheduler: str | None):
