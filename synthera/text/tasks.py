@@ -296,17 +296,16 @@ class TextToSQLTask:
                 out.append(Drop("parse_failure", {"difficulty": level}, f"{cand.sql} ({exc})"))
                 continue
             key = dedup_key(cand.sql)
-            template = sql_template(cand.sql) if self.dedup == "template" else key
-            repeat = key in self._seen or (self.dedup == "template"
-                                           and self._per_template[template] >= self.template_cap)
+            template = sql_template(cand.sql) if self.dedup == "template" else None
+            slot = self._per_template[template] if template is not None else 0
+            repeat = key in self._seen or slot >= self.template_cap
             self.sampler.note_duplicate(cand, repeat)
             if repeat:
                 out.append(Drop("duplicate", {"difficulty": cand.difficulty}, cand.sql))
                 continue
             self._seen.add(key)
-            slot = self._per_template[template]
-            self._per_template[template] += 1
-            if self.dedup == "template":
+            if template is not None:
+                self._per_template[template] += 1
                 # what merging shards compares: one key per template, or with a cap its slot and the SQL itself
                 key = template if self.template_cap == 1 else (key, f"{template} #{slot}")
             result = self.sampler.verify(cand)
