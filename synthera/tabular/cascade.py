@@ -479,8 +479,8 @@ class _TreeBuilder:
         present, counts = np.unique(codes, return_counts=True)
         # small groups get subtrees of their own; large ones (and tiny ones) share one, which may still split on them
         big = present[(counts >= MIN_GROUP_ROWS) & (counts < LARGE_GROUP_SHARE * self.total)]
-        if big.size == 0 or present.size == 1:  # no group to keep apart
-            return self.grow(x, y, rows, rest, fit, rows.size)
+        if big.size == 0 or present.size == 1:  # no group to keep apart: these rows, as if undeclared
+            return self.grow(x, y, rows, rest, fit, size)
         chain = [self._node(col, float(c) + 0.5, self._frequencies(y[rows])) for c in present[:-1]]
         targets = {}
         for c in big:

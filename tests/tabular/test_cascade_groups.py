@@ -117,3 +117,18 @@ def test_detection_keeps_the_number_of_groups_bounded():
     assert found == ["Sex", "disability_flag", "gender_identity", "AgeBand"]  # fewest categories first
     assert np.prod([columns[c] for c in found]) <= MAX_GROUPS
     assert detect_sensitive({"race": 1, "sex": 500}) == []  # a constant or a near-unique column is no group
+
+
+def test_a_chosen_leaf_size_holds_when_no_group_is_kept_apart():
+    # Two even groups (each over LARGE_GROUP_SHARE of the rows): nothing to keep apart. The user's leaf of
+    # every row must then allow no split, so color comes out independent of label; it used to be capped at
+    # 30 rows here (a group's leaf size), and color followed label.
+    rng = np.random.default_rng(0)
+    label = rng.choice(["yes", "no"], 200)
+    real = pd.DataFrame({"sex": rng.choice(["F", "M"], 200), "label": label,
+                         "color": np.where(label == "yes", "red", "blue")})
+    synthetic = CascadeSynthesizer(min_samples_leaf=200, sensitive=["sex"], seed=0).fit(real).sample(2000, seed=0)
+    agree = ((synthetic["label"] == "yes") == (synthetic["color"] == "red")).mean()
+    assert 0.4 < agree < 0.6
+    default = CascadeSynthesizer(sensitive=["sex"], seed=0).fit(real).sample(2000, seed=0)
+    assert ((default["label"] == "yes") == (default["color"] == "red")).mean() > 0.95
