@@ -1,0 +1,61 @@
+"""Wide tables draw their numbers from a class-conditional Gaussian backbone (issue 21, item 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthera.tabular import load_synthesizer
+from synthera.tabular.cascade import CascadeSynthesizer
+
+WIDE = [f"x{k}" for k in range(24)]  # 25 columns on 200 rows: more columns than a tenth of the rows
+
+
+def _classes(n: int = 200, numbers: list[str] = WIDE, seed: int = 0) -> pd.DataFrame:
+    """Numbers sharing one factor, all shifted up by 1 for the minority class (as a target shifts a panel)."""
+    rng = np.random.default_rng(seed)
+    label = rng.choice(["no", "yes"], n, p=[0.65, 0.35])
+    factor = rng.normal(size=n)
+    shift = np.where(label == "yes", 1.0, 0.0)
+    return pd.DataFrame({"label": label, **{x: shift + factor + 0.5 * rng.normal(size=n) for x in numbers}})
+
+
+def _within(frame: pd.DataFrame) -> float:
+    """Mean correlation between the numbers inside the majority class."""
+    corr = frame[frame["label"] == "no"][WIDE].corr().to_numpy()
+    return float(corr[np.triu_indices(len(WIDE), 1)].mean())
+
+
+def _gap(frame: pd.DataFrame) -> float:
+    means = frame.groupby("label")[WIDE].mean()
+    return float((means.loc["yes"] - means.loc["no"]).mean())
+
+
+def test_a_wide_table_keeps_the_class_shift_and_the_correlations(tmp_path):
+    real = _classes()
+    model = CascadeSynthesizer(seed=0).fit(real)
+    relations = {model.columns_[j]: r for j, r in model.relations_.steered.items()}
+    assert sorted(relations) == sorted(WIDE) and all(r.alone for r in relations.values())
+    assert all([model.columns_[k] for k in r.groups] == ["label"] for r in relations.values())
+    fake = model.sample(3000, seed=0)
+    # the trees' leaves, which also split on the label, would apply the backbone's class shift a second time
+    assert abs(_gap(fake) - _gap(real)) < 0.2
+    assert abs(_within(fake) - _within(real)) < 0.06
+    assert not np.isin(fake[WIDE].to_numpy(), real[WIDE].to_numpy()).any()  # values come from the bins
+    model.save(tmp_path / "m")
+    again = load_synthesizer(tmp_path / "m")
+    assert all(r.alone for r in again.relations_.steered.values())
+    pd.testing.assert_frame_equal(model.sample(300, seed=3), again.sample(300, seed=3))
+
+
+def test_narrow_and_tiny_tables_keep_no_backbone():
+    for table in (_classes(1500, WIDE[:4]), _classes(200, WIDE[:4]),  # Adult's or German credit's shape
+                  _classes(60)):  # wide, but too few rows for a covariance
+        model = CascadeSynthesizer(seed=0).fit(table)
+        assert not any(r.alone for r in model.relations_.steered.values())
+
+
+def test_the_model_keeps_no_arrays_of_a_sample():
+    model = CascadeSynthesizer(seed=0).fit(_classes())
+    model.sample(500, seed=0)
+    assert "_scored" not in model.relations_.__dict__  # the scores cached while sampling are dropped
