@@ -71,8 +71,8 @@ shifted by the categories of a few few-valued columns (the target is usually one
 covariance for the rest, each number drawn from its conditional given the numbers before it and the
 categories, into its own quantile bins (at most one per :data:`BACKBONE_BIN_ROWS` rows; rare values never
 replayed). A classifier trained on such rows sees both the class shift and the correlations, which trees
-of a few leaves blur. pd_speech (201 rows x 751, ``benchmarks/tabular_hard.py --repeats 2``: ten folds, a
-seed each): TSTR AUC 0.667 -> 0.820 (TRTR 0.865, copula 0.708), DCR share 0.535 -> 0.547 (+-0.018;
+of a few leaves blur. pd_speech (201 rows x 751, ``benchmarks/tabular_hard.py`` repeated twice: ten folds,
+a seed each): TSTR AUC 0.667 -> 0.820 (TRTR 0.865, copula 0.708), DCR share 0.535 -> 0.547 (+-0.018;
 copula 0.557). With the usual bins (one per 4 rows) the DCR share was 0.572 at 0.826; with 8 bins, 0.583
 at 0.707; drawing each code from the tree's leaf times the backbone, 0.587 at 0.783. Narrow tables keep
 their trees (Pima, 200 rows x 8: 0.764 -> 0.824 with a backbone, but already within 0.04 of TRTR; German
