@@ -252,7 +252,9 @@ class CascadeSynthesizer(Synthesizer):
         # no column gets more codes than a quarter of the rows: a code must be seen a few times to be
         # learnt, and a target with more classes than half the rows is noise to a classifier
         cap = max(2, n_rows // 4)
-        if self._backbone and n_rows >= BACKBONE_MIN_ROWS and len(names) > n_rows / 10:
+        numbers = sum(encoder.info(name).kind == "continuous" for name in names)
+        if self._backbone and n_rows >= BACKBONE_MIN_ROWS and len(names) > n_rows / 10 \
+                and numbers <= BACKBONE_MAX_NUMBERS:
             cap = max(2, n_rows // BACKBONE_BIN_ROWS)  # a wide table's backbone: coarser bins, see _fit_backbone
         self.discretizers_: dict[str, Discretizer] = {}
         columns = {}
@@ -668,6 +670,7 @@ RELATION_MIN_ROWS = 40  # fewest rows a relation is estimated from
 RELATION_ROWS = 20_000  # rows (a fixed sample) the relations are estimated on
 BACKBONE_MIN_ROWS = 100  # fewest rows a backbone is estimated from (see _fit_backbone)
 BACKBONE_BIN_ROWS = 12  # a backbone's numbers get at most one bin per this many rows
+BACKBONE_MAX_NUMBERS = 2_000  # most numbers in a backbone: it stores d^2 / 2 coefficients and samples in O(d^2)
 BACKBONE_LEVELS = 8  # most codes of a column whose categories shift the backbone's means
 BACKBONE_GROUPS = 3  # most such columns
 BACKBONE_MIN_CLASS = 5  # fewest rows of a category with a mean of its own
@@ -1204,7 +1207,7 @@ class _RelationFitter:
         cols = [int(k) for k in np.flatnonzero(self.numeric)]
         n = self.codes.shape[0]
         self.backbone[-1] = None  # fitted (even when no backbone comes of it)
-        if len(cols) < 2 or n < BACKBONE_MIN_ROWS:
+        if len(cols) < 2 or n < BACKBONE_MIN_ROWS or len(cols) > BACKBONE_MAX_NUMBERS:
             return
         scores = np.column_stack([self._score(k) for k in cols])
         cands = [k for k in range(self.codes.shape[1]) if not self.numeric[k] and self.values is not None

@@ -59,3 +59,12 @@ def test_the_model_keeps_no_arrays_of_a_sample():
     model = CascadeSynthesizer(seed=0).fit(_classes())
     model.sample(500, seed=0)
     assert "_scored" not in model.relations_.__dict__  # the scores cached while sampling are dropped
+
+
+def test_too_many_numbers_keep_their_trees_and_bins(monkeypatch):
+    from synthera.tabular import cascade
+
+    monkeypatch.setattr(cascade, "BACKBONE_MAX_NUMBERS", 10)  # 24 numbers: over the bound
+    model = CascadeSynthesizer(seed=0).fit(_classes())
+    assert not any(r.alone for r in model.relations_.steered.values())
+    assert max(d.n_codes for d in model.discretizers_.values()) > 200 // cascade.BACKBONE_BIN_ROWS  # usual bins
