@@ -674,7 +674,6 @@ BACKBONE_MAX_NUMBERS = 2_000  # most numbers in a backbone: it stores d^2 / 2 co
 BACKBONE_LEVELS = 8  # most codes of a column whose categories shift the backbone's means
 BACKBONE_GROUPS = 3  # most such columns
 BACKBONE_MIN_CLASS = 5  # fewest rows of a category with a mean of its own
-BACKBONE_ALONE = True  # whether a backbone's numbers ignore their trees' leaves
 BACKBONE_GAIN = 0.01  # least share of the unexplained variance (all numbers together) a column must explain
 _EDGE = 1e-9
 
@@ -1081,6 +1080,30 @@ def _shifts_from_state(arrays: dict[str, np.ndarray], prefix: str, n_codes: np.n
     return groups, np.split(flat, np.cumsum(sizes)[:-1]) if groups.size else []
 
 
+def _best_group(codes: np.ndarray, cands: list[int], resid: np.ndarray, left: float, n_codes: np.ndarray,
+                min_rows: int) -> tuple[int | None, float, np.ndarray | None]:
+    """The column of ``cands`` whose categories' mean residuals explain most of ``resid`` (rows x outputs).
+
+    Explained: the between-category sum of squares over every output, less the share of ``left`` (the
+    residual sum of squares) that as many random groups would explain. Only categories held by at least
+    ``min_rows`` rows count, the most frequent one being the baseline. Returns the column (``None`` when
+    none explains anything), its gain and the mask of its categories that get a shift of their own.
+    """
+    best, best_gain, best_mask = None, 0.0, None
+    for k in cands:
+        counts = np.bincount(codes[:, k], minlength=int(n_codes[k]))
+        mask = counts >= min_rows
+        if mask.sum() < 2:
+            continue
+        mask[np.argmax(counts)] = False  # the most frequent category is the baseline
+        sums = np.column_stack([np.bincount(codes[:, k], r, minlength=counts.size) for r in resid.T])
+        between = float((sums[mask] ** 2 / counts[mask][:, None]).sum())
+        gain = between - mask.sum() * left / resid.shape[0]
+        if gain > best_gain:
+            best, best_gain, best_mask = k, gain, mask
+    return best, best_gain, best_mask
+
+
 class _RelationFitter:
     """Fits a :class:`_Relation` for every binned column tied to earlier binned columns (see ``fit``)."""
 
@@ -1198,7 +1221,7 @@ class _RelationFitter:
         conditional given the numbers drawn before it and the categories: the triangular inverse of the
         covariance's Cholesky factor holds every conditional's coefficients and residual s.d. at once.
 
-        The backbone alone draws each code (:data:`BACKBONE_ALONE`): the column's tree, which also splits on
+        The backbone alone draws each code: the column's tree, which also splits on
         the target, would apply the class shift a second time (a shift of 1.0 s.d. came out as 1.84, and
         pima's TSTR AUC above its TRTR). Its tree is still fitted: conditions on a number weigh rows by it.
         """
@@ -1231,7 +1254,7 @@ class _RelationFitter:
                 v[np.flatnonzero(masks[g])] = shift[1 + offsets[g]: 1 + offsets[g + 1]]
                 shifts.append(v)
             self.backbone[j] = _Relation(cols[:t], coef, shift[0], max(sigma, RELATION_MIN_SIGMA),
-                                         [groups[g] for g in mine], shifts, alone=BACKBONE_ALONE)
+                                         [groups[g] for g in mine], shifts, alone=True)
             self.relations.scales[j] = self.scores[j][0]
 
     def _backbone_groups(self, resid: np.ndarray, cands: list[int]) -> tuple[list[int], list[np.ndarray]]:
@@ -1240,27 +1263,15 @@ class _RelationFitter:
         picked, masks = [], []
         for _ in range(BACKBONE_GROUPS):
             left = float((resid**2).sum())
-            best, best_gain, best_mask = None, 0.0, None
-            for k in cands:
-                if k in picked:
-                    continue
-                counts = np.bincount(self.codes[:, k], minlength=int(self.model.n_codes_[k]))
-                mask = counts >= BACKBONE_MIN_CLASS
-                if mask.sum() < 2:
-                    continue
-                mask[np.argmax(counts)] = False
-                dummies = (self.codes[:, k][:, None] == np.flatnonzero(mask)[None, :]).astype(np.float64)
-                between = float(((dummies.T @ resid) ** 2 / counts[mask][:, None]).sum())
-                gain = between - mask.sum() * left / n
-                if gain > best_gain:
-                    best, best_gain, best_mask = k, gain, mask
+            best, best_gain, best_mask = _best_group(self.codes, [k for k in cands if k not in picked], resid, left,
+                                                     self.model.n_codes_, BACKBONE_MIN_CLASS)
             if best is None or best_gain < BACKBONE_GAIN * left:
                 break
             picked.append(best)
             masks.append(best_mask)
-            dummies = (self.codes[:, best][:, None] == np.flatnonzero(best_mask)[None, :]).astype(np.float64)
-            coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(n), dummies]), resid, rcond=None)
-            resid = resid - np.column_stack([np.ones(n), dummies]) @ coef
+            design = np.column_stack([np.ones(n), self.codes[:, best][:, None] == np.flatnonzero(best_mask)[None, :]])
+            coef, *_ = np.linalg.lstsq(design, resid, rcond=None)  # ones and booleans: a float design
+            resid = resid - design @ coef
         return picked, masks
 
     def _fit_tied(self, j: int) -> bool:
@@ -1334,20 +1345,8 @@ class _RelationFitter:
         picked, masks = [], []
         for _ in range(RELATION_GROUPS):
             left = float(resid @ resid)
-            best, best_gain, best_mask = None, 0.0, None
-            for k in cands:
-                if k in picked:
-                    continue
-                counts = np.bincount(codes[:, k], minlength=int(self.model.n_codes_[k]))
-                sums = np.bincount(codes[:, k], resid, minlength=counts.size)
-                mask = counts >= RELATION_MIN_ROWS
-                if mask.sum() < 2:
-                    continue
-                mask[np.argmax(counts)] = False  # the most frequent category is the baseline
-                between = float((sums[mask] ** 2 / counts[mask]).sum())
-                gain = between - mask.sum() * left / resid.size  # less what as many random groups would explain
-                if gain > best_gain:
-                    best, best_gain, best_mask = k, gain, mask
+            best, best_gain, best_mask = _best_group(codes, [k for k in cands if k not in picked], resid[:, None],
+                                                     left, self.model.n_codes_, RELATION_MIN_ROWS)
             if best is None or best_gain < RELATION_GROUP_GAIN * left:
                 break
             picked.append(best)
