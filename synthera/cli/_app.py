@@ -268,6 +268,9 @@ def _one_line_errors(ctx=None) -> Iterator[None]:
         ) from None
     except (typer.Exit, typer.Abort, _click_errors.ClickException, KeyboardInterrupt):
         raise
+    except BrokenPipeError:
+        # the reader went away (``synthera fit --help | head``): click's own handler exits quietly
+        raise
     except Exception:
         # A bug, not a user mistake: show the traceback, but with its secrets masked like every other line.
         typer.echo(clean(traceback.format_exc(), one_line=False), err=True, nl=False)

@@ -249,6 +249,24 @@ def test_usage_error_in_the_console_script_is_one_line():
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("error: "), proc.stderr
 
 
+
+@pytest.mark.parametrize("args", [["--version"], ["fit", "--help"]])
+def test_output_into_a_closed_pipe_prints_no_traceback(args):
+    """``synthera --version | head`` where the reader has gone: a quiet exit, no traceback on stderr."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe now fails with EPIPE
+    code = f"import sys; from synthera.cli import main; sys.argv = ['synthera', *{args!r}]; main()"
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(synthera.__file__).parents[1])}
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, text=True,
+                              check=False, timeout=SUBPROCESS_TIMEOUT, env=env)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
 def _all_options(command) -> set[str]:
     found = set()
     for param in command.params:
