@@ -362,9 +362,8 @@ class CascadeSynthesizer(Synthesizer):
         for j, tree in enumerate(self.trees_):
             if j not in wanted:
                 if j in relations.steered or j in relations.tied:
-                    probs = tree.leaf_probs[tree.apply(cols)]
                     jitter = rng.random(m) if j in relations.tied else None
-                    cols[j], levels[j] = relations.draw(j, probs, cols, levels, rng.random(m), rng.random(m), jitter)
+                    cols[j], levels[j] = relations.draw(j, tree, cols, levels, rng.random(m), rng.random(m), jitter)
                 else:
                     cols[j] = tree.sample(cols, rng.random(m))
                     if relations.keeps_level(j):
@@ -675,6 +674,7 @@ BACKBONE_LEVELS = 8  # most codes of a column whose categories shift the backbon
 BACKBONE_GROUPS = 3  # most such columns
 BACKBONE_MIN_CLASS = 5  # fewest rows of a category with a mean of its own
 BACKBONE_GAIN = 0.01  # least share of the unexplained variance (all numbers together) a column must explain
+BACKBONE_BLOCK = 32  # relations whose means a sample sums together (see _BackboneTerms)
 _EDGE = 1e-9
 
 
@@ -690,6 +690,13 @@ class _Scale:
         inside = np.where(self.ranged[codes], u, 0.5)  # a point mass sits at its middle
         level = self.cdf[codes] + inside * (self.cdf[codes + 1] - self.cdf[codes])
         return ndtri(np.clip(level, _EDGE, 1 - _EDGE))
+
+
+def _bounds(scale: _Scale) -> np.ndarray:
+    """The normal scores of a scale's code boundaries: -inf and +inf at the ends."""
+    from scipy.special import ndtri
+
+    return ndtri(np.clip(scale.cdf, 0.0, 1.0))
 
 
 class _Relation:
@@ -715,37 +722,57 @@ class _Relation:
     def mean(self, scores: dict[int, np.ndarray], cols: np.ndarray | None = None) -> np.ndarray:
         """The regression's mean: numerical scores times their weights, plus each earlier category's shift."""
         out = self.intercept + sum(c * scores[int(k)] for k, c in zip(self.cols, self.coef, strict=True))
+        return self.shifted(out, cols)
+
+    def shifted(self, out, cols: np.ndarray | None) -> np.ndarray:
+        """``out`` (the intercept plus the numbers' terms) plus each earlier category's shift, one per row."""
         for k, shift in zip(self.groups, self.shifts, strict=True):
             out = out + shift[np.clip(cols[int(k)].astype(np.int64), 0, shift.size - 1)]
         return out if np.ndim(out) else np.full(cols.shape[1], float(out))
 
     def _mass(self, scale: _Scale, mean: np.ndarray):
         """The normal CDF at every code boundary, per row: shape (rows, codes + 1)."""
-        from scipy.special import ndtr, ndtri
+        from scipy.special import ndtr
 
-        bounds = ndtri(np.clip(scale.cdf, 0.0, 1.0))  # -inf and +inf at the ends
-        return ndtr((bounds[None, :] - mean[:, None]) / self.sigma)
+        return ndtr((_bounds(scale)[None, :] - mean[:, None]) / self.sigma)
 
-    def draw(self, probs: np.ndarray, scale: _Scale, mean: np.ndarray, u: np.ndarray, v: np.ndarray):
-        """Codes drawn from leaf probabilities times the regression's chance of each code; and their levels."""
+    def _mass_around(self, scale: _Scale, mean: np.ndarray, codes: np.ndarray):
+        """The normal CDF at each row's code's lower and upper boundary (the same numbers as in :meth:`_mass`)."""
+        from scipy.special import ndtr
+
+        bounds = _bounds(scale)
+        return ndtr((bounds[codes] - mean) / self.sigma), ndtr((bounds[codes + 1] - mean) / self.sigma)
+
+    def draw(self, probs: np.ndarray | None, scale: _Scale, mean: np.ndarray, u: np.ndarray, v: np.ndarray):
+        """Codes drawn from leaf probabilities times the regression's chance of each code; and their levels.
+
+        A backbone's relation (``alone``; ``probs`` unused, may be ``None``) draws its code from the regression's
+        chance alone: the code whose interval holds the normal's ``u``-quantile, found without the normal's CDF
+        at every boundary of every row.
+        """
+        from scipy.special import ndtri
+
+        if self.alone:
+            codes = np.searchsorted(_bounds(scale)[1:-1], mean + self.sigma * ndtri(u))
+            return codes, self._level(scale, mean, codes, v, *self._mass_around(scale, mean, codes))
         cum = self._mass(scale, mean)
-        weights = (np.ones_like(probs) if self.alone else probs) * np.diff(cum, axis=1)
+        weights = probs * np.diff(cum, axis=1)
         total = weights.sum(axis=1)
         lost = total <= 1e-12  # the regression and the leaf disagree entirely: trust the leaf
         weights[lost], total[lost] = probs[lost], probs[lost].sum(axis=1)
         codes = (np.cumsum(weights, axis=1) < (u * total)[:, None]).sum(axis=1)
         codes = np.minimum(codes, probs.shape[1] - 1)
-        return codes, self._level(scale, mean, codes, v, cum)
+        rows = np.arange(codes.size)
+        return codes, self._level(scale, mean, codes, v, cum[rows, codes], cum[rows, codes + 1])
 
     def level(self, scale: _Scale, mean: np.ndarray, codes: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Levels inside given codes: the regression's normal truncated to each code's interval."""
-        return self._level(scale, mean, codes, v, self._mass(scale, mean))
+        return self._level(scale, mean, codes, v, *self._mass_around(scale, mean, codes))
 
-    def _level(self, scale, mean, codes, v, cum) -> np.ndarray:
+    def _level(self, scale, mean, codes, v, lo, hi) -> np.ndarray:
+        """Levels inside ``codes``, given the normal's CDF at their lower (``lo``) and upper (``hi``) boundary."""
         from scipy.special import ndtr, ndtri
 
-        rows = np.arange(codes.size)
-        lo, hi = cum[rows, codes], cum[rows, codes + 1]
         z = mean + self.sigma * ndtri(np.clip(lo + v * (hi - lo), _EDGE, 1 - _EDGE))
         mass = scale.cdf[codes + 1] - scale.cdf[codes]
         level = (ndtr(z) - scale.cdf[codes]) / np.where(mass > 0, mass, 1.0)
@@ -1004,27 +1031,42 @@ class _Relations:
             values = {int(k): self.discs[int(k)].at(cols[int(k)].astype(np.int64), levels[int(k)]) for k in rel.cols}
             return rel.mean(values, cols)
         rel = self.steered[j]
+        if rel.alone:
+            return rel.shifted(rel.intercept + self._backbone(cols).terms(j, levels), cols)
         return rel.mean({int(k): self._score(int(k), cols, levels) for k in rel.cols}, cols)
 
     def _score(self, k: int, cols: np.ndarray, levels: dict[int, np.ndarray]) -> np.ndarray:
-        """Column ``k``'s normal scores, computed once per draw of its codes and levels: a backbone's columns
-        each steer every later one (pd_speech: 280,000 look-ups a sample, 750 without the cache)."""
+        """Column ``k``'s normal scores, computed once per draw of its codes and levels (a column may steer
+        several relations)."""
         cache = self.__dict__.setdefault("_scored", {})
         hit = cache.get(k)
         if hit is None or hit[0] is not cols or hit[1] is not levels[k]:
             hit = cache[k] = (cols, levels[k], self.scales[k].score(cols[k].astype(np.int64), levels[k]))
         return hit[2]
 
-    def forget(self) -> None:
-        """Drop the scores :meth:`_score` cached during a sample: they hold that sample's arrays."""
-        self.__dict__.pop("_scored", None)
+    def _backbone(self, cols: np.ndarray) -> _BackboneTerms:
+        """The backbone's terms for the sample whose codes are ``cols`` (a new one for new codes)."""
+        terms = self.__dict__.get("_backbone_terms")
+        if terms is None or terms.cols is not cols:
+            terms = self.__dict__["_backbone_terms"] = _BackboneTerms(
+                {j: rel for j, rel in self.steered.items() if rel.alone}, self.scales, cols)
+        return terms
 
-    def draw(self, j, probs, cols, levels, u, v, w=None) -> tuple[np.ndarray, np.ndarray]:
-        """Codes and levels of steered or tied column ``j``, given its leaf probabilities and the earlier columns
-        (``u``, ``v``, and for a tied column ``w``: uniforms, see :meth:`_LogRelation.draw`)."""
+    def forget(self) -> None:
+        """Drop the scores :meth:`_score` and :meth:`_backbone` cached during a sample: they hold its arrays."""
+        self.__dict__.pop("_scored", None)
+        self.__dict__.pop("_backbone_terms", None)
+
+    def draw(self, j, tree, cols, levels, u, v, w=None) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and levels of steered or tied column ``j``, given its tree and the earlier columns (``u``, ``v``,
+        and for a tied column ``w``: uniforms, see :meth:`_LogRelation.draw`). A backbone's relation draws its
+        codes without the tree's leaves (see :meth:`_Relation.draw`)."""
         if j in self.tied:
+            probs = tree.leaf_probs[tree.apply(cols)]
             return self.tied[j].draw(probs, self.discs[j], self._mean(j, cols, levels), u, v, cols, w)
-        return self.steered[j].draw(probs, self.scales[j], self._mean(j, cols, levels), u, v)
+        rel = self.steered[j]
+        probs = None if rel.alone else tree.leaf_probs[tree.apply(cols)]
+        return rel.draw(probs, self.scales[j], self._mean(j, cols, levels), u, v)
 
     def chance(self, j: int, cols: np.ndarray, levels: dict[int, np.ndarray], code: int) -> np.ndarray:
         """Tied column ``j``'s chance of ``code`` in each row, given the earlier columns."""
@@ -1066,6 +1108,45 @@ class _Relations:
             if not 0 <= j < len(n_codes) or any(not 0 <= int(k) < j for k in rel.cols) or j in steered:
                 raise ValueError("relation refers to a column that is not drawn before it")
         return cls(steered, scales, tied)
+
+
+class _BackboneTerms:
+    """The numbers' terms of the backbone's means (scores times weights) in one sample, summed by blocks.
+
+    Every backbone relation is steered by every number drawn before it, so summed one term at a time they cost
+    d^2 / 2 passes over the rows (pd_speech: 280,000 for a draw of 16,384 rows, most of its sampling time).
+    Here the numbers' scores fill the rows of one matrix as they are drawn; the first relation of a block of
+    :data:`BACKBONE_BLOCK` gets the terms of every number drawn so far for the whole block in one matrix
+    product, and each relation of the block then adds those of the few numbers drawn since.
+
+    It holds one sample's arrays: built for its codes ``cols`` (a new one for other codes, e.g. rows
+    resampled by a condition), and reads each number's level once, when its score is first needed.
+    """
+
+    def __init__(self, relations: dict[int, _Relation], scales: dict[int, _Scale], cols: np.ndarray):
+        self.cols, self.scales = cols, scales
+        self.rows = np.asarray(sorted(relations), dtype=np.int64)  # the relations' columns, in drawing order
+        self.inputs = np.unique(np.concatenate([relations[j].cols for j in self.rows])).astype(np.int64)
+        self.coef = np.zeros((self.rows.size, self.inputs.size))
+        for r, j in enumerate(self.rows):
+            self.coef[r, np.searchsorted(self.inputs, relations[j].cols)] = relations[j].coef
+        self.scores = np.empty((self.inputs.size, cols.shape[1]))
+        self.filled = 0  # the first inputs whose scores are in
+        self.block = (0, 0, np.zeros((0, cols.shape[1])))  # its first relation, its inputs drawn before, its sums
+
+    def terms(self, j: int, levels: dict[int, np.ndarray]) -> np.ndarray:
+        """Relation ``j``'s terms: the scores of the numbers drawn before column ``j`` times their weights."""
+        r, p = int(np.searchsorted(self.rows, j)), int(np.searchsorted(self.inputs, j))
+        for i in range(self.filled, p):
+            k = int(self.inputs[i])
+            self.scores[i] = self.scales[k].score(self.cols[k].astype(np.int64), levels[k])
+        self.filled = max(self.filled, p)
+        first, drawn, sums = self.block
+        if not first <= r < first + sums.shape[0]:
+            first, drawn = r, p
+            sums = self.coef[r:r + BACKBONE_BLOCK, :p] @ self.scores[:p]
+            self.block = (first, drawn, sums)
+        return sums[r - first] + self.coef[r, drawn:p] @ self.scores[drawn:p]
 
 
 def _shifts_from_state(arrays: dict[str, np.ndarray], prefix: str, n_codes: np.ndarray, j: int):

@@ -58,7 +58,8 @@ def test_narrow_and_tiny_tables_keep_no_backbone():
 def test_the_model_keeps_no_arrays_of_a_sample():
     model = CascadeSynthesizer(seed=0).fit(_classes())
     model.sample(500, seed=0)
-    assert "_scored" not in model.relations_.__dict__  # the scores cached while sampling are dropped
+    # the scores cached while sampling, and the backbone's terms, are dropped
+    assert "_scored" not in model.relations_.__dict__ and "_backbone_terms" not in model.relations_.__dict__
 
 
 def test_too_many_numbers_keep_their_trees_and_bins(monkeypatch):
@@ -68,3 +69,26 @@ def test_too_many_numbers_keep_their_trees_and_bins(monkeypatch):
     model = CascadeSynthesizer(seed=0).fit(_classes())
     assert not any(r.alone for r in model.relations_.steered.values())
     assert max(d.n_codes for d in model.discretizers_.values()) > 200 // cascade.BACKBONE_BIN_ROWS  # usual bins
+
+
+def test_the_backbone_sums_its_means_by_blocks_and_draws_as_its_normal_says(monkeypatch):
+    """The fast paths of a backbone's sample give what the relations say term by term, CDF by CDF."""
+    from synthera.tabular import cascade
+
+    monkeypatch.setattr(cascade, "BACKBONE_BLOCK", 5)  # 24 relations: five blocks, the last one short
+    model = CascadeSynthesizer(seed=0).fit(_classes())
+    relations, rng, m = model.relations_, np.random.default_rng(0), 400
+    cols = np.vstack([rng.integers(0, k, m) for k in model.n_codes_]).astype(np.float32)
+    levels = {j: rng.random(m) for j in relations.scales}
+    for j in sorted(relations.steered):
+        rel, scale = relations.steered[j], relations.scales[j]
+        scores = {int(k): relations.scales[int(k)].score(cols[int(k)].astype(np.int64), levels[int(k)])
+                  for k in rel.cols}
+        mean = relations._mean(j, cols, levels)
+        np.testing.assert_allclose(mean, rel.mean(scores, cols), rtol=1e-12, atol=1e-12)
+        u, v = rng.random(m), rng.random(m)
+        codes, drawn = rel.draw(None, scale, mean, u, v)
+        chance = np.diff(rel._mass(scale, mean), axis=1)  # each code's chance under the regression's normal
+        assert np.array_equal(codes, (np.cumsum(chance, axis=1) < u[:, None]).sum(axis=1))
+        np.testing.assert_array_equal(drawn, rel.level(scale, mean, codes, v))
+    relations.forget()
