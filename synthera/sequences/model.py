@@ -160,6 +160,7 @@ class SequenceSynthesizer(Estimator):
         self.delta_ = dict(self.events_.delta_)
         self.derived_ = dict(self.events_.derived_)
         self.repeat_ = dict(self.events_.repeat_)
+        self.given_ = dict(getattr(self.events_, "given_", {}))
         self.lagged_ = [c for c in data.event_columns + [prep.GAP] if prep.lag_name(c, 1) in self.events_.columns_]
         self.persist_ = persistence(self.events_, data.events, data.events[prep.POS].to_numpy(),
                                     data.event_columns + [prep.GAP])
@@ -208,7 +209,8 @@ class SequenceSynthesizer(Estimator):
         spans = self._spans(entities)
         values, entity, pos = walk(self.events_, entities, lengths, self.lagged_, rng, getattr(self, "persist_", {}),
                                    getattr(self, "delta_", {}), room=None if spans is None else np.nan_to_num(spans),
-                                   derived=getattr(self, "derived_", {}), repeat=getattr(self, "repeat_", {}))
+                                   derived=getattr(self, "derived_", {}), repeat=getattr(self, "repeat_", {}),
+                                   given=getattr(self, "given_", {}))
         table = self._to_table(entities, keys, values, entity, pos, rng, spans)
         table = enforce_constraints(table, self.constraints_, fixed=[self.index_])
         entities.insert(0, self.key_, keys)
@@ -330,7 +332,7 @@ class SequenceSynthesizer(Estimator):
 _FIELDS = ("key_", "index_", "parent_columns_", "constant_", "event_columns_", "columns_", "index_kind_", "unit_",
            "unit_seconds_", "integer_index_", "index_dtype_", "key_numeric_", "max_seen_", "n_entities_",
            "n_events_", "lagged_", "constraints_", "index_range_", "persist_",
-           "delta_", "derived_", "gap_floor_", "repeat_")
+           "delta_", "derived_", "gap_floor_", "repeat_", "given_")
 
 
 def _fit_spans(gap: np.ndarray, entity: np.ndarray, spans: np.ndarray, floor: float) -> np.ndarray:

@@ -269,3 +269,97 @@ def test_many_valued_category_repeats_the_values_before_and_survives_save_load(m
     assert _repeat_share(plain.sample(seed=0)) < synthetic - 0.1
     model.save(tmp_path / "m")
     assert SequenceSynthesizer.load(tmp_path / "m").sample(20, seed=3).equals(model.sample(20, seed=3))
+
+
+def _carriers(n: int = 300, carriers: int = 20, per: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Planes of 20 carriers, each plane flying two of its carrier's 4 destinations at random at every flight."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 12, n)
+    ids = np.repeat(np.arange(n), lengths)
+    pos = np.concatenate([np.arange(k) for k in lengths])
+    carrier = rng.integers(0, carriers, n)
+    pair = np.stack([per * c + rng.choice(per, 2, replace=False) for c in carrier])
+    places = np.array([f"d{i:03d}" for i in range(carriers * per)])
+    dest = places[pair[ids, rng.integers(0, 2, ids.size)]]
+    date = pd.Timestamp("2021-01-01") + pd.to_timedelta(pos, unit="D")
+    names = np.array([f"c{i:02d}" for i in range(carriers)])
+    return pd.DataFrame({"plane": ids, "day": date, "carrier": names[carrier][ids], "dest": dest})
+
+
+def _off_carrier(frame: pd.DataFrame, per: int = 4) -> float:
+    """Share of flights to a destination of another carrier (among flights whose carrier and destination are named)."""
+    carrier = pd.to_numeric(frame["carrier"].str[1:], errors="coerce")
+    dest = pd.to_numeric(frame["dest"].str[1:], errors="coerce")
+    named = carrier.notna() & dest.notna()
+    return float(((dest // per) != carrier)[named].mean())
+
+
+def test_fresh_values_of_a_repeating_category_follow_the_entity_category(monkeypatch, tmp_path):
+    from synthera.sequences import _steps
+
+    table = _carriers()
+    model = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert set(model.repeat_) == {"dest"} and model.given_["dest"][0] == "carrier"
+    out = model.sample(seed=0)
+    assert set(out["dest"]) <= set(table["dest"])
+    monkeypatch.setattr(_steps, "_GIVEN_GAIN", np.inf)  # no table: the tree alone
+    plain = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert plain.given_ == {}
+    assert _off_carrier(table) == 0.0
+    assert _off_carrier(out) < 0.05 and _off_carrier(plain.sample(seed=0)) > 0.3  # 0.004 against 0.61
+    model.save(tmp_path / "m")
+    assert SequenceSynthesizer.load(tmp_path / "m").sample(20, seed=3).equals(model.sample(20, seed=3))
+
+
+def test_given_ratios_ignore_a_category_that_names_its_entity():
+    from synthera.sequences._steps import _given_ratios
+
+    rng = np.random.default_rng(0)
+    entity = np.repeat(np.arange(200), 6)
+    value = rng.integers(0, 30, entity.size)  # no category says anything of the value
+    assert _given_ratios(entity, 200, value, 30, entity) is None  # one group per entity: its own values only
+    by_half = (value >= 15).astype(np.int64)  # a category that does
+    gain, ratios = _given_ratios(by_half, 2, value, 30, entity)
+    assert gain > 0.5 and ratios.shape == (2, 30)
+    assert ratios[0, :15].min() > 1.5 and ratios[0, 15:].max() < 0.2
+
+
+def _tours(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Planes that mostly fly between two of 40 destinations in turn (a, b, a, b), now and then elsewhere,
+    but never to the destination of the flight before."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for plane in range(n):
+        home = rng.choice(40, 2, replace=False)
+        last = -1
+        for p in range(int(rng.integers(5, 12))):
+            dest = home[p % 2] if rng.random() < 0.7 else rng.choice(np.setdiff1d(np.arange(40), [last]))
+            if dest == last:
+                dest = home[(p + 1) % 2]
+            rows.append((plane, p, f"d{dest:02d}"))
+            last = dest
+    frame = pd.DataFrame(rows, columns=["plane", "pos", "dest"])
+    frame["day"] = pd.Timestamp("2021-01-01") + pd.to_timedelta(frame.pop("pos"), unit="D")
+    return frame[["plane", "day", "dest"]]
+
+
+def _same_as_before(frame: pd.DataFrame) -> float:
+    d, key = frame["dest"].to_numpy(), frame["plane"].to_numpy()
+    return float((d[1:] == d[:-1])[key[1:] == key[:-1]].mean())
+
+
+def test_a_fresh_value_is_never_one_of_the_two_before(monkeypatch):
+    """A fresh destination differs from the two before in training, so a drawn one does too."""
+    from synthera.sequences import _steps
+
+    table = _tours()
+    model = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert set(model.repeat_) == {"dest"} and _same_as_before(table) == 0.0
+    assert _same_as_before(model.sample(seed=0)) == 0.0
+    drawn = _steps._fresh_draw
+
+    def as_the_leaf_stood(probs, leaves, m, regular, before, ratios, u):
+        return drawn(probs, leaves, m, regular, [], ratios, u)
+
+    monkeypatch.setattr(_steps, "_fresh_draw", as_the_leaf_stood)
+    assert _same_as_before(model.sample(seed=0)) > 0.01  # 0.019: a fresh draw lands on the one before
