@@ -181,7 +181,8 @@ class StepCascade(ContextCascade):
             best = None
             for g in range(self._n_given):
                 gname = self.columns_[g]
-                if gname in self.discretizers_ or gname.startswith("__") or self.n_codes_[g] < 2:
+                if (gname in self.discretizers_ or gname.startswith("__") or self.n_codes_[g] < 2
+                        or self.n_codes_[g] * n > _GIVEN_CELLS):
                     continue
                 found = _given_ratios(codes[fresh, g].astype(np.int64), int(self.n_codes_[g]), value, n, who)
                 if found is not None and (best is None or found[0] > best[0]):
@@ -239,6 +240,8 @@ _REPEAT_VALUES, _REPEAT_SHARE, _REPEAT_LEAF = 32, 0.1, 2
 #: (holdout 5%); the leaf the ratios weigh was drawn for a plane whose drawn mean distance often belies its
 #: carrier (synthetic MQ planes average 1,690 miles, real ones 520), which the product cannot undo.
 _GIVEN_ALPHA, _GIVEN_GAIN = 10.0, 0.02
+#: largest table (category codes x the column's codes) kept: the model file stores it
+_GIVEN_CELLS = 250_000
 #: rows of leaf probabilities reweighted at once (bounds the memory of a draw)
 _FRESH_BLOCK = 1 << 22
 

@@ -364,3 +364,12 @@ def test_a_fresh_value_is_never_one_of_the_two_before(monkeypatch):
 
     monkeypatch.setattr(_steps, "_fresh_draw", as_the_leaf_stood)
     assert _same_as_before(model.sample(seed=0)) > 0.01  # 0.019: a fresh draw lands on the one before
+
+
+def test_a_table_too_large_for_the_model_file_is_not_kept(monkeypatch):
+    from synthera.sequences import _steps
+
+    table = _carriers()
+    monkeypatch.setattr(_steps, "_GIVEN_CELLS", 20 * 80 - 1)  # carriers x destinations is one cell over
+    model = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
+    assert set(model.repeat_) == {"dest"} and model.given_ == {}
