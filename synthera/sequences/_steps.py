@@ -457,10 +457,7 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
     delta, derived, repeat, given = rules
     steps_of = {j: (cols.index(lag_name(cols[j], 1)), *delta[cols[j]]) for j in targets if cols[j] in delta}
     sets = {j: _derived_codes(model, cols[j], *derived[cols[j]]) for j in targets if cols[j] in derived}
-    repeats = {j: repeat[cols[j]] for j in targets if cols[j] in repeat}
-    regular = {j: len(model.metadata_[cols[j]].categories or []) for j in repeats}
-    weighs = {j: (cols.index(given[cols[j]][0]), np.asarray(given[cols[j]][1], dtype=np.float64))
-              for j in targets if cols[j] in given and given[cols[j]][0] in cols}
+    repeats = {j: _repeat_spec(model, cols[j], repeat, given) for j in targets if cols[j] in repeat}
     clock = _Clock(model, None if room is None else room[order], span)
     flat = mat.reshape(-1)  # a view: what a step writes into ``mat`` the next step reads through ``flat``
     uniforms = rng.random((len(targets), n))
@@ -478,12 +475,9 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
                 mat[j, :k] = firsts[j][:k]
             else:
                 leaves = trees[j].leaves(flat, a, k)
-                if j in repeats:  # fresh values other than the two before, weighed by the entity's category
-                    g, ratios = weighs.get(j, (None, None))
-                    before = [mat[j, offsets[p - lag]:offsets[p - lag] + k] for lag in LAGS if p >= lag]
-                    drawn = _fresh_draw(model.trees_[j].leaf_probs, leaves, repeats[j], regular[j], before,
-                                        None if g is None else ratios[mat[g, a:a + k].astype(np.int64)],
-                                        uniforms[t, a:a + k])
+                if j in repeats:  # a category: a fresh value or one of the two before (never a binned number)
+                    drawn = _draw_repeating(mat, j, repeats[j], model.trees_[j].leaf_probs, leaves, p, offsets,
+                                            uniforms[t, a:a + k], rng)
                 else:
                     drawn = trees[j].draw(leaves, uniforms[t, a:a + k])
                 if j in steps_of:  # a step from the previous event's bin
@@ -492,9 +486,6 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
                                             width, bins, rng)
                     moved = np.clip(mat[i, a:a + k] + (drawn - width - bins + 1), 0, bins - 1)
                     drawn = np.where(drawn >= width, moved, drawn)
-                if j in repeats:  # the value one or two events earlier
-                    drawn = _repeat(mat[j], drawn, leaves, model.trees_[j].leaf_probs, repeats[j], p, offsets, a, k,
-                                    rng)
                 if j in sets:  # the value the event's categories set, where they set one
                     x, y, n2, table = sets[j]
                     key = mat[x, a:a + k].astype(np.int64) * n2 + (mat[y, a:a + k].astype(np.int64) if y >= 0 else 0)
@@ -504,6 +495,26 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
     entity = order[rank]
     back = np.lexsort((pos, entity))
     return {cols[j]: mat[j, back].astype(np.int64) for j in targets}, entity[back], pos[back]
+
+
+def _repeat_spec(model: ContextCascade, name: str, repeat: dict, given: dict) -> tuple:
+    """``(codes n, regular values, row of the weighing category or None, its ratios or None)`` of a repeating column."""
+    cols = model.columns_
+    g, ratios = None, None
+    if name in given and given[name][0] in cols:
+        g, ratios = cols.index(given[name][0]), np.asarray(given[name][1], dtype=np.float64)
+    return repeat[name], len(model.metadata_[name].categories or []), g, ratios
+
+
+def _draw_repeating(mat: np.ndarray, j: int, spec: tuple, probs: np.ndarray, leaves: np.ndarray, p: int,
+                    offsets: np.ndarray, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Codes of repeating column ``j`` at position ``p``: a fresh value (:func:`_fresh_draw`) or a repeat's value."""
+    n, regular, g, ratios = spec
+    a, k = int(offsets[p]), u.size
+    before = [mat[j, offsets[p - lag]:offsets[p - lag] + k] for lag in LAGS if p >= lag]
+    weights = None if g is None else ratios[mat[g, a:a + k].astype(np.int64)]
+    drawn = _fresh_draw(probs, leaves, n, regular, before, weights, u)
+    return _repeat(mat[j], drawn, leaves, probs, n, p, offsets, a, k, rng)
 
 
 def _feasible_steps(before: np.ndarray, drawn: np.ndarray, leaves: np.ndarray, probs: np.ndarray, n: int,
