@@ -454,10 +454,10 @@ def _walk_chunk(model: ContextCascade, context: pd.DataFrame, lengths: np.ndarra
         mat[j] = null
     devs = _dev_specs(model, context, order)
     trees = {j: _FastTree(model.trees_[j], n) for j in targets}
-    delta, derived, repeat, given = rules
+    delta, derived, repeat, tables = rules
     steps_of = {j: (cols.index(lag_name(cols[j], 1)), *delta[cols[j]]) for j in targets if cols[j] in delta}
     sets = {j: _derived_codes(model, cols[j], *derived[cols[j]]) for j in targets if cols[j] in derived}
-    repeats = {j: _repeat_spec(model, cols[j], repeat, given) for j in targets if cols[j] in repeat}
+    repeats = {j: _repeat_spec(model, cols[j], repeat, tables) for j in targets if cols[j] in repeat}
     clock = _Clock(model, None if room is None else room[order], span)
     flat = mat.reshape(-1)  # a view: what a step writes into ``mat`` the next step reads through ``flat``
     uniforms = rng.random((len(targets), n))
