@@ -303,7 +303,7 @@ class SequenceSynthesizer(Estimator):
 
     def _index_series(self, values: np.ndarray) -> pd.Series:
         if self.index_kind_ == "datetime":
-            ts = pd.to_datetime(np.round(values), unit="s")
+            ts = prep.timestamps(values)
             return pd.Series(ts) if "datetime" in self.index_dtype_ else pd.Series(ts.strftime("%Y-%m-%d %H:%M:%S"))
         if self.integer_index_:
             return pd.Series(np.round(values).astype(np.int64))

@@ -55,6 +55,17 @@ def test_monthly_index_stays_on_month_starts():
     assert (out["month"].dt.day == 1).all()
 
 
+def test_seconds_become_the_timestamps_pandas_gives_with_nulls_kept():
+    from synthera.sequences._prepare import timestamps
+
+    seconds = np.array([0.4, 1.6e9 + 0.5, np.nan, -1.9e9, 1.6e9 + 1.5, 2.5, np.inf])
+    expected = pd.to_datetime(np.round(np.where(np.isinf(seconds), np.nan, seconds)), unit="s")
+    got = timestamps(seconds)
+    assert got.dtype == expected.dtype
+    assert got.isna().tolist() == [False, False, True, False, False, False, True]
+    assert (got[~got.isna()] == expected[~expected.isna()]).all()
+
+
 def test_same_seed_same_histories_and_different_seed_differs(fitted):
     a, b, c = fitted.sample(30, seed=5), fitted.sample(30, seed=5), fitted.sample(30, seed=6)
     pd.testing.assert_frame_equal(a, b)
