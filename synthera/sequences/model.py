@@ -54,6 +54,7 @@ in every sample.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from synthera._estimator import Estimator, Whole
-from synthera.errors import NotFittedError, UserInputError
+from synthera.errors import DataError, NotFittedError, SyntheraWarning, UserInputError
 from synthera.metadata import numpy_to_json
 from synthera.sequences import _prepare as prep
 from synthera.sequences._steps import StepCascade, persistence, walk
@@ -155,8 +156,11 @@ class SequenceSynthesizer(Estimator):
         self.gap_floor_ = float(np.quantile(positive, _FLOOR_QUANTILE)) if positive.size else 0.0
         self.n_entities_ = len(data.entities)
         self.n_events_ = len(data.events)
-        self.entities_ = fit_cascade(data.entities.drop(columns=[sequence_key]), first=parents, hints=None,
-                                     params=params)
+        _check_histories(len(data.entities), sequence_key)
+        with warnings.catch_warnings():  # the entity model's own few-rows warning would count entities as rows
+            warnings.filterwarnings("ignore", message="the table has only", category=SyntheraWarning)
+            self.entities_ = fit_cascade(data.entities.drop(columns=[sequence_key]), first=parents, hints=None,
+                                         params=params)
         self.events_ = StepCascade(**(params | {"min_samples_leaf": leaf}))
         given = [c for c in data.events.columns if c not in data.event_columns and c != prep.GAP]
         self.events_.first_ = given
@@ -338,6 +342,19 @@ _FIELDS = ("key_", "index_", "parent_columns_", "constant_", "event_columns_", "
            "unit_seconds_", "integer_index_", "index_dtype_", "key_numeric_", "max_seen_", "n_entities_",
            "n_events_", "lagged_", "constraints_", "index_range_", "persist_",
            "delta_", "derived_", "gap_floor_", "repeat_", "given_")
+
+
+def _check_histories(n: int, key: str) -> None:
+    """Refuse too few histories to model without replaying them; warn on few (the tabular row limits, per entity)."""
+    from synthera.tabular.base import FEW_ROWS, MIN_ROWS
+
+    if n < MIN_ROWS:
+        raise DataError(f"the table holds {n} histories ('{key}' values); fit needs at least {MIN_ROWS}, because a "
+                        "model of fewer whole histories can only copy them; add entities")
+    if n < FEW_ROWS:
+        warnings.warn(f"the table holds only {n} histories ('{key}' values, fewer than {FEW_ROWS}): the model of "
+                      "whole histories is rough and they may sit close to the real ones; check the privacy section of "
+                      "`synthera evaluate` before sharing them", SyntheraWarning, stacklevel=3)
 
 
 def _fit_spans(gap: np.ndarray, entity: np.ndarray, spans: np.ndarray, floor: float) -> np.ndarray:

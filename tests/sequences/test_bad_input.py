@@ -80,3 +80,15 @@ def test_long_history_samples_stay_within_the_index_range():
     both = pd.concat([df, long], ignore_index=True)
     out = _fit(both).sample(30, seed=0)
     assert out["date"].min() >= both["date"].min() and out["date"].max() <= both["date"].max()
+
+
+def test_few_histories_are_counted_as_histories_not_rows():
+    df = make_histories(30, max_len=40)  # hundreds of events, but only 30 histories
+    with pytest.warns(SyntheraWarning) as caught:
+        _fit(df)
+    texts = [str(w.message) for w in caught]
+    assert any("only 30 histories ('patient' values" in t for t in texts)
+    assert not any("rows (fewer than" in t for t in texts)
+    with pytest.raises(UserInputError, match="holds 6 histories") as err:
+        _fit(df[df["patient"] < 6])
+    assert "\n" not in str(err.value)
