@@ -102,3 +102,18 @@ def test_infer_sequence_proposes_key_and_index(pair):
     guess = infer_sequence(real.drop(columns=["group"]))
     assert (guess["sequence_key"], guess["sequence_index"]) == ("patient", "date")
     assert infer_sequence(pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)})) is None
+
+
+def test_next_event_classifier_stops_early_and_survives_rare_classes():
+    from synthera.sequences.metrics import _classifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    y[:5] = np.arange(10, 15)  # five classes seen once: no stratified split could hold them
+    model = _classifier(x, y, 0)
+    assert model.early_stopping is True and model.n_iter_ < 200
+    assert not set(model.classes_) & set(range(10, 15))
+    assert (model.predict(x[5:]) == y[5:]).mean() > 0.9
+    few = _classifier(x[:40], np.arange(40) % 20, 0)  # 20 classes in 40 events: no room to validate
+    assert few.early_stopping is False and few.n_iter_ == 100
