@@ -131,6 +131,7 @@ class SequenceSynthesizer(Estimator):
         self.check_params()
         data = prep.prepare(table, sequence_key, sequence_index, context, self.max_length,
                             first_values=bool(self.first_values))
+        _check_histories(len(data.entities), sequence_key)  # before any fitted attribute is set
         # exact codes only for columns of few values: with more, the rare values of a column would share one
         # bin spanning its whole range, which breaks the link between an event and the one before
         params = {"max_bins": self.max_bins, "exact_up_to": self.exact_up_to, "min_samples_leaf": self.min_samples_leaf,
@@ -156,7 +157,6 @@ class SequenceSynthesizer(Estimator):
         self.gap_floor_ = float(np.quantile(positive, _FLOOR_QUANTILE)) if positive.size else 0.0
         self.n_entities_ = len(data.entities)
         self.n_events_ = len(data.events)
-        _check_histories(len(data.entities), sequence_key)
         with warnings.catch_warnings():  # the entity model's own few-rows warning would count entities as rows
             warnings.filterwarnings("ignore", message="the table has only", category=SyntheraWarning)
             self.entities_ = fit_cascade(data.entities.drop(columns=[sequence_key]), first=parents, hints=None,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthera.errors import SyntheraWarning, UserInputError
+from synthera.errors import NotFittedError, SyntheraWarning, UserInputError
 from synthera.sequences import SequenceSynthesizer
 
 from .conftest import make_histories
@@ -89,6 +89,9 @@ def test_few_histories_are_counted_as_histories_not_rows():
     texts = [str(w.message) for w in caught]
     assert any("only 30 histories ('patient' values" in t for t in texts)
     assert not any("rows (fewer than" in t for t in texts)
+    model = SequenceSynthesizer()
     with pytest.raises(UserInputError, match="holds 6 histories") as err:
-        _fit(df[df["patient"] < 6])
+        model.fit(df[df["patient"] < 6], sequence_key="patient", sequence_index="date")
     assert "\n" not in str(err.value)
+    with pytest.raises(NotFittedError):  # refused before any fitted attribute was set
+        model.sample(seed=0)
