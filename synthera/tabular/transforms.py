@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from synthera._columns import EPOCH, category_codes, from_seconds, iso_seconds, to_seconds
+from synthera._columns import EPOCH, category_codes, datetimes, from_seconds, iso_seconds, to_seconds
 from synthera.errors import DataError
 from synthera.metadata import RARE_COUNT, ColumnMetadata, Metadata, format_numbers, parse_numbers
 
@@ -138,7 +138,7 @@ def snap_to_step(seconds: np.ndarray, step: str | None) -> np.ndarray:
         return np.round(seconds / size) * size
     if step in _STEP_PERIOD:
         freq, half = _STEP_PERIOD[step]
-        stamps = pd.Series(pd.to_datetime(seconds + half, unit="s", origin=EPOCH, errors="coerce"))
+        stamps = pd.Series(datetimes(seconds + half))
         starts = stamps.dt.to_period(freq).dt.to_timestamp()
         return (starts - EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     return seconds

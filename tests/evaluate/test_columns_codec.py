@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthera._columns import category_codes, from_seconds, iso_seconds, to_seconds
+from synthera._columns import EPOCH, category_codes, datetimes, from_seconds, iso_seconds, to_seconds
 from synthera.metadata import ColumnMetadata, Metadata
 
 DAY = 86400.0
@@ -33,6 +33,18 @@ def test_text_not_in_the_format_is_nan_and_round_trips_keep_the_format():
     assert from_seconds(np.array([DAY, np.nan]), col, "object").tolist() == ["02/01/1970", None]
     assert from_seconds(np.array([DAY]), _dt(), "datetime64[ns, UTC]")[0] == pd.Timestamp("1970-01-02", tz="UTC")
     assert iso_seconds("1970-01-02T01:00:00+01:00") == DAY and np.isnan(iso_seconds(None))
+
+
+def test_seconds_become_the_instants_pandas_gives_and_what_pandas_cannot_hold_becomes_nat():
+    rng = np.random.default_rng(0)
+    seconds = np.concatenate([rng.uniform(-9.2e9, 9.2e9, 20_000), np.round(rng.uniform(0, 2e9, 20_000), 3),
+                              [np.nan, -0.5, 0.5, -1.25, 1e-10, -1e-10, 9_223_372_035.0, -9_223_372_035.0]])
+    expected = pd.to_datetime(pd.Series(seconds), unit="s", origin=EPOCH, errors="coerce")
+    pd.testing.assert_series_equal(pd.Series(datetimes(seconds)), expected)
+    # pandas raises on an infinity and wraps around past its range; here they are missing dates
+    beyond = np.array([np.inf, -np.inf, 1e12, -1e12, 9_223_372_036.8])
+    assert pd.isna(datetimes(beyond)).all()
+    assert from_seconds(beyond, _dt(), "datetime64[ns]").isna().all()
 
 
 def test_category_codes_match_labels_by_value_not_spelling():
