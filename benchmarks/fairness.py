@@ -179,10 +179,14 @@ def group_run(name: str, seed: int, variant: str) -> dict:
                                       if None not in (r["column_shapes"], r.get("holdout_column_shapes"))),
                                      default=None),
             "largest_tstr_gap": max((r["tstr_gap"]["gap"] for r in big.values() if "tstr_gap" in r), default=None),
+            "largest_auc_gap": max((r["tstr_gap"]["auc"]["gap"] for r in big.values()
+                                    if "auc" in r.get("tstr_gap", {})), default=None),
             "groups": {g: {"shapes": r["column_shapes"], "holdout_shapes": r.get("holdout_column_shapes"),
                            "real_rate": r["target_rate"]["real"],
                            "synthetic_rate": r["target_rate"]["synthetic"],
-                           "tstr_gap": r.get("tstr_gap", {}).get("gap")} for g, r in entry["by_group"].items()},
+                           "tstr_gap": r.get("tstr_gap", {}).get("gap"),
+                           "auc_gap": r.get("tstr_gap", {}).get("auc", {}).get("gap")}
+                       for g, r in entry["by_group"].items()},
         }
     return out
 
@@ -209,6 +213,7 @@ def group_summary(runs: dict) -> dict:
             row["min_group_holdout_shapes"] = mean(s.get("min_group_holdout_shapes") for s in sets)
             row["largest_shortfall"] = mean(s.get("largest_shortfall") for s in sets)
             row["largest_tstr_gap"] = mean(s["largest_tstr_gap"] for s in sets)
+            row["largest_auc_gap"] = mean(s.get("largest_auc_gap") for s in sets)
             out[f"{name} | {gname} | {variant}"] = row
     return out
 
@@ -221,8 +226,9 @@ def group_markdown(groups: dict) -> str:
     lines = ["", "## Per group (issue 21): LightGBM via `synthera.evaluate`, trained on real vs on synthetic", "",
              "| dataset | groups | cascade | DP real [95% interval] | DP synthetic | change | EO real [95% interval] "
              "| EO synthetic | change | targets met (within 0.02, or inside the real interval) | min group shapes (≥0.5% rows) "
-             "| min holdout shapes (ceiling) | largest shortfall below the ceiling | largest group TSTR gap |",
-             "|---|---|---|---|---:|---:|---|---:|---:|:---:|---:|---:|---:|---:|"]
+             "| min holdout shapes (ceiling) | largest shortfall below the ceiling | largest group TSTR gap "
+             "| largest group AUC gap |",
+             "|---|---|---|---|---:|---:|---|---:|---:|:---:|---:|---:|---:|---:|---:|"]
     for key, r in groups["summary"].items():
         name, gname, variant = key.split(" | ")
         dp, eo = r["demographic_parity_difference"], r["equalized_odds_difference"]
@@ -232,7 +238,7 @@ def group_markdown(groups: dict) -> str:
                      f"[{eo['real_interval'][0]:.3f}, {eo['real_interval'][1]:.3f}] | {eo['synthetic']:.3f} | "
                      f"{eo['change']:+.3f} | {met} | {r['min_group_shapes']:.3f} | "
                      f"{_num(r.get('min_group_holdout_shapes'))} | {_num(r.get('largest_shortfall'), '+.3f')} | "
-                     f"{r['largest_tstr_gap']:+.3f} |")
+                     f"{r['largest_tstr_gap']:+.3f} | {_num(r.get('largest_auc_gap'), '+.3f')} |")
     lines += ["", f"Means over seeds {', '.join(map(str, groups['seeds']))}; intervals: bootstrap over the test rows "
               "of the real-trained model (the real data's own sampling noise). `none`: the cascade with no sensitive "
               "columns (`sensitive=()`); `plain`: nothing declared, so the default finds them by name (Adult: sex, "
@@ -240,7 +246,9 @@ def group_markdown(groups: dict) -> str:
               "with the group columns declared. Holdout shapes: the same per-group score between the real train rows "
               "and the real test rows of the group, i.e. what real data itself scores at that group size (the "
               "ceiling); shortfall: ceiling minus synthetic, per group, the largest over groups holding >= 0.5% of "
-              "rows (negative: every group scores above its ceiling)."]
+              "rows (negative: every group scores above its ceiling). Group gaps: the real-trained model's score minus "
+              "the synthetic-trained one's within the group (accuracy; ROC AUC, how well the model ranks the "
+              "group's own people), the largest over groups holding >= 0.5% of rows."]
     return "\n".join(lines) + "\n"
 
 

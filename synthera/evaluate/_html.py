@@ -259,13 +259,16 @@ def _group_fidelity(name: str, entry: dict) -> list[str]:
         rate, gap = row.get("target_rate", {}), row.get("tstr_gap", {})
         lo, hi = rate.get("real_interval") or [None, None]
         iv = "–" if lo is None else f"{lo:.3f}–{hi:.3f}"
+        auc = gap.get("auc", {})
         rows.append([group, row["real_rows"], row["synthetic_rows"], row["column_shapes"],
                      row.get("holdout_column_shapes"), rate.get("real"), iv,
-                     rate.get("synthetic"), gap.get("trtr"), gap.get("tstr"), gap.get("gap")])
+                     rate.get("synthetic"), gap.get("trtr"), gap.get("tstr"), gap.get("gap"),
+                     auc.get("trtr"), auc.get("tstr"), auc.get("gap")])
     return [f"<h3>Per group: {escape(name)}</h3>",
             table(["group", "real rows", "synthetic rows", "column shapes", "holdout's shapes (ceiling)",
                    "target rate (real)", "95% interval",
-                   "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "gap"], rows)]
+                   "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "gap",
+                   "ROC AUC TRTR", "ROC AUC TSTR", "AUC gap"], rows)]
 
 
 def _not_computed_section(res: dict) -> list[str]:

@@ -38,7 +38,10 @@ positive label (the real table's rarer class, or a boolean's true value).
     (``real`` with its 95% bootstrap ``real_interval``, ``synthetic`` and
     ``within_interval``); ``tstr_gap`` (holdout accuracy of the real-trained
     model ``trtr``, of the synthetic-trained one ``tstr``, and ``gap`` =
-    trtr - tstr, within the group).
+    trtr - tstr, within the group; for a binary target, ``auc`` holds the
+    same three for ROC AUC within the group where its holdout rows hold both
+    classes: how well each model ranks the group's own people, which
+    accuracy hides when a group's rate is low).
 
 The headline names the sensitive columns whose disparity the synthetic data
 amplifies beyond that noise, and the groups involved.
@@ -116,7 +119,7 @@ def fairness(data: EvalData) -> dict:
         groups_test = group_labels(data, "holdout", cols)[fitted["test_index"]]
         sizes = pd.Series(groups_test).value_counts()
         entry = {"columns": list(cols)}
-        by_model, preds = {}, {}
+        by_model, preds, scores = {}, {}, {}
         for source in ("real", "synthetic"):
             got = fitted.get((source, FAIRNESS_MODEL))
             if got is None:
@@ -124,6 +127,8 @@ def fairness(data: EvalData) -> dict:
                 continue
             y_pred = (got["pred"].astype(int) == pos).astype(int)
             preds[source] = y_pred
+            if got.get("proba") is not None and spec["binary"]:
+                scores[source] = got["proba"][:, pos]
             summary, table = group_disparity(y_true, y_pred, pd.Series(groups_test, name=name))
             for group, rates in summary["by_group"].items():
                 rates["holdout_rows"] = int(sizes.get(group, 0))
@@ -141,7 +146,7 @@ def fairness(data: EvalData) -> dict:
             for g in real_groups.sort_values(ascending=False).index
         }
         entry["largest_representation_gap"] = float((real_groups - syn_groups).abs().max())
-        entry["by_group"] = _by_group(data, cols, pos, y_true, preds, groups_test)
+        entry["by_group"] = _by_group(data, cols, pos, y_true, preds, groups_test, scores)
         results[name] = entry
         plot[name] = {"selection": by_model, "representation": (real_groups, syn_groups)}
     return {"positive_label": spec["labels"][pos], "groups": results, "_plot": plot}
@@ -228,8 +233,11 @@ def _spread(rates: np.ndarray) -> np.ndarray:
 
 
 def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarray, preds: dict,
-              groups_test: np.ndarray) -> dict:
+              groups_test: np.ndarray, scores: dict | None = None) -> dict:
     """Group-conditional fidelity: column shapes, target rate with its bootstrap interval, TSTR gap."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = scores or {}
     real_g, syn_g = group_labels(data, "real", cols), group_labels(data, "synthetic", cols)
     hold_g = group_labels(data, "holdout", cols)
     y_real = data.values("real", data.target)
@@ -257,6 +265,10 @@ def _by_group(data: EvalData, cols: tuple[str, ...], pos: int, y_true: np.ndarra
         if len(preds) == 2 and in_test.any():
             acc = {s: float((preds[s][in_test] == y_true[in_test]).mean()) for s in ("real", "synthetic")}
             row["tstr_gap"] = {"trtr": acc["real"], "tstr": acc["synthetic"], "gap": acc["real"] - acc["synthetic"]}
+            if len(scores) == 2 and np.unique(y_true[in_test]).size == 2:
+                auc = {s: float(roc_auc_score(y_true[in_test], scores[s][in_test])) for s in ("real", "synthetic")}
+                row["tstr_gap"]["auc"] = {"trtr": auc["real"], "tstr": auc["synthetic"],
+                                          "gap": auc["real"] - auc["synthetic"]}
         out[str(g)] = row
     return out
 

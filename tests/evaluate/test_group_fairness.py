@@ -63,6 +63,24 @@ def test_per_group_shapes_target_rates_and_tstr_gaps(people):
     assert any("outside the real rate's 95% interval for Female" in line for line in report.headline)
 
 
+def test_a_group_whose_ranking_is_reversed_shows_its_auc_gap_and_the_others_do_not(people):
+    real, holdout, syn = people
+    flipped = syn.copy()
+    b = flipped["group"] == "B"
+    merit = 0.03 * (flipped["age"] - 45) + 0.05 * (flipped["hours"] - 40) + 0.6 * (flipped["sex"] == "Male")
+    order = merit[b].sort_values().index  # group B keeps its rate, but its least deserving earn the most
+    k = int((flipped.loc[b, "income"] == ">50K").sum())
+    flipped.loc[b, "income"] = "<=50K"
+    flipped.loc[order[:k], "income"] = ">50K"
+    report = evaluate(real, flipped, holdout=holdout, target="income", sensitive=("group",), metrics=["fairness"])
+    by_group = report["fairness"]["groups"]["group"]["by_group"]
+    auc = {g: by_group[g]["tstr_gap"]["auc"] for g in ("A", "B")}
+    assert auc["B"]["gap"] == pytest.approx(auc["B"]["trtr"] - auc["B"]["tstr"])
+    assert auc["B"]["trtr"] > 0.8 and auc["B"]["gap"] > 0.2
+    assert abs(auc["A"]["gap"]) < 0.1 and auc["B"]["gap"] > auc["A"]["gap"] + 0.2
+    assert by_group["B"]["target_rate"]["within_interval"] is True  # the rate alone would not show it
+
+
 def test_bootstrap_disparity_is_paired_and_centred_on_the_point_value():
     rng = np.random.default_rng(0)
     groups = rng.choice(["a", "b"], 2000)
