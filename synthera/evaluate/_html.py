@@ -267,7 +267,7 @@ def _group_fidelity(name: str, entry: dict) -> list[str]:
     return [f"<h3>Per group: {escape(name)}</h3>",
             table(["group", "real rows", "synthetic rows", "column shapes", "holdout's shapes (ceiling)",
                    "target rate (real)", "95% interval",
-                   "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "gap",
+                   "target rate (synthetic)", "accuracy TRTR", "accuracy TSTR", "accuracy gap",
                    "ROC AUC TRTR", "ROC AUC TSTR", "AUC gap"], rows)]
 
 
