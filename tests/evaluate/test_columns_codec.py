@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthera._columns import EPOCH, category_codes, datetimes, from_seconds, iso_seconds, to_seconds
-from synthera.metadata import ColumnMetadata, Metadata
+from synthera._columns import EPOCH, category_codes, datetimes, from_seconds, iso_seconds, strftime, to_seconds
+from synthera.metadata import DATETIME_FORMATS, ColumnMetadata, Metadata
 
 DAY = 86400.0
 
@@ -45,6 +45,22 @@ def test_seconds_become_the_instants_pandas_gives_and_what_pandas_cannot_hold_be
     beyond = np.array([np.inf, -np.inf, 1e12, -1e12, 9_223_372_036.8])
     assert pd.isna(datetimes(beyond)).all()
     assert from_seconds(beyond, _dt(), "datetime64[ns]").isna().all()
+
+
+@pytest.mark.parametrize("fmt", [*DATETIME_FORMATS, "at %H:%M on %d.%m.%Y (100%%)", "%y%m%d", ""])
+def test_dates_are_written_as_pandas_writes_them_in_every_format(fmt):
+    rng = np.random.default_rng(1)
+    seconds = np.r_[rng.uniform(-9.2e9, 9.2e9, 3000), np.round(rng.uniform(0, 2e9, 3000), 6), np.nan, 0.0, -1e-6]
+    col = _dt(fmt)
+    stamps = pd.Series(datetimes(seconds))
+    expected = stamps.dt.strftime(fmt.replace("%z", "+0000")).astype(object).where(stamps.notna(), None)
+    assert from_seconds(seconds, col, "object").tolist() == expected.tolist()
+
+
+def test_the_fast_writer_leaves_names_and_other_text_to_pandas():
+    stamps = datetimes(np.array([0.0, np.nan]))
+    assert strftime(stamps, "%d/%m/%Y %H:%M:%S.%f").tolist() == ["01/01/1970 00:00:00.000000", None]
+    assert strftime(stamps, "%d %b %Y") is None and strftime(stamps, "%Y年") is None
 
 
 def test_category_codes_match_labels_by_value_not_spelling():
