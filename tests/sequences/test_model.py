@@ -384,3 +384,18 @@ def test_a_table_too_large_for_the_model_file_is_not_kept(monkeypatch):
     monkeypatch.setattr(_steps, "_GIVEN_CELLS", 20 * 80 - 1)  # carriers x destinations is one cell over
     model = SequenceSynthesizer().fit(table, sequence_key="plane", sequence_index="day")
     assert set(model.repeat_) == {"dest"} and model.given_ == {}
+
+
+def test_dates_read_as_text_keep_their_format_and_their_order(tmp_path):
+    df = make_histories(80)
+    stay = np.random.default_rng(0).integers(0, 9, len(df))
+    df["leave"] = (df["date"] + pd.to_timedelta(stay, unit="D")).dt.strftime("%d/%m/%Y")
+    df["date"] = df["date"].dt.strftime("%Y-%m-%d")  # a CSV read as it is: every date a text
+    model = SequenceSynthesizer().fit(df, sequence_key="patient", sequence_index="date")
+    assert {"low": "date", "high": "leave"} in model.constraints_
+    out = model.sample(seed=0)
+    start = pd.to_datetime(out["date"], format="%Y-%m-%d")  # raises if the index lost its format
+    end = pd.to_datetime(out["leave"], format="%d/%m/%Y")
+    assert out["date"].str.len().eq(10).all() and (start <= end).all()
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(SequenceSynthesizer.load(tmp_path / "m").sample(seed=0), out)
