@@ -24,7 +24,7 @@ shrunk only where a history overran the window).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,7 @@ class Prepared:
     unit: str  # "month", "day", ..., or "number"
     integer_index: bool
     unit_seconds: float
+    offsets: list[str] = field(default_factory=list)  # date event columns held as seconds after the event's index
 
 
 def check_columns(table: pd.DataFrame, key: str, index: str) -> None:
@@ -238,6 +239,11 @@ def prepare(table: pd.DataFrame, key: str, index: str, context: pd.DataFrame | N
     if context is not None:
         entities = _join_context(entities, context, key)
     events = table[varying].copy()
+    # a date that moves with its event (a discharge, an arrival) as seconds after the event's own index: its
+    # spread is a stay's, not the calendar's, and it cannot fall before its event unless it did in the data
+    offsets = [c for c in varying if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(table[c])]
+    for c in offsets:
+        events[c] = index_values(table[c])[0] - values
     events[GAP] = np.where(pos == 0, np.nan, gap)  # null, not 0: the first event has no gap to share bins with
     events[POS] = pos.astype(np.int64)
     events[LEFT] = (lengths[entity] - 1 - pos).astype(np.int64)
@@ -255,7 +261,7 @@ def prepare(table: pd.DataFrame, key: str, index: str, context: pd.DataFrame | N
     per_entity = entities.drop(columns=[key]).iloc[entity].reset_index(drop=True)
     events = pd.concat([events.reset_index(drop=True), per_entity], axis=1)
     integer = kind == "numeric" and bool(np.all(np.mod(values, 1) == 0))
-    return Prepared(entities, events, constant, varying, kind, unit, integer, seconds)
+    return Prepared(entities, events, constant, varying, kind, unit, integer, seconds, offsets)
 
 
 def _entity_summaries(entities: pd.DataFrame, table: pd.DataFrame, lagged: list[str], starts: np.ndarray,

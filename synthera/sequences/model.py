@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera._columns import strftime
+from synthera._columns import datetimes, strftime
 from synthera._estimator import Estimator, Whole
 from synthera.errors import DataError, NotFittedError, SyntheraWarning, UserInputError
 from synthera.metadata import datetime_format_of, numpy_to_json
@@ -131,7 +131,12 @@ class SequenceSynthesizer(Estimator):
         from synthera.relational._cascade import fit_cascade
 
         self.check_params()
-        data = prep.prepare(table, sequence_key, sequence_index, context, self.max_length,
+        prep.check_columns(table, sequence_key, sequence_index)
+        # dates written as text (a CSV read as it is) are modelled as dates and written back in their formats;
+        # relations such as admitted <= discharged hold between the dates, not between their texts
+        text_dates = {c: fmt for c in table.columns if c != sequence_key and (fmt := _text_format(table[c]))}
+        dated = _read_text_dates(table, {c: f for c, f in text_dates.items() if c != sequence_index})
+        data = prep.prepare(dated, sequence_key, sequence_index, context, self.max_length,
                             first_values=bool(self.first_values))
         _check_histories(len(data.entities), sequence_key)  # before any fitted attribute is set
         # exact codes only for columns of few values: with more, the rare values of a column would share one
@@ -150,11 +155,8 @@ class SequenceSynthesizer(Estimator):
         self.index_kind_, self.unit_, self.integer_index_ = data.index_kind, data.unit, data.integer_index
         self.unit_seconds_ = data.unit_seconds
         self.index_dtype_ = str(table[sequence_index].dtype)
-        # dates written as text (a CSV read as it is): their formats, to write the index back and to keep
-        # relations such as admitted <= discharged, which hold between the dates, not between their texts
-        self.text_dates_ = {c: fmt for c in table.columns if c != sequence_key
-                            and (c != sequence_index or data.index_kind == "datetime")
-                            and (fmt := _text_format(table[c])) is not None}
+        self.text_dates_ = text_dates
+        self.offsets_ = {c: str(dated[c].dtype) for c in data.offsets}
         self.key_numeric_ = bool(pd.api.types.is_integer_dtype(table[sequence_key]))
         self.max_seen_ = int(data.entities[prep.LENGTH].max())
         seen = prep.to_units(prep.index_values(table[sequence_index])[0], data.unit, data.unit_seconds)
@@ -180,7 +182,7 @@ class SequenceSynthesizer(Estimator):
         self.lagged_ = [c for c in data.event_columns + [prep.GAP] if prep.lag_name(c, 1) in self.events_.columns_]
         self.persist_ = persistence(self.events_, data.events, data.events[prep.POS].to_numpy(),
                                     data.event_columns + [prep.GAP])
-        self._fit_constraints(_read_text_dates(table.drop(columns=[sequence_key]), self.text_dates_))
+        self._fit_constraints(_read_text_dates(dated.drop(columns=[sequence_key]), self.text_dates_))
         return self
 
     def _fit_constraints(self, frame: pd.DataFrame) -> None:
@@ -233,14 +235,18 @@ class SequenceSynthesizer(Estimator):
         return table, entities.drop(columns=[c for c in entities.columns if str(c).startswith("__")])
 
     def _enforce(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Every detected relation holds in every row; text dates are compared as dates and written back."""
-        formats = {c: f for c, f in getattr(self, "text_dates_", {}).items()
-                   if any(c in (k["low"], k["high"]) for k in self.constraints_)}
-        fixed = enforce_constraints(_read_text_dates(table, formats), self.constraints_, fixed=[self.index_])
+        """Every detected relation holds in every row; then dates read as text are written back in their formats.
+
+        The table holds every date as a date, except a text index (written by :meth:`_index_series`), which is
+        read back here when a relation involves it.
+        """
+        formats = getattr(self, "text_dates_", {})
+        index = {c: f for c, f in formats.items() if c == self.index_
+                 and any(c in (k["low"], k["high"]) for k in self.constraints_)}
+        fixed = enforce_constraints(_read_text_dates(table, index), self.constraints_, fixed=[self.index_])
         for c, fmt in formats.items():
-            stamps = fixed[c]
-            text = strftime(stamps.to_numpy(), fmt)
-            fixed[c] = text if text is not None else stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
+            if c in fixed.columns and pd.api.types.is_datetime64_any_dtype(fixed[c]):
+                fixed[c] = _write_text_dates(fixed[c], fmt)
         return fixed
 
     def _sample_entities(self, n, seed, context, conditions, rng) -> tuple[pd.DataFrame, np.ndarray]:
@@ -314,9 +320,13 @@ class SequenceSynthesizer(Estimator):
         out[self.index_] = self._index_series(index)
         for name in self.constant_:
             out[name] = entities[name].to_numpy()[entity]
+        offsets = getattr(self, "offsets_", {})
         for name in self.event_columns_:
             col = ev.metadata_[name]
-            if name in values:
+            if name in offsets:  # seconds after the event's own index, back to a date
+                after = ev.encoder_.decode_column(name, values[name]).to_numpy(np.float64, na_value=np.nan)
+                out[name] = _offset_dates(index + after, offsets[name])
+            elif name in values:
                 out[name] = ev.encoder_.decode_column(name, values[name]).to_numpy()
             else:
                 out[name] = generate_column(name, col, ev.encoder_.generated_[name], len(entity), rng).to_numpy()
@@ -329,8 +339,7 @@ class SequenceSynthesizer(Estimator):
             if "datetime" in self.index_dtype_:
                 return pd.Series(ts)
             fmt = getattr(self, "text_dates_", {}).get(self.index_) or _INDEX_TEXT  # models saved before formats
-            text = strftime(ts.to_numpy(), fmt)
-            return pd.Series(text if text is not None else ts.strftime(fmt), dtype=object)
+            return _write_text_dates(pd.Series(ts), fmt)
         if self.integer_index_:
             return pd.Series(np.round(values).astype(np.int64))
         return pd.Series(values)
@@ -363,22 +372,37 @@ class SequenceSynthesizer(Estimator):
 _FIELDS = ("key_", "index_", "parent_columns_", "constant_", "event_columns_", "columns_", "index_kind_", "unit_",
            "unit_seconds_", "integer_index_", "index_dtype_", "key_numeric_", "max_seen_", "n_entities_",
            "n_events_", "lagged_", "constraints_", "index_range_", "persist_",
-           "delta_", "derived_", "gap_floor_", "repeat_", "given_", "text_dates_")
+           "delta_", "derived_", "gap_floor_", "repeat_", "given_", "text_dates_", "offsets_")
 
 
 def _text_format(column: pd.Series) -> str | None:
     """The format of a column of dates written as text (None: not text, or not dates)."""
     if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
         return None
-    fmt = datetime_format_of(column)
-    return fmt.replace("%z", "+0000") if fmt else None  # read in UTC, so written back with offset +0000
+    return datetime_format_of(column)
+
+
+def _write_text_dates(stamps: pd.Series, fmt: str) -> pd.Series:
+    """Dates as text in ``fmt`` (nulls stay null); ``%z`` is written ``+0000``, as the dates were read in UTC."""
+    fmt = fmt.replace("%z", "+0000")
+    text = strftime(stamps.to_numpy(), fmt)
+    if text is None:
+        return stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
+    return pd.Series(text, index=stamps.index, dtype=object)
+
+
+def _offset_dates(seconds: np.ndarray, dtype: str) -> np.ndarray:
+    """Seconds since 1970 back to dates of ``dtype`` (a zone-aware dtype gets its own zone)."""
+    stamps = pd.Series(datetimes(seconds))
+    tz = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
+    return (stamps.dt.tz_localize("UTC").dt.tz_convert(tz) if tz is not None else stamps).to_numpy()
 
 
 def _read_text_dates(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
     """``frame`` with its text date columns as (UTC, naive) datetimes."""
     out = frame.copy()
     for c, fmt in formats.items():
-        if c in out.columns:
+        if c in out.columns and not pd.api.types.is_datetime64_any_dtype(out[c]):
             stamps = pd.to_datetime(out[c].astype("string"), format=fmt, errors="coerce", utc=True)
             out[c] = stamps.dt.tz_localize(None)
     return out
