@@ -156,7 +156,7 @@ def _sequence_roles(hints, key: str | None, index: str | None) -> tuple[str, str
 def _fit_sequences(data: str, out: Path, *, hints, roles: tuple[str, str], flags: bool, table, fmt, encoding,
                    seed: int | None, max_length: int | None) -> None:
     """``fit`` on a long table of events: the sequence model, with the metadata's (or detected) constraints."""
-    from synthera.metadata import infer_metadata
+    from synthera.metadata import datetime_format_of, infer_metadata
     from synthera.sequences import SequenceSynthesizer
     from synthera.sequences.inference import parse_dates
 
@@ -173,7 +173,13 @@ def _fit_sequences(data: str, out: Path, *, hints, roles: tuple[str, str], flags
                                      f"{', '.join(map(str, df.columns[:12]))}")
         with common.status("Reading column kinds"):
             md = infer_metadata(df, hints=hints)
-        events = parse_dates(df, md)
+        # dates in a format inference knows stay text: the model reads them and writes them back in that format;
+        # others (a format set by hand in the metadata) are read here and come back as ISO dates
+        custom = [c for c, col in md.columns.items() if col.kind == "datetime" and c in df.columns
+                  and df[c].dtype.kind != "M" and col.datetime_format != datetime_format_of(df[c])]
+        events = df.copy()
+        if custom:
+            events[custom] = parse_dates(df[custom], md)
         params = {"constraints": md.constraints, "seed": seed if seed is not None else 0}
         if max_length is not None:
             params["max_length"] = max_length

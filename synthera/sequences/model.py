@@ -135,7 +135,7 @@ class SequenceSynthesizer(Estimator):
         # dates written as text (a CSV read as it is) are modelled as dates and written back in their formats;
         # relations such as admitted <= discharged hold between the dates, not between their texts
         text_dates = {c: fmt for c in table.columns if c != sequence_key and (fmt := _text_format(table[c]))}
-        dated = _read_text_dates(table, {c: f for c, f in text_dates.items() if c != sequence_index})
+        dated = _read_text_dates(table, text_dates)  # the index too: "04.05.2020" is the 4th of May, by its format
         data = prep.prepare(dated, sequence_key, sequence_index, context, self.max_length,
                             first_values=bool(self.first_values))
         _check_histories(len(data.entities), sequence_key)  # before any fitted attribute is set
@@ -159,7 +159,7 @@ class SequenceSynthesizer(Estimator):
         self.offsets_ = {c: str(dated[c].dtype) for c in data.offsets}
         self.key_numeric_ = bool(pd.api.types.is_integer_dtype(table[sequence_key]))
         self.max_seen_ = int(data.entities[prep.LENGTH].max())
-        seen = prep.to_units(prep.index_values(table[sequence_index])[0], data.unit, data.unit_seconds)
+        seen = prep.to_units(prep.index_values(dated[sequence_index])[0], data.unit, data.unit_seconds)
         self.index_range_ = [float(np.min(seen)), float(np.max(seen))]
         positive = data.events[prep.GAP].to_numpy(np.float64)[data.events[prep.POS].to_numpy() > 0]
         positive = positive[positive > 0]

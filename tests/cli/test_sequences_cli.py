@@ -198,3 +198,18 @@ def test_evaluate_reads_the_sequence_from_the_metadata(files, tmp_path):
     seq = json.loads((tmp_path / "ev" / "results.json").read_text())["sequences"]
     assert seq["sequence_key"] == "patient" and "privacy" not in seq  # no holdout: no history privacy
     assert "Histories (40 synthetic entities)" in _flat(result.stdout)
+
+
+def test_a_csv_with_dates_in_its_own_format_gets_them_back_in_that_format_and_order(tmp_path):
+    visits = make_histories(80)
+    stay = pd.to_timedelta(visits["patient"] % 9, unit="D")
+    visits = visits.assign(leave=(visits["date"] + stay).dt.strftime("%d/%m/%Y"),
+                           date=visits["date"].dt.strftime("%d.%m.%Y"))
+    visits.to_csv(tmp_path / "v.csv", sep=";", index=False)
+    _ok(runner.invoke(app, ["fit", str(tmp_path / "v.csv"), "--sequence-key", "patient", "--sequence-index", "date",
+                            "--out", str(tmp_path / "model")]))
+    _ok(runner.invoke(app, ["sample", str(tmp_path / "model"), "--seed", "0", "--out", str(tmp_path / "s.csv")]))
+    out = pd.read_csv(tmp_path / "s.csv", dtype=str)
+    start = pd.to_datetime(out["date"], format="%d.%m.%Y")  # raises on any other format
+    end = pd.to_datetime(out["leave"], format="%d/%m/%Y")
+    assert (start <= end).all() and ((end - start).dt.days <= 8).all()
