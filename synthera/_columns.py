@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["EPOCH", "category_codes", "category_key", "datetimes", "from_seconds", "iso_seconds", "strftime",
-           "to_seconds"]
+           "to_seconds", "write_dates"]
 
 EPOCH = pd.Timestamp("1970-01-01")
 _PARSED = ("datetime", "datetime64", "date")  # pandas' inferred types of already-parsed objects
@@ -112,11 +112,15 @@ def from_seconds(seconds: np.ndarray, col, dtype: str) -> pd.Series:
         if tz is not None:  # stored in UTC; written back in the column's own zone
             return stamps.dt.tz_localize("UTC").dt.tz_convert(tz).astype(dtype)
         return stamps.astype(dtype)
-    fmt = fmt.replace("%z", "+0000")
-    text = strftime(stamps.to_numpy(), fmt)
-    if text is None:  # a directive the fast path does not write (month names, weekdays, ...): pandas
+    return write_dates(stamps, fmt.replace("%z", "+0000"))
+
+
+def write_dates(stamps: pd.Series, fmt: str) -> pd.Series:
+    """Dates as text in ``fmt``, nulls as None: :func:`strftime` where it can, else pandas (names, zones)."""
+    text = None if getattr(stamps.dt, "tz", None) is not None else strftime(stamps.to_numpy(), fmt)
+    if text is None:
         return stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
-    return pd.Series(text, dtype=object)
+    return pd.Series(text, index=stamps.index, dtype=object)
 
 
 #: directives :func:`strftime` writes, and their widths in digits

@@ -841,8 +841,8 @@ def _to_datetime(values, fmt: str | None) -> pd.Series:
 
 def datetime_format_of(values: pd.Series) -> str | None:
     """The format text dates are written in (one of :data:`DATETIME_FORMATS`, as inference finds it), or None."""
-    distinct = pd.unique(values.dropna().astype(str))
-    return _detect_datetime_format(distinct[:_SAMPLE]) if len(distinct) else None
+    distinct = pd.unique(values.dropna())[:_SAMPLE]  # hashing the values, then text for a sample of them only
+    return _detect_datetime_format(pd.unique(distinct.astype(str)).astype(object)) if len(distinct) else None
 
 
 def _detect_datetime_format(sample: np.ndarray) -> str | None:

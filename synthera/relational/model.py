@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera._columns import strftime
+from synthera._columns import write_dates
 from synthera._estimator import Estimator, Whole
 from synthera.errors import DataError, ModelFileError, NotFittedError, UserInputError
 from synthera.relational._cascade import ContextCascade, cascade_from_state, cascade_state, fit_cascade
@@ -856,12 +856,10 @@ def _parse_text_dates(df: pd.DataFrame, columns: list[str], model) -> tuple[pd.D
 def _format_text_dates(df: pd.DataFrame, formats: dict) -> pd.DataFrame:
     for c, (fmt, tz) in formats.items():
         stamps = df[c].dt.tz_localize(tz) if tz is not None else df[c]
-        fast = strftime(stamps.to_numpy(), fmt) if fmt and tz is None else None
-        if fast is not None:
-            df[c] = fast
-            continue
-        text = stamps.dt.strftime(fmt) if fmt else stamps.map(lambda v: v.isoformat() if pd.notna(v) else None)
-        df[c] = text.astype(object).where(stamps.notna(), None)
+        if fmt:
+            df[c] = write_dates(stamps, fmt)
+        else:
+            df[c] = stamps.map(lambda v: v.isoformat() if pd.notna(v) else None).astype(object)
     return df
 
 

@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera._columns import datetimes, strftime
+from synthera._columns import datetimes, write_dates
 from synthera._estimator import Estimator, Whole
 from synthera.errors import DataError, NotFittedError, SyntheraWarning, UserInputError
 from synthera.metadata import datetime_format_of, numpy_to_json
@@ -383,12 +383,8 @@ def _text_format(column: pd.Series) -> str | None:
 
 
 def _write_text_dates(stamps: pd.Series, fmt: str) -> pd.Series:
-    """Dates as text in ``fmt`` (nulls stay null); ``%z`` is written ``+0000``, as the dates were read in UTC."""
-    fmt = fmt.replace("%z", "+0000")
-    text = strftime(stamps.to_numpy(), fmt)
-    if text is None:
-        return stamps.dt.strftime(fmt).astype(object).where(stamps.notna(), None)
-    return pd.Series(text, index=stamps.index, dtype=object)
+    """Dates as text in ``fmt``; ``%z`` is written ``+0000``, as the dates were read in UTC."""
+    return write_dates(stamps, fmt.replace("%z", "+0000"))
 
 
 def _offset_dates(seconds: np.ndarray, dtype: str) -> np.ndarray:
