@@ -135,7 +135,8 @@ class SequenceSynthesizer(Estimator):
         # dates written as text (a CSV read as it is) are modelled as dates and written back in their formats;
         # relations such as admitted <= discharged hold between the dates, not between their texts
         text_dates = {c: fmt for c in table.columns if c != sequence_key and (fmt := _text_format(table[c]))}
-        dated = _read_text_dates(table, text_dates)  # the index too: "04.05.2020" is the 4th of May, by its format
+        # the index too: "04.05.2020" is the 4th of May, by its format
+        dated = _read_text_dates(table, text_dates, warn=True)
         data = prep.prepare(dated, sequence_key, sequence_index, context, self.max_length,
                             first_values=bool(self.first_values))
         _check_histories(len(data.entities), sequence_key)  # before any fitted attribute is set
@@ -394,12 +395,17 @@ def _offset_dates(seconds: np.ndarray, dtype: str) -> np.ndarray:
     return (stamps.dt.tz_localize("UTC").dt.tz_convert(tz) if tz is not None else stamps).to_numpy()
 
 
-def _read_text_dates(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
-    """``frame`` with its text date columns as (UTC, naive) datetimes."""
+def _read_text_dates(frame: pd.DataFrame, formats: dict[str, str], *, warn: bool = False) -> pd.DataFrame:
+    """``frame`` with its text date columns as (UTC, naive) datetimes; with ``warn``, cells that are not dates
+    in their column's format are counted in a warning (as ``infer_metadata`` does) before they become missing."""
     out = frame.copy()
     for c, fmt in formats.items():
         if c in out.columns and not pd.api.types.is_datetime64_any_dtype(out[c]):
             stamps = pd.to_datetime(out[c].astype("string"), format=fmt, errors="coerce", utc=True)
+            failed = int((stamps.isna() & out[c].notna()).sum())
+            if warn and failed:
+                warnings.warn(f"column '{c}': {failed} of {len(out)} values are not dates in format {fmt!r}; "
+                              "they are treated as missing", SyntheraWarning, stacklevel=3)
             out[c] = stamps.dt.tz_localize(None)
     return out
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthera.errors import ModelFileError, NotFittedError, UserInputError
+from synthera.errors import ModelFileError, NotFittedError, SyntheraWarning, UserInputError
 from synthera.sequences import SequenceSynthesizer
 from synthera.sequences.constraints import count_violations
 from synthera.tabular.transforms import RARE_LABEL
@@ -415,3 +415,16 @@ def test_a_date_that_moves_with_its_event_keeps_its_distance_from_it():
     real = np.bincount(stay, minlength=9) / stay.size
     synthetic = np.bincount(np.round(days).astype(int), minlength=9) / len(days)
     assert np.abs(real - synthetic).sum() / 2 < 0.1  # total variation of the stay lengths
+
+
+def test_text_dates_that_do_not_parse_are_counted_in_one_warning_without_their_values():
+    df = make_histories(60)
+    df["leave"] = (df["date"] + pd.Timedelta(days=2)).dt.strftime("%d/%m/%Y")
+    df["date"] = df["date"].dt.strftime("%Y-%m-%d")
+    df.loc[[3, 10], "leave"] = "soon"
+    with pytest.warns(SyntheraWarning) as caught:
+        model = SequenceSynthesizer().fit(df, sequence_key="patient", sequence_index="date")
+    lines = [str(w.message) for w in caught if "not dates" in str(w.message)]
+    assert lines == [f"column 'leave': 2 of {len(df)} values are not dates in format '%d/%m/%Y'; "
+                     "they are treated as missing"]
+    assert "soon" not in model.sample(seed=0)["leave"].astype(str).tolist()
