@@ -183,7 +183,7 @@ class SequenceSynthesizer(Estimator):
         self.lagged_ = [c for c in data.event_columns + [prep.GAP] if prep.lag_name(c, 1) in self.events_.columns_]
         self.persist_ = persistence(self.events_, data.events, data.events[prep.POS].to_numpy(),
                                     data.event_columns + [prep.GAP])
-        self._fit_constraints(_read_text_dates(dated.drop(columns=[sequence_key]), self.text_dates_))
+        self._fit_constraints(dated.drop(columns=[sequence_key]))  # text dates already read as dates
         return self
 
     def _fit_constraints(self, frame: pd.DataFrame) -> None:
