@@ -526,6 +526,39 @@ def _text_temporal_to_string(schema) -> dict:
     }
 
 
+PADDED_SHARE = 0.01  # values with leading zeros that keep a column of numbers as text
+
+
+def _numbers_unless_padded(tbl, names: list[str]):
+    """The columns ``names`` (read as text) as numbers, except those holding a number with leading zeros.
+
+    Arrow reads ``02134`` as the integer 2134: a zip code, an account or product code would lose its
+    zeros, and the synthetic file would not look like the real one. Such columns stay text (inference then
+    treats them as categories or identifiers): those where at least :data:`PADDED_SHARE` of the values
+    have leading zeros, or every value has the same width and some do (codes of a fixed width). A stray
+    ``0042`` among numbers of every width is a number. The others become integers, or floats, as Arrow
+    would have read them, and text where some cell is no number at all.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in names:
+        i = tbl.schema.get_field_index(name)
+        column = tbl.column(i)
+        padded = pc.sum(pc.match_substring_regex(column, r"^[+-]?0[0-9]")).as_py() or 0
+        if padded:
+            widths = pc.min_max(pc.utf8_length(column)).as_py()
+            if padded >= PADDED_SHARE * (len(column) - column.null_count) or widths["min"] == widths["max"]:
+                continue
+        for kind in (pa.int64(), pa.float64()):
+            try:
+                tbl = tbl.set_column(i, name, pc.cast(column, kind))
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    return tbl
+
+
 def _sniff_delimiter(path: Path, encoding: str) -> str:
     """Comma, unless the header clearly uses ';' or '|' (common in European exports)."""
     import gzip
@@ -559,9 +592,12 @@ def _read_delimited(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
                 f"{path} has duplicated column names ({', '.join(map(repr, dupes[:5]))}); "
                 "rename them so each is unique"
             )
-        convert_opts.column_types = _text_temporal_to_string(probe)
-        tbl = pacsv.read_csv(path, read_options=read_opts, parse_options=parse_opts,
-                             convert_options=convert_opts)
+        as_text = _text_temporal_to_string(probe)
+        # integers are read as text first: a code with leading zeros (a zip code, '007') must stay text
+        whole = [f.name for f in probe if pa.types.is_integer(f.type)]
+        convert_opts.column_types = as_text | dict.fromkeys(whole, pa.string())
+        tbl = _numbers_unless_padded(pacsv.read_csv(path, read_options=read_opts, parse_options=parse_opts,
+                                                    convert_options=convert_opts), whole)
     except LookupError as exc:
         raise UserInputError(f"unknown encoding '{encoding}'; use e.g. utf-8 or latin-1") from exc
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:

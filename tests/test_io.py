@@ -258,3 +258,26 @@ def test_is_url_is_public_and_the_cli_uses_it():
     assert is_url("postgresql://u@h/db") and is_url("sqlite:///x.db")
     assert not is_url("data/x.csv") and not is_url(Path("x.parquet"))
     assert not hasattr(common, "is_url")  # one definition, in synthera.io
+
+
+def test_codes_with_leading_zeros_stay_text_and_numbers_stay_numbers(tmp_path):
+    path = tmp_path / "codes.csv"
+    n = 400
+    zips = [f"{z:05d}" for z in np.random.default_rng(0).integers(1_000, 99_999, n)]  # fixed width, some 0xxxx
+    zips[0] = "02134"
+    product = [f"{k:03d}" for k in range(n)]  # every width padded to three digits, then wider
+    plain = list(range(n))
+    stray = [str(v) for v in range(n)]
+    stray[-1] = "0042"  # one odd cell among numbers of every width: still a number
+    pd.DataFrame({"zip": zips, "product": product, "plain": plain, "stray": stray,
+                  "amount": np.arange(n) / 4}).to_csv(path, index=False)
+    back = read_table(path)
+    assert back["zip"].tolist() == zips and back["product"].tolist() == product
+    assert back["plain"].dtype == "int64" and back["plain"].tolist() == plain
+    assert back["stray"].dtype == "int64" and back["stray"].iloc[-1] == 42
+    assert back["amount"].dtype == "float64"
+    # a padded column with a gap and a column of numbers with text cells read as the reader always did
+    path.write_text("code,count\n007,1\n,2\n012,x\n")
+    back = read_table(path)
+    assert back["code"].tolist()[::2] == ["007", "012"] and back["code"].isna().tolist() == [False, True, False]
+    assert back["count"].tolist() == ["1", "2", "x"]

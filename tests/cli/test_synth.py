@@ -144,3 +144,16 @@ def test_fit_finds_sensitive_columns_by_name_says_so_and_can_be_told_none(tmp_pa
     result = runner.invoke(app, ["fit", str(data), "--metadata", str(meta), "--out", str(tmp_path / "empty")])
     assert result.exit_code == 0, result.stderr
     assert load_synthesizer(tmp_path / "empty").columns_[0] != "status_sex"
+
+
+def test_codes_with_leading_zeros_come_back_with_them(tmp_path):
+    rng = pd.Series(range(300)).sample(frac=1, random_state=0).to_numpy()
+    real = pd.DataFrame({"zip": [f"{z:05d}" for z in (rng % 6) * 17_000 + 2_134],  # 02134, 19134, ...
+                         "visits": rng % 9})
+    real.to_csv(tmp_path / "real.csv", index=False)
+    assert runner.invoke(app, ["fit", str(tmp_path / "real.csv"), "-o", str(tmp_path / "m")]).exit_code == 0
+    result = runner.invoke(app, ["sample", str(tmp_path / "m"), "-n", "200", "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.stderr
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    zips = {line.split(",")[0] for line in lines[1:]}
+    assert "02134" in zips and zips <= set(real["zip"])
