@@ -78,3 +78,39 @@ def test_inspect_proposes_nothing_for_a_table_of_rows(tmp_path):
     pd.DataFrame({"age": np.arange(40) % 7, "income": np.arange(40.0)}).to_csv(tmp_path / "rows.csv", index=False)
     result = runner.invoke(app, ["inspect", str(tmp_path / "rows.csv")])
     assert result.exit_code == 0 and "sequence_key" not in result.stdout
+
+
+def _purchases(n: int = 300) -> pd.DataFrame:
+    """A plain table: one row per purchase, an age and a city beside (nearly unique) purchase dates."""
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"age": rng.integers(18, 90, n), "city": rng.choice(["Lyon", "Oslo", "Pune"], n),
+                         "bought": (pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 270 * 24, n),
+                                                                                 unit="h")).strftime("%d/%m/%Y"),
+                         "amount": rng.uniform(1, 1e4, n).round(2)})
+
+
+def test_a_plain_table_with_dates_proposes_no_entity(tmp_path):
+    df = _purchases()
+    assert infer_sequence(df) is None  # age and city repeat, and (age, date) pairs are unique: no evidence
+    df.to_csv(tmp_path / "plain.csv", index=False)
+    result = runner.invoke(app, ["inspect", str(tmp_path / "plain.csv"), "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.stderr
+    assert "sequence_key" not in result.stdout and "sequence_key" not in (tmp_path / "m.json").read_text()
+
+
+def test_an_entity_not_named_like_one_is_found_by_the_order_it_explains():
+    rng = np.random.default_rng(2)
+    # an index every entity shares (visit 0, 1, 2, ...): the entity alone keeps its rows apart
+    visits = pd.DataFrame({"mrn": np.repeat(np.arange(50), 5), "visit": np.tile(np.arange(5), 50),
+                           "value": rng.normal(size=250)})
+    assert infer_sequence(visits)["sequence_key"] == "mrn"
+    assert infer_sequence(visits.assign(mrn=rng.permutation(visits["mrn"].to_numpy()))) is None  # chance: no key
+    # departures at (nearly) unique times explain nothing: a plane's carrier, constant per plane, is no key
+    planes = np.repeat(np.arange(60), 8)
+    departure = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.permutation(60 * 8 * 53)[:480], unit="min")
+    flights = pd.DataFrame({"plane": [f"N{p:03d}" for p in planes],
+                            "carrier": np.array(["UA", "DL", "B6", "AA"])[planes % 4],
+                            "departure": departure, "delay": rng.normal(0, 10, 480)})
+    assert infer_sequence(flights) is None
+    proposal = infer_sequence(flights.rename(columns={"plane": "tailnum"}))  # named like an entity: evident
+    assert (proposal["sequence_key"], proposal["sequence_index"]) == ("tailnum", "departure")
