@@ -40,7 +40,7 @@ def recount_leaves(model: Any, parts: list[str], *, client: Any = None) -> dict:
     from synthera.distributed.sample import _model_source
 
     _, files, model_hash = _model_source(model)
-    totals = [np.zeros(tree.leaf_probs.shape, dtype=np.int64) for tree in model.trees_]
+    totals = [np.zeros(tree.leaf_probs.shape, dtype=np.int64) for tree in _trees(model)]
     rows = skipped = 0
     for first in range(0, len(parts), PARTS_PER_ROUND):
         calls = [(p, model_hash) for p in parts[first:first + PARTS_PER_ROUND]]
@@ -57,7 +57,7 @@ def part_leaf_counts(files: dict[str, bytes], path: str, model_hash: str) -> dic
     from synthera.distributed.sample import _load
 
     model = _load(files, model_hash)
-    totals = [np.zeros(tree.leaf_probs.size, dtype=np.int64) for tree in model.trees_]
+    totals = [np.zeros(tree.leaf_probs.size, dtype=np.int64) for tree in _trees(model)]
     rows = skipped = 0
     for frame in batches(path, columns=list(model.encoder_.modelled)):
         try:
@@ -74,13 +74,28 @@ def part_leaf_counts(files: dict[str, bytes], path: str, model_hash: str) -> dic
 
 
 def leaf_counts(model: Any, frame: pd.DataFrame) -> list[np.ndarray]:
-    """Per tree, a (nodes, codes) array: how many rows of ``frame`` reach each leaf holding each code."""
+    """Per tree (every tree of a column's forest in turn), a (nodes, codes) array: how many rows of ``frame``
+    reach each leaf holding each code."""
     return _tree_counts(model, _codes(model, frame))
+
+
+def _trees(model: Any) -> list:
+    """Every tree of the model, column by column (a forest's members one after another)."""
+    from synthera.tabular.cascade import tree_members
+
+    return [member for tree in model.trees_ for member in tree_members(tree)]
+
+
+def _columns_of_trees(model: Any) -> list[int]:
+    """The column each of :func:`_trees`' trees predicts."""
+    from synthera.tabular.cascade import tree_members
+
+    return [j for j, tree in enumerate(model.trees_) for _ in tree_members(tree)]
 
 
 def _tree_counts(model: Any, codes: np.ndarray) -> list[np.ndarray]:
     out = []
-    for j, tree in enumerate(model.trees_):
+    for j, tree in zip(_columns_of_trees(model), _trees(model), strict=True):
         nodes, k = tree.leaf_probs.shape
         keys = tree.apply(codes).astype(np.int64) * k + codes[j].astype(np.int64)
         out.append(np.bincount(keys, minlength=nodes * k).reshape(nodes, k))
@@ -126,9 +141,16 @@ def _set_frequencies(model: Any, counts: list[np.ndarray]) -> None:
     Each tree is rebuilt from its arrays, so nothing derived from the old frequencies (the
     sampling table) survives.
     """
-    for j, (tree, tree_counts) in enumerate(zip(model.trees_, counts, strict=True)):
-        totals = tree_counts.sum(axis=1)
-        reached = totals > 0
-        probs = tree.leaf_probs.copy()
-        probs[reached] = tree_counts[reached] / totals[reached, None]
-        model.trees_[j] = type(tree)(tree.left, tree.right, tree.feature, tree.threshold, probs)
+    from synthera.tabular.cascade import tree_members, with_members
+
+    counted = iter(counts)
+    for j, column in enumerate(model.trees_):
+        members = []
+        for tree in tree_members(column):
+            tree_counts = next(counted)
+            totals = tree_counts.sum(axis=1)
+            reached = totals > 0
+            probs = tree.leaf_probs.copy()
+            probs[reached] = tree_counts[reached] / totals[reached, None]
+            members.append(type(tree)(tree.left, tree.right, tree.feature, tree.threshold, probs))
+        model.trees_[j] = with_members(members)

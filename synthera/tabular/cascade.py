@@ -18,6 +18,18 @@ seconds on a laptop CPU, and sample by table look-up. ``min_samples_leaf``
 keeps every leaf a mixture of many people, which is what stops the model from
 replaying individual rows.
 
+Each column gets ``n_trees`` (five) trees whose split thresholds are drawn
+at random, as in Extra-Trees, and its conditional distribution is the mean
+of their leaves (:class:`_Forest`). One tree's leaves cut the earlier
+columns at fixed edges, and its distribution jumps there; trees cut in
+different places, and their mean follows the data more smoothly, while each
+leaf still mixes as many people. On Adult (ten seeds, XGBoost trained on the
+sample): TSTR AUC 0.9163 -> 0.9190, DCR share 0.516 either way; three trees
+0.9181, eight 0.9186. Three bootstrapped trees of best splits reach 0.9172
+at a DCR share of 0.519, and nothing once their leaves hold as many distinct
+rows (0.9158): they gain from smaller leaves, not from averaging. Sampling
+draws each row's tree at random, so a draw costs one tree's walk.
+
 Conditional sampling (``conditions={"income": ">50K"}``) is exact for the
 model: at a conditioned column every partial row is weighted by the
 probability its leaf gives to the required code, and the rows are resampled
@@ -156,6 +168,11 @@ class CascadeSynthesizer(Synthesizer):
         columns :func:`~synthera.tabular.sensitive.detect_sensitive` finds by
         name (sex, gender, race, ethnicity, religion, nationality, disability,
         an age in groups); ``()`` for none. ``sensitive_`` lists the columns used.
+    n_trees
+        Trees per column whose leaf distributions are averaged (see :class:`_Forest`). Above one, each
+        tree picks its split thresholds at random (as in Extra-Trees): on Adult (ten seeds, XGBoost
+        trained on the sample) TSTR AUC 0.9163 -> 0.9190 with five, at the same DCR share. ``1``: one
+        tree of best splits per column, the cascade before forests (its samples are unchanged).
     seed
         Seeds the fit; the same seed and data give the same model.
 
@@ -177,6 +194,7 @@ class CascadeSynthesizer(Synthesizer):
         max_depth: int | None = None,
         max_features: int | None = 50,
         sensitive: tuple[str, ...] | list[str] | str = "auto",
+        n_trees: int = 5,
         seed: int = 0,
     ):
         self.max_bins = max_bins
@@ -185,6 +203,7 @@ class CascadeSynthesizer(Synthesizer):
         self.max_depth = max_depth
         self.max_features = max_features
         self.sensitive = sensitive
+        self.n_trees = n_trees
         self.seed = seed
 
     _parameter_constraints = {
@@ -193,6 +212,7 @@ class CascadeSynthesizer(Synthesizer):
         "min_samples_leaf": Whole(1, optional=True),
         "max_depth": Whole(1, optional=True),
         "max_features": Whole(1, optional=True),
+        "n_trees": Whole(1),
     }
 
     #: whether numerical columns that others determine are drawn last (see :func:`_tied_columns`)
@@ -201,6 +221,8 @@ class CascadeSynthesizer(Synthesizer):
     _auto_sensitive = True
     #: whether wide tables draw their numbers from a Gaussian backbone (see _RelationFitter._fit_backbone)
     _backbone = True
+    #: whether a column gets ``n_trees`` randomized trees (see :class:`_Forest`) rather than one
+    _forest = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -210,6 +232,7 @@ class CascadeSynthesizer(Synthesizer):
             cls._ties = cls.__dict__.get("_ties", False)
             cls._auto_sensitive = cls.__dict__.get("_auto_sensitive", False)
             cls._backbone = cls.__dict__.get("_backbone", False)
+            cls._forest = cls.__dict__.get("_forest", False)
 
     def _check_extra(self) -> None:
         if isinstance(self.sensitive, str):
@@ -308,9 +331,13 @@ class CascadeSynthesizer(Synthesizer):
                     groups = [g for g in getattr(self, "group_columns_", []) if g < j]
                     if groups:
                         used = np.union1d(used, groups)
-                    builder = _TreeBuilder(self.n_codes_[j], used, n_rows)
-                    builder.grow(features, target, np.arange(n_rows), groups, self._subtree_fitter(rng))
-                    trees.append(builder.tree())
+                    members = []
+                    for _ in range(self.n_trees if self._forest else 1):
+                        builder = _TreeBuilder(self.n_codes_[j], used, n_rows)
+                        fitter = self._subtree_fitter(rng, randomized=self._forest and self.n_trees > 1)
+                        builder.grow(features, target, np.arange(n_rows), groups, fitter)
+                        members.append(builder.tree())
+                    trees.append(with_members(members))
                 if j in relations.relations.tied:
                     relations.fit_residual(j, codes, self._tree_grower(features, used, rng))
                 advance(1)
@@ -335,8 +362,9 @@ class CascadeSynthesizer(Synthesizer):
 
         return grow
 
-    def _subtree_fitter(self, rng: np.random.Generator, leaf_size: int | None = None):
-        """Fits one (sub)tree on some rows; a group's leaf size adapts to its row count."""
+    def _subtree_fitter(self, rng: np.random.Generator, leaf_size: int | None = None, randomized: bool = False):
+        """Fits one (sub)tree on some rows; a group's leaf size adapts to its row count. ``randomized``: each
+        split's threshold drawn at random for each feature, the best of those kept (a forest's member)."""
         from sklearn.tree import DecisionTreeClassifier
 
         size = leaf_size or self.leaf_size_
@@ -344,6 +372,7 @@ class CascadeSynthesizer(Synthesizer):
         def fit(x: np.ndarray, y: np.ndarray, group_rows: int | None):
             leaf = size if group_rows is None else min(size, max(MIN_GROUP_LEAF, round(group_rows / 10)))
             clf = DecisionTreeClassifier(min_samples_leaf=leaf, max_depth=self.max_depth,
+                                         splitter="random" if randomized else "best",
                                          random_state=int(rng.integers(2**31)))
             return clf.fit(x, y)
 
@@ -373,7 +402,7 @@ class CascadeSynthesizer(Synthesizer):
             if j in relations.tied:  # the regression, not the blurrier tree, says which rows can hold the value
                 weights = relations.chance(j, cols, levels, code)
             else:
-                weights = tree.leaf_probs[tree.apply(cols), code]
+                weights = tree.chance(cols, code)
             total = weights.sum()
             if total <= 0:
                 names = ", ".join(f"{k}={v}" for k, v in conditions.items())
@@ -432,18 +461,27 @@ class CascadeSynthesizer(Synthesizer):
         discretizers, arrays = discretizers_state(self.columns_, self.discretizers_)
         arrays["n_codes"] = self.n_codes_
         for j, tree in enumerate(self.trees_):
-            for key, arr in tree.arrays().items():
-                arrays[f"tree{j}_{key}"] = arr
+            members = tree_members(tree)
+            for m, member in enumerate(members):
+                for key, arr in member.arrays().items():
+                    arrays[f"{_prefix(j, m, len(members))}{key}"] = arr
         relations = getattr(self, "relations_", None) or _Relations()
         arrays.update(relations.arrays())
-        return {"columns": self.columns_, "discretizers": discretizers, "relations": relations.info()}, arrays
+        info = {"columns": self.columns_, "discretizers": discretizers, "relations": relations.info()}
+        if any(isinstance(tree, _Forest) for tree in self.trees_):
+            info["tree_members"] = [len(tree_members(tree)) for tree in self.trees_]
+        return info, arrays
 
     def _set_state(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
         self.columns_ = list(info["columns"])
         if sorted(self.columns_) != sorted(self.encoder_.modelled):
             raise ValueError("model columns do not match the metadata")
         self.n_codes_ = np.asarray(arrays["n_codes"], dtype=np.int64)
-        self.trees_ = [_Tree.from_arrays(arrays, f"tree{j}_", int(self.n_codes_[j])) for j in range(len(self.columns_))]
+        counts = info.get("tree_members") or [1] * len(self.columns_)
+        if len(counts) != len(self.columns_) or not all(isinstance(c, int) and 1 <= c <= 1_000 for c in counts):
+            raise ValueError("tree member counts are malformed")
+        self.trees_ = [with_members([_Tree.from_arrays(arrays, _prefix(j, m, c), int(self.n_codes_[j]))
+                                     for m in range(c)]) for j, c in enumerate(counts)]
         self.discretizers_ = discretizers_from_state(self.columns_, info["discretizers"], arrays)
         self.relations_ = _Relations.from_state(info.get("relations", {}), arrays, self.n_codes_)
         for j in self.relations_.inputs:
@@ -623,6 +661,14 @@ class _Tree:
             self._walk_arrays = cached
         return cached
 
+    def probs(self, columns: np.ndarray) -> np.ndarray:
+        """Every row's leaf distribution over the codes, shape (rows, codes)."""
+        return self.leaf_probs[self.apply(columns)]
+
+    def chance(self, columns: np.ndarray, code: int) -> np.ndarray:
+        """Every row's leaf probability of ``code``."""
+        return self.leaf_probs[self.apply(columns), code]
+
     def sample(self, columns: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Draw a code per row from its leaf, given uniforms ``u`` in [0, 1)."""
         leaves = self.apply(columns)
@@ -652,6 +698,61 @@ class _Tree:
             raise ValueError("tree leaf distributions are malformed")
         return cls(arrays[prefix + "left"], arrays[prefix + "right"], arrays[prefix + "feature"],
                    arrays[prefix + "threshold"], probs)
+
+
+class _Forest:
+    """A column's randomized trees; its conditional distribution is the mean of their leaf distributions.
+
+    One tree with leaves of many rows draws a step function of the earlier columns, blurred at fixed
+    edges; trees whose thresholds are drawn at random (as in Extra-Trees) put their edges in different
+    places, and their mean varies smoothly. The leaves keep the cascade's size, so each still mixes as
+    many people. Sampling draws each row's tree at random and its code from that tree's leaf, which is a
+    draw from the mean: no wider arrays than one tree's.
+    """
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: list[_Tree]):
+        if len(members) < 2 or len({m.leaf_probs.shape[1] for m in members}) != 1:
+            raise ValueError("a forest needs at least two trees over the same codes")
+        self.members = list(members)
+
+    def probs(self, columns: np.ndarray) -> np.ndarray:
+        out = self.members[0].probs(columns)
+        for member in self.members[1:]:
+            out += member.probs(columns)
+        return out / len(self.members)
+
+    def chance(self, columns: np.ndarray, code: int) -> np.ndarray:
+        return sum(member.chance(columns, code) for member in self.members) / len(self.members)
+
+    def sample(self, columns: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A tree per row from ``u``'s integer part (times the trees), the code from ``u``'s remainder."""
+        k = len(self.members)
+        scaled = u * k
+        pick = np.minimum(scaled.astype(np.int64), k - 1)
+        rest = np.clip(scaled - pick, 0.0, np.nextafter(1.0, 0.0))
+        out = np.empty(u.shape[0], dtype=np.int64)
+        for i, member in enumerate(self.members):
+            rows = np.flatnonzero(pick == i)
+            if rows.size:
+                out[rows] = member.sample(columns[:, rows], rest[rows])
+        return out
+
+
+def tree_members(tree: _Tree | _Forest) -> list[_Tree]:
+    """The trees a column's model is made of: a forest's members, or the tree itself."""
+    return tree.members if isinstance(tree, _Forest) else [tree]
+
+
+def with_members(members: list[_Tree]) -> _Tree | _Forest:
+    """A column's model from its trees: the tree itself when there is one."""
+    return members[0] if len(members) == 1 else _Forest(members)
+
+
+def _prefix(j: int, m: int, count: int) -> str:
+    """Where member ``m`` of column ``j``'s trees is saved (one tree: as before forests, ``tree{j}_``)."""
+    return f"tree{j}_" if count == 1 else f"tree{j}m{m}_"
 
 
 RELATION_PREDICTORS = 3  # most earlier numerical columns steering one column
@@ -1062,10 +1163,10 @@ class _Relations:
         and for a tied column ``w``: uniforms, see :meth:`_LogRelation.draw`). A backbone's relation draws its
         codes without the tree's leaves (see :meth:`_Relation.draw`)."""
         if j in self.tied:
-            probs = tree.leaf_probs[tree.apply(cols)]
+            probs = tree.probs(cols)
             return self.tied[j].draw(probs, self.discs[j], self._mean(j, cols, levels), u, v, cols, w)
         rel = self.steered[j]
-        probs = None if rel.alone else tree.leaf_probs[tree.apply(cols)]
+        probs = None if rel.alone else tree.probs(cols)
         return rel.draw(probs, self.scales[j], self._mean(j, cols, levels), u, v)
 
     def chance(self, j: int, cols: np.ndarray, levels: dict[int, np.ndarray], code: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from synthera.distributed import evaluate_dataset, fit_dataset
 from synthera.distributed.recount import leaf_counts, recount_leaves
 from synthera.evaluate import evaluate
 from synthera.tabular import get_synthesizer, load_synthesizer
+from synthera.tabular.cascade import tree_members
 from tests.distributed.conftest import small_frame
 
 pytest.importorskip("dask.distributed")
@@ -45,12 +46,17 @@ def _fit(frame_or_source, **kwargs):
         return fit_dataset(frame_or_source, get_synthesizer("cascade")(seed=0), **kwargs)
 
 
+def _trees(model) -> list:
+    """Every tree of a cascade, a column's forest member by member."""
+    return [member for tree in model.trees_ for member in tree_members(tree)]
+
+
 def test_fit_on_all_rows_equals_the_in_memory_fit(tables):
     root, real, _ = tables
     model, info = _fit(root / "real")
     assert info == {"rows": 900, "parts": 3, "sample_rows": 900, "seed": 0, "recounted_rows": 900, "skipped_rows": 0}
     memory = _fit(real)
-    for recounted, fitted in zip(model.trees_, memory.trees_, strict=True):  # re-counting all rows changes nothing
+    for recounted, fitted in zip(_trees(model), _trees(memory), strict=True):  # re-counting all rows changes nothing
         np.testing.assert_allclose(recounted.leaf_probs, fitted.leaf_probs, rtol=0, atol=1e-12)
     pd.testing.assert_frame_equal(model.sample(200, seed=4), memory.sample(200, seed=4))
 
@@ -60,15 +66,15 @@ def test_leaf_frequencies_are_recounted_over_every_row(tables, dask_client):
     here, info = _fit(root / "real", sample_rows=300, seed=3)
     assert info["sample_rows"] == 300 and info["recounted_rows"] == 900 and info["skipped_rows"] == 0
     expected = leaf_counts(here, real)  # the same trees, walked by every row in memory
-    for tree, counts in zip(here.trees_, expected, strict=True):
+    for tree, counts in zip(_trees(here), expected, strict=True):
         reached = counts.sum(axis=1) > 0
         np.testing.assert_allclose(tree.leaf_probs[reached], counts[reached] / counts[reached].sum(axis=1)[:, None],
                                    rtol=0, atol=1e-15)
     on_workers, _ = _fit(root / "real", sample_rows=300, seed=3, client=dask_client)
-    for a, b in zip(here.trees_, on_workers.trees_, strict=True):  # counts merged by addition: any split agrees
+    for a, b in zip(_trees(here), _trees(on_workers), strict=True):  # counts merged by addition: any split agrees
         np.testing.assert_array_equal(a.leaf_probs, b.leaf_probs)
     unrecounted, _ = _fit(root / "real", sample_rows=300, seed=3, recount=False)
-    pairs = zip(here.trees_, unrecounted.trees_, strict=True)
+    pairs = zip(_trees(here), _trees(unrecounted), strict=True)
     assert any(not np.array_equal(a.leaf_probs, b.leaf_probs) for a, b in pairs)  # the sample's own shares differ
 
 

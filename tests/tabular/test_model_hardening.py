@@ -20,6 +20,7 @@ import pytest
 
 from synthera.errors import DataError, ModelFileError, SyntheraWarning, UserInputError
 from synthera.tabular import CascadeSynthesizer, get_synthesizer, load_synthesizer
+from synthera.tabular.cascade import tree_members
 
 
 def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -265,9 +266,9 @@ def test_each_tree_splits_on_at_most_max_features_columns_and_picks_informative_
     model = CascadeSynthesizer(max_features=2).fit(df)
     j = model.columns_.index("target")
     assert j == len(df.columns) - 1
-    for tree in model.trees_:
+    for tree in (member for column in model.trees_ for member in tree_members(column)):
         assert len(set(tree.feature[tree.feature >= 0])) <= 2
-    assert model.columns_.index("signal") in set(model.trees_[j].feature)
+    assert all(model.columns_.index("signal") in set(t.feature) for t in tree_members(model.trees_[j]))
     syn = model.sample(4000, seed=0)
     assert (syn.loc[syn["signal"] == "s", "target"] == "u").mean() > 0.8
     with pytest.raises(UserInputError, match="max_features must be a whole number >= 1 or None"):
@@ -279,7 +280,7 @@ def test_a_wide_table_fits_with_bounded_trees(tmp_path):
     base = rng.normal(size=(200, 5))
     df = pd.DataFrame({f"c{j}": np.round(base[:, j % 5] + 0.3 * rng.normal(size=200), 2) for j in range(80)})
     model = CascadeSynthesizer(max_features=10).fit(df)
-    assert all(len(set(t.feature[t.feature >= 0])) <= 10 for t in model.trees_)
+    assert all(len(set(t.feature[t.feature >= 0])) <= 10 for column in model.trees_ for t in tree_members(column))
     again = load_synthesizer(model.save(tmp_path / "m"))
     pd.testing.assert_frame_equal(again.sample(100, seed=1), model.sample(100, seed=1))
     syn = model.sample(2000, seed=0)
