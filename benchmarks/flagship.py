@@ -5,8 +5,9 @@ aggregate figures where they are: column shapes >= 0.994, pair trends >= 0.985,
 TSTR AUC >= 0.918 and DCR share <= 0.53. For each seed the cascade is fitted on
 Adult's train split (exported as benchmarks/tabular.py does) twice: as it ships
 (``sensitive="auto"``: sex and race found by name) and with ``sensitive=()``
-(no columns treated as sensitive), samples as many rows as the train split, and
-both samples are scored by benchmarks/scoring/score.py in the peer venv (sdmetrics
+(no columns treated as sensitive), and a third time with the opt-in forest of
+five randomized trees per column (``n_trees=5``), samples as many rows as the train
+split, and every sample is scored by benchmarks/scoring/score.py in the peer venv (sdmetrics
 quality report, XGBoost trained on synthetic and tested on the official test
 split, DCR share): the same scorer as benchmarks/tabular.py, in one run.
 
@@ -33,23 +34,26 @@ from bench_sdv import PEER_PY, export_adult, loadavg, score_fields  # noqa: E402
 
 RESULTS = HERE / "results"
 SCORE = HERE / "scoring" / "score.py"
-ARMS = {"default (sensitive found by name)": "auto", "no sensitive columns": ()}
+#: arm: (sensitive, n_trees, file stem)
+ARMS = {"default (sensitive found by name)": ("auto", 1, "auto"), "no sensitive columns": ((), 1, "none"),
+        "n_trees=5 (opt-in; sensitive found by name)": ("auto", 5, "trees5")}
 FIELDS = ("column_shapes", "column_pair_trends", "tstr_auc", "dcr_share", "exact_copies")
 TARGETS = {"column_shapes": (">=", 0.994), "column_pair_trends": (">=", 0.985), "tstr_auc": (">=", 0.918),
            "dcr_share": ("<=", 0.53)}
 
 
-def run_arm(sensitive, seed: int, train: Path, test: Path, workdir: Path) -> dict:
+def run_arm(arm: tuple, seed: int, train: Path, test: Path, workdir: Path) -> dict:
     """Fit, sample and score one arm at one seed."""
     import pandas as pd
 
     from synthera.tabular import CascadeSynthesizer
 
+    sensitive, n_trees, stem = arm
     frame = pd.read_parquet(train)
     start = time.perf_counter()
-    model = CascadeSynthesizer(sensitive=sensitive, seed=seed).fit(frame)
+    model = CascadeSynthesizer(sensitive=sensitive, n_trees=n_trees, seed=seed).fit(frame)
     fit_s = time.perf_counter() - start
-    out = workdir / f"{'auto' if sensitive else 'none'}_{seed}.csv"
+    out = workdir / f"{stem}_{seed}.csv"
     model.sample(len(frame), seed=seed).to_csv(out, index=False)
     score = workdir / f"{out.stem}.score.json"
     subprocess.run([str(PEER_PY), str(SCORE), "--train", str(train), "--test", str(test), "--synthetic", str(out),
@@ -98,8 +102,8 @@ def main() -> None:
     load_start = loadavg()
     runs = {arm: [] for arm in ARMS}
     for seed in args.seeds:
-        for arm, sensitive in ARMS.items():
-            runs[arm].append(run_arm(sensitive, seed, train, test, args.workdir))
+        for arm, spec in ARMS.items():
+            runs[arm].append(run_arm(spec, seed, train, test, args.workdir))
             print(arm, runs[arm][-1], flush=True)
     summary = {arm: {"seeds": ", ".join(map(str, args.seeds)), "sensitive_used": rs[0]["sensitive_used"],
                      **{k: statistics.fmean(r[k] for r in rs) for k in (*FIELDS, "fit_s")}}
