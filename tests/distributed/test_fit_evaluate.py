@@ -141,3 +141,19 @@ def test_cli_fit_and_evaluate_with_workers(tables, dask_client, monkeypatch, tmp
     saved = json.loads((tmp_path / "e" / "results.json").read_text())
     assert saved["scale"]["rows"] == {"real": 900, "synthetic": 600}
     assert saved["scale"]["sampled_rows"] == {"real": 900, "synthetic": 600}
+
+
+def test_every_tree_of_a_forest_is_recounted(tables):
+    root, real, _ = tables
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forest, _ = fit_dataset(root / "real", get_synthesizer("cascade")(seed=0, n_trees=3), sample_rows=300,
+                                seed=3)
+    assert any(len(tree_members(t)) == 3 for t in forest.trees_)
+    expected = leaf_counts(forest, real)  # every member walked by every row in memory
+    assert len(expected) == len(_trees(forest)) > len(forest.trees_)
+    for tree, counts in zip(_trees(forest), expected, strict=True):
+        reached = counts.sum(axis=1) > 0
+        np.testing.assert_allclose(tree.leaf_probs[reached], counts[reached] / counts[reached].sum(axis=1)[:, None],
+                                   rtol=0, atol=1e-15)
+    assert len(forest.sample(100, seed=0)) == 100
