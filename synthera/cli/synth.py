@@ -30,8 +30,9 @@ MAX_LENGTH_HELP = "A sequence model: the longest history accepted (default 10,00
 ENTITIES_HELP = ("A sequence model: the number of synthetic histories (entities) to write, each of several rows "
                  "(default: as many as in training). --rows does not apply to it.")
 #: The options of ``fit`` and ``sample`` that only a one-table model takes (parameter -> flag).
-_ROW_MODEL_FIT = {"model": "--model", "epochs": "--epochs", "epsilon": "--epsilon", "delta": "--delta",
-                  "workers": "--workers", "scheduler": "--scheduler", "domain_is_public": "--domain-is-public"}
+_ROW_MODEL_FIT = {"model": "--model", "epochs": "--epochs", "trees": "--trees", "epsilon": "--epsilon",
+                  "delta": "--delta", "workers": "--workers", "scheduler": "--scheduler",
+                  "domain_is_public": "--domain-is-public"}
 _ONE_TABLE_FIT = {**_ROW_MODEL_FIT, "sequence_key": "--sequence-key", "sequence_index": "--sequence-index",
                   "max_length": "--max-length"}
 #: The options of ``sample`` that a sequence model does not take (it takes --entities, --where, --format ...).
@@ -54,6 +55,9 @@ def _refuse_one_table_flags(given: dict, flags: dict[str, str], why: str) -> Non
 FIT_SEED_HELP = ("Same seed and data give the same model (default 0; DP models default to fresh randomness "
                  "for their noise).")
 MODEL_HELP = "Synthesizer name (see `synthera models`); default: the flagship."
+TREES_HELP = ("The cascade: randomized trees per column, their leaves averaged (default 1: one tree of best splits). "
+              "5 suits rows meant to train a model (Adult: TSTR AUC 0.9164 -> 0.9188) but blurs associations "
+              "between categories.")
 
 
 @app.command()
@@ -66,6 +70,7 @@ def fit(
     ),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs, for models that train in epochs."),
+    trees: int | None = typer.Option(None, "--trees", help=TREES_HELP),
     epsilon: float | None = typer.Option(
         None, "--epsilon", help="Privacy budget ε, required by differentially private models (see `synthera models`)."
     ),
@@ -116,7 +121,7 @@ def fit(
                               fmt=fmt, encoding=encoding, seed=seed, max_length=max_length)
     cls = get_synthesizer(model or DEFAULT_SYNTHESIZER)
     private = cls.differentially_private
-    params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs,
+    params = _fit_params(cls, epsilon=epsilon, delta=delta, seed=seed, epochs=epochs, trees=trees,
                          sensitive=_declared_sensitive(cls, sensitive, hints))
     if workers is not None or scheduler is not None:
         _fit_dataset(cls(**params), data, out, hints=hints, table=table, workers=workers, scheduler=scheduler,
@@ -216,7 +221,7 @@ def _declared_sensitive(cls, sensitive: list[str] | None, hints) -> list[str] | 
     return None
 
 
-def _fit_params(cls, *, epsilon, delta, seed, epochs, sensitive) -> dict:
+def _fit_params(cls, *, epsilon, delta, seed, epochs, trees, sensitive) -> dict:
     """The model's parameters from fit's options, with one line for each option the model cannot take."""
     private = cls.differentially_private
     params = {"seed": seed if seed is not None or private else 0}
@@ -241,6 +246,12 @@ def _fit_params(cls, *, epsilon, delta, seed, epochs, sensitive) -> dict:
         if epochs < 1:
             raise UserInputError(f"--epochs must be at least 1; got {epochs}")
         params["epochs"] = epochs
+    if trees is not None:
+        if "n_trees" not in cls.param_names():
+            raise UserInputError(f"the {cls.name} model takes no --trees; drop it, or use --model cascade")
+        if trees < 1:
+            raise UserInputError(f"--trees must be at least 1; got {trees}")
+        params["n_trees"] = trees
     if sensitive is not None and "sensitive" in cls.param_names():
         params["sensitive"] = list(sensitive)
     elif sensitive:

@@ -157,3 +157,20 @@ def test_codes_with_leading_zeros_come_back_with_them(tmp_path):
     lines = (tmp_path / "s.csv").read_text().splitlines()
     zips = {line.split(",")[0] for line in lines[1:]}
     assert "02134" in zips and zips <= set(real["zip"])
+
+
+def test_trees_fits_the_cascade_with_a_forest_and_is_refused_where_it_does_not_apply(tmp_path):
+    from synthera.tabular import load_synthesizer
+    from synthera.tabular.cascade import tree_members
+
+    real = pd.DataFrame({"x": [i % 37 for i in range(400)], "y": [f"c{i % 5}" for i in range(400)]})
+    real.to_csv(tmp_path / "real.csv", index=False)
+    result = runner.invoke(app, ["fit", str(tmp_path / "real.csv"), "-o", str(tmp_path / "m"), "--trees", "3"])
+    assert result.exit_code == 0, result.stderr
+    model = load_synthesizer(tmp_path / "m")
+    assert model.n_trees == 3 and max(len(tree_members(t)) for t in model.trees_) == 3
+    for args, needle in ((["--trees", "0"], "--trees must be at least 1; got 0"),
+                         (["--trees", "2", "--model", "gaussian_copula"], "takes no --trees"),
+                         (["--trees", "2", "--sequence-key", "y", "--sequence-index", "x"], "--trees applies to one")):
+        result = runner.invoke(app, ["fit", str(tmp_path / "real.csv"), "-o", str(tmp_path / "n"), *args])
+        _one_line_error(result, needle)
