@@ -156,11 +156,11 @@ register_step(StepKind("inspect", Params, _run_inspect, reads={"data": "source"}
 class FitParams(Params):
     model: str = "cascade"
     epochs: int | None = Field(None, ge=1)
+    trees: int | None = Field(None, ge=1)  # the cascade's randomized trees per column (fit --trees)
     epsilon: float | None = Field(None, gt=0)
     delta: float | None = Field(None, gt=0, lt=1)
     seed: int | None = Field(None, ge=0)
     domain_is_public: bool = False
-
 
 
 def _check_fit(p: FitParams) -> list[tuple[str, str]]:
@@ -178,6 +178,8 @@ def _check_fit(p: FitParams) -> list[tuple[str, str]]:
                  "dp_marginals")]
     if p.epochs is not None and "epochs" not in cls.param_names():
         return [("epochs", f"the {p.model} model does not train in epochs; drop epochs")]
+    if p.trees is not None and "n_trees" not in cls.param_names():
+        return [("trees", f"the {p.model} model has no trees; drop trees, or use model: cascade")]
     return []
 
 
@@ -192,6 +194,8 @@ def _run_fit(ctx: StepContext) -> StepResult:
         kwargs.update(epsilon=p.epsilon, delta=p.delta)
     if p.epochs is not None:
         kwargs["epochs"] = p.epochs
+    if p.trees is not None:
+        kwargs["n_trees"] = p.trees
     hints = Metadata.load(ctx.inputs["metadata"]) if ctx.inputs.get("metadata") else None
     start = time.perf_counter()
     if ctx.scaled_out:

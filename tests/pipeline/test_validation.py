@@ -52,6 +52,8 @@ CASES = [
      5, ["fit 1 + clf 1 = 2", "more than the declared total 1.5", "lower a step's epsilon or raise the total"]),
     ("dp model without epsilon", HEAD + "steps:\n" + FIT.replace("gaussian_copula", "dp_marginals"), 8,
      ["dp_marginals model is differentially private and needs epsilon"]),
+    ("trees without trees", HEAD + "steps:\n" + FIT + "      trees: 5\n", 9,
+     ["the gaussian_copula model has no trees", "use model: cascade"]),
     ("duplicate id", HEAD + "steps:\n" + FIT + FIT, 9, ["'fit' is used twice"]),
     ("literal key", HEAD + "steps:\n  - id: submit\n    kind: flock-submit\n    params:\n      task_id: 7\n"
      "      repo_id: me/m\n      revision: abc\n      base_model: qwen1.5\n      api_key: flk-0123456789abcdef\n", 12,
