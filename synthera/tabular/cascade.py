@@ -237,6 +237,8 @@ class CascadeSynthesizer(Synthesizer):
     _backbone = True
     #: whether a column gets ``n_trees`` randomized trees (see :class:`_Forest`) rather than one
     _forest = True
+    #: whether a column that an earlier column fixes is set from it (see :func:`_determined`)
+    _derive = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -247,6 +249,7 @@ class CascadeSynthesizer(Synthesizer):
             cls._auto_sensitive = cls.__dict__.get("_auto_sensitive", False)
             cls._backbone = cls.__dict__.get("_backbone", False)
             cls._forest = cls.__dict__.get("_forest", False)
+            cls._derive = cls.__dict__.get("_derive", False)
 
     def _check_extra(self) -> None:
         if isinstance(self.sensitive, str):
@@ -320,6 +323,9 @@ class CascadeSynthesizer(Synthesizer):
             codes[:, j] = columns[name][0]
         self.n_codes_ = np.asarray([columns[name][1] for name in self.columns_], dtype=np.int64)
         self.leaf_size_ = self.min_samples_leaf or default_leaf_size(n_rows)
+        exact = np.asarray([name not in self.discretizers_ or self.discretizers_[name].exact
+                            for name in self.columns_])
+        self.derived_ = _determined(codes, exact, self.n_codes_) if self._derive else {}
         self.trees_ = self._fit_trees(codes, rng)
 
     def _fit_trees(self, codes: np.ndarray, rng: np.random.Generator) -> list[_Tree]:
@@ -402,6 +408,7 @@ class CascadeSynthesizer(Synthesizer):
         cols = np.zeros((len(self.columns_), m), dtype=np.float32)
         relations = self._relations()
         levels = {}  # quantile levels inside the codes of the columns that steer or are steered (see _Relation)
+        derived = getattr(self, "derived_", {})
         for j, tree in enumerate(self.trees_):
             if j not in wanted:
                 if j in relations.steered or j in relations.tied:
@@ -411,9 +418,16 @@ class CascadeSynthesizer(Synthesizer):
                     cols[j] = tree.sample(cols, rng.random(m))
                     if relations.keeps_level(j):
                         levels[j] = rng.random(m)
+                if j in derived:  # the earlier column fixes this one: its tree's draw only where it does not
+                    source, table = derived[j]
+                    fixed = table[cols[source].astype(np.int64)]
+                    cols[j] = np.where(fixed >= 0, fixed, cols[j])
                 continue
             code = wanted[j]
-            if j in relations.tied:  # the regression, not the blurrier tree, says which rows can hold the value
+            if j in derived:
+                source, table = derived[j]
+                weights = (table[cols[source].astype(np.int64)] == code).astype(np.float64)
+            elif j in relations.tied:  # the regression, not the blurrier tree, says which rows can hold the value
                 weights = relations.chance(j, cols, levels, code)
             else:
                 weights = tree.chance(cols, code)
@@ -482,6 +496,10 @@ class CascadeSynthesizer(Synthesizer):
         relations = getattr(self, "relations_", None) or _Relations()
         arrays.update(relations.arrays())
         info = {"columns": self.columns_, "discretizers": discretizers, "relations": relations.info()}
+        derived = getattr(self, "derived_", {})
+        if derived:
+            info["derived"] = {str(j): int(source) for j, (source, _) in derived.items()}
+            arrays.update({f"derived{j}": table for j, (_, table) in derived.items()})
         if any(isinstance(tree, _Forest) for tree in self.trees_):
             info["tree_members"] = [len(tree_members(tree)) for tree in self.trees_]
         return info, arrays
@@ -498,9 +516,54 @@ class CascadeSynthesizer(Synthesizer):
                                      for m in range(c)]) for j, c in enumerate(counts)]
         self.discretizers_ = discretizers_from_state(self.columns_, info["discretizers"], arrays)
         self.relations_ = _Relations.from_state(info.get("relations", {}), arrays, self.n_codes_)
+        self.derived_ = {}
+        for key, source in (info.get("derived") or {}).items():
+            j, source = int(key), int(source)
+            table = np.asarray(arrays[f"derived{j}"], dtype=np.int64)
+            if not (0 <= source < j < len(self.columns_)) or table.shape != (int(self.n_codes_[source]),) \
+                    or table.max(initial=-1) >= self.n_codes_[j] or table.min(initial=0) < -1:
+                raise ValueError("a derived column's table is malformed")
+            self.derived_[j] = (source, table)
         for j in self.relations_.inputs:
             if self.columns_[j] not in self.discretizers_:
                 raise ValueError("a tied relation refers to a column that is not numerical")
+
+
+def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> dict[int, tuple[int, np.ndarray]]:
+    """Columns that an earlier column fixes in every training row: ``{column: (earlier column, table)}``.
+
+    Adult's education_num is education written as a number; a tree with leaves of 163 people cannot
+    isolate Preschool (51 people), and 2.2% of sampled rows paired an education with another's number
+    ("Masters", 13). Where every code of an earlier column ``a`` goes with one code of a later column
+    ``b`` (both exact: categories, or numbers whose codes are single values), ``b`` is set from ``a`` at
+    sampling: ``table[a's code]`` (-1 for a code no training row holds). ``a`` must hold at least
+    :data:`DERIVED_MIN_ROWS` rows per code on average (an identifier fixes every column trivially); of
+    several, the one with the fewest codes. Only pairs already in the cascade's order are used: a zip code
+    that fixes a city comes after it (more codes), and the city is still drawn by its tree.
+    """
+    n_rows, width = codes.shape
+    out = {}
+    candidates = [j for j in range(width) if exact[j] and n_codes[j] <= n_rows / DERIVED_MIN_ROWS]
+    present = {j: np.unique(codes[:, j]) for j in candidates[:DERIVED_MAX_COLUMNS]}
+    for b in present:
+        if present[b].size < 2:
+            continue
+        best = None
+        for a in present:
+            if a >= b or present[a].size < present[b].size or (best is not None and n_codes[a] >= n_codes[best]):
+                continue
+            pairs = np.unique(codes[:, a].astype(np.int64) * int(n_codes[b]) + codes[:, b])
+            if pairs.size == present[a].size:  # one code of b for every code of a
+                best = a
+        if best is not None:
+            table = np.full(int(n_codes[best]), -1, dtype=np.int64)
+            table[codes[:, best]] = codes[:, b]
+            out[b] = (best, table)
+    return out
+
+
+DERIVED_MIN_ROWS = 5  # rows per code (on average) of a column that fixes another
+DERIVED_MAX_COLUMNS = 200  # exact columns checked for such pairs (pairs cost a pass over the rows each)
 
 
 SMALL_LEAF = 8  # fewest rows in a leaf of a small table's trees

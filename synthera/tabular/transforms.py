@@ -284,6 +284,11 @@ class Discretizer:
     def null_code(self) -> int | None:
         return len(self.table_) if self.nullable_ else None
 
+    @property
+    def exact(self) -> bool:
+        """Whether every code stands for one value (each of a column's few values kept, or point masses only)."""
+        return bool(np.all(self.table_[:, 0] == self.table_[:, -1]))
+
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Code of each value: its point mass if it is one, else the range bin that holds it."""
         values = np.asarray(values, dtype=np.float64)

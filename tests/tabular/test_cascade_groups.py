@@ -125,10 +125,11 @@ def test_a_chosen_leaf_size_holds_when_no_group_is_kept_apart():
     # 30 rows here (a group's leaf size), and color followed label.
     rng = np.random.default_rng(0)
     label = rng.choice(["yes", "no"], 200)
+    follows = rng.random(200) < 0.9  # color follows label on most rows (all rows: color would be derived)
     real = pd.DataFrame({"sex": rng.choice(["F", "M"], 200), "label": label,
-                         "color": np.where(label == "yes", "red", "blue")})
+                         "color": np.where((label == "yes") == follows, "red", "blue")})
     synthetic = CascadeSynthesizer(min_samples_leaf=200, sensitive=["sex"], seed=0).fit(real).sample(2000, seed=0)
     agree = ((synthetic["label"] == "yes") == (synthetic["color"] == "red")).mean()
     assert 0.4 < agree < 0.6
     default = CascadeSynthesizer(sensitive=["sex"], seed=0).fit(real).sample(2000, seed=0)
-    assert ((default["label"] == "yes") == (default["color"] == "red")).mean() > 0.95
+    assert ((default["label"] == "yes") == (default["color"] == "red")).mean() > 0.85
