@@ -56,7 +56,7 @@ FIT_SEED_HELP = ("Same seed and data give the same model (default 0; DP models d
                  "for their noise).")
 MODEL_HELP = "Synthesizer name (see `synthera models`); default: the flagship."
 TREES_HELP = ("The cascade: randomized trees per column, their leaves averaged (default 1: one tree of best splits). "
-              "5 suits rows meant to train a model (Adult: TSTR AUC 0.9164 -> 0.9188) but blurs associations "
+              "5 suits rows meant to train a model (Adult: TSTR AUC 0.9162 -> 0.9184) but blurs associations "
               "between categories.")
 
 
