@@ -240,18 +240,16 @@ def _fit_params(cls, *, epsilon, delta, seed, epochs, trees, sensitive) -> dict:
             )
         check_budget(epsilon, delta if delta is not None else 0.5)
         params.update(epsilon=epsilon, delta=delta)
-    if epochs is not None:
-        if "epochs" not in cls.param_names():
-            raise UserInputError(f"the {cls.name} model does not train in epochs; drop --epochs")
-        if epochs < 1:
-            raise UserInputError(f"--epochs must be at least 1; got {epochs}")
-        params["epochs"] = epochs
-    if trees is not None:
-        if "n_trees" not in cls.param_names():
-            raise UserInputError(f"the {cls.name} model takes no --trees; drop it, or use --model cascade")
-        if trees < 1:
-            raise UserInputError(f"--trees must be at least 1; got {trees}")
-        params["n_trees"] = trees
+    for flag, name, value, refusal in (
+            ("--epochs", "epochs", epochs, f"the {cls.name} model does not train in epochs; drop --epochs"),
+            ("--trees", "n_trees", trees, f"the {cls.name} model takes no --trees; drop it, or use --model cascade")):
+        if value is None:
+            continue
+        if name not in cls.param_names():
+            raise UserInputError(refusal)
+        if value < 1:
+            raise UserInputError(f"{flag} must be at least 1; got {value}")
+        params[name] = value
     if sensitive is not None and "sensitive" in cls.param_names():
         params["sensitive"] = list(sensitive)
     elif sensitive:
