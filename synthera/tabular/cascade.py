@@ -550,7 +550,13 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
     n_rows, width = codes.shape
     out = {}
     candidates = [j for j in range(width) if exact[j] and n_codes[j] <= n_rows / DERIVED_MIN_ROWS]
-    present = {j: np.unique(codes[:, j]) for j in candidates[:DERIVED_MAX_COLUMNS]}
+    present = {j: np.flatnonzero(np.bincount(codes[:, j], minlength=int(n_codes[j])))
+               for j in candidates[:DERIVED_MAX_COLUMNS]}
+    head = codes[:DERIVED_HEAD_ROWS].astype(np.int64)  # a pair that fails on these rows fails on all: cheap test
+
+    def fixes(a: int, b: int, rows: np.ndarray, n_a: int) -> bool:  # one code of b for every code of a
+        return np.unique(rows[:, a].astype(np.int64) * int(n_codes[b]) + rows[:, b]).size == n_a
+
     for b in present:
         if present[b].size < 2:
             continue
@@ -558,8 +564,7 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
         for a in present:
             if a >= b or present[a].size < present[b].size or (best is not None and n_codes[a] >= n_codes[best]):
                 continue
-            pairs = np.unique(codes[:, a].astype(np.int64) * int(n_codes[b]) + codes[:, b])
-            if pairs.size == present[a].size:  # one code of b for every code of a
+            if fixes(a, b, head, np.unique(head[:, a]).size) and fixes(a, b, codes, present[a].size):
                 best = a
         if best is not None:
             table = np.full(int(n_codes[best]), -1, dtype=np.int64)
@@ -569,7 +574,8 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
 
 
 DERIVED_MIN_ROWS = 5  # rows per code (on average) of a column that fixes another
-DERIVED_MAX_COLUMNS = 200  # exact columns checked for such pairs (pairs cost a pass over the rows each)
+DERIVED_MAX_COLUMNS = 100  # exact columns checked for such pairs (a pair that passes costs a pass over the rows)
+DERIVED_HEAD_ROWS = 5_000  # rows a pair is first checked on
 
 
 SMALL_LEAF = 8  # fewest rows in a leaf of a small table's trees
