@@ -329,7 +329,7 @@ class CascadeSynthesizer(Synthesizer):
         self.leaf_size_ = self.min_samples_leaf or default_leaf_size(n_rows)
         exact = np.asarray([name not in self.discretizers_ or self.discretizers_[name].exact
                             for name in self.columns_])
-        self.derived_ = _determined(codes, exact, self.n_codes_) if self._derive else {}
+        self.determined_ = _determined(codes, exact, self.n_codes_) if self._derive else {}
         self.trees_ = self._fit_trees(codes, rng)
 
     def _fit_trees(self, codes: np.ndarray, rng: np.random.Generator) -> list[_Tree]:
@@ -412,7 +412,7 @@ class CascadeSynthesizer(Synthesizer):
         cols = np.zeros((len(self.columns_), m), dtype=np.float32)
         relations = self._relations()
         levels = {}  # quantile levels inside the codes of the columns that steer or are steered (see _Relation)
-        derived = getattr(self, "derived_", {})
+        derived = getattr(self, "determined_", {})
         for j, tree in enumerate(self.trees_):
             if j not in wanted:
                 if j in relations.steered or j in relations.tied:
@@ -499,10 +499,10 @@ class CascadeSynthesizer(Synthesizer):
         relations = getattr(self, "relations_", None) or _Relations()
         arrays.update(relations.arrays())
         info = {"columns": self.columns_, "discretizers": discretizers, "relations": relations.info()}
-        derived = getattr(self, "derived_", {})
-        if derived:
-            info["derived"] = {str(j): int(source) for j, (source, _) in derived.items()}
-            arrays.update({f"derived{j}": table for j, (_, table) in derived.items()})
+        determined = getattr(self, "determined_", {})
+        if determined:
+            info["determined"] = {str(j): int(source) for j, (source, _) in determined.items()}
+            arrays.update({f"determined{j}": table for j, (_, table) in determined.items()})
         if any(isinstance(tree, _Forest) for tree in self.trees_):
             info["tree_members"] = [len(tree_members(tree)) for tree in self.trees_]
         return info, arrays
@@ -519,14 +519,14 @@ class CascadeSynthesizer(Synthesizer):
                                      for m in range(c)]) for j, c in enumerate(counts)]
         self.discretizers_ = discretizers_from_state(self.columns_, info["discretizers"], arrays)
         self.relations_ = _Relations.from_state(info.get("relations", {}), arrays, self.n_codes_)
-        self.derived_ = {}
-        for key, source in (info.get("derived") or {}).items():
+        self.determined_ = {}
+        for key, source in (info.get("determined") or {}).items():
             j, source = int(key), int(source)
-            table = np.asarray(arrays[f"derived{j}"], dtype=np.int64)
+            table = np.asarray(arrays[f"determined{j}"], dtype=np.int64)
             if not (0 <= source < j < len(self.columns_)) or table.shape != (int(self.n_codes_[source]),) \
                     or table.max(initial=-1) >= self.n_codes_[j] or table.min(initial=0) < -1:
                 raise ValueError("a derived column's table is malformed")
-            self.derived_[j] = (source, table)
+            self.determined_[j] = (source, table)
         for j in self.relations_.inputs:
             if self.columns_[j] not in self.discretizers_:
                 raise ValueError("a tied relation refers to a column that is not numerical")

@@ -27,7 +27,7 @@ def _contradictions(frame: pd.DataFrame) -> float:
 def test_a_column_another_fixes_is_set_from_it(tmp_path, monkeypatch):
     real = _people()
     model = CascadeSynthesizer(seed=0, min_samples_leaf=100).fit(real)
-    assert {model.columns_[b]: model.columns_[a] for b, (a, _) in model.derived_.items()} == {"level_num": "level"}
+    assert {model.columns_[b]: model.columns_[a] for b, (a, _) in model.determined_.items()} == {"level_num": "level"}
     syn = model.sample(20_000, seed=1)
     assert _contradictions(syn) == 0.0
     again = load_synthesizer(model.save(tmp_path / "m"))
@@ -42,18 +42,18 @@ def test_near_relations_and_identifiers_fix_nothing():
     real = _people()
     noisy = real.copy()
     noisy.loc[noisy.index[:30], "level_num"] = 0  # the relation holds on 99% of rows: learnt, not imposed
-    assert CascadeSynthesizer(seed=0).fit(noisy).derived_ == {}
+    assert CascadeSynthesizer(seed=0).fit(noisy).determined_ == {}
     rng = np.random.default_rng(4)
     ids = pd.DataFrame({"code": [f"k{i // 2}" for i in range(400)], "flag": rng.choice(["a", "b"], 400)})
     ids["flag"] = ids.groupby("code")["flag"].transform("first")  # each code (2 rows) holds one flag
-    assert CascadeSynthesizer(seed=0).fit(ids).derived_ == {}  # two rows per code are no evidence
+    assert CascadeSynthesizer(seed=0).fit(ids).determined_ == {}  # two rows per code are no evidence
 
 
 @pytest.mark.parametrize("edit", [lambda a: a[:-1], lambda a: a + 50])
 def test_a_malformed_table_is_refused(edit):
     model = CascadeSynthesizer(seed=0).fit(_people(800))
     info, arrays = model._get_state()
-    key = next(k for k in arrays if k.startswith("derived"))
+    key = next(k for k in arrays if k.startswith("determined"))
     arrays[key] = edit(arrays[key])
     fresh = CascadeSynthesizer(seed=0)
     fresh.encoder_ = model.encoder_
