@@ -40,7 +40,7 @@ def recount_leaves(model: Any, parts: list[str], *, client: Any = None) -> dict:
     from synthera.distributed.sample import _model_source
 
     _, files, model_hash = _model_source(model)
-    totals = [np.zeros(tree.leaf_probs.shape, dtype=np.int64) for tree in _trees(model)]
+    totals = [np.zeros(tree.leaf_probs.shape, dtype=np.int64) for _, tree in _trees(model)]
     rows = skipped = 0
     for first in range(0, len(parts), PARTS_PER_ROUND):
         calls = [(p, model_hash) for p in parts[first:first + PARTS_PER_ROUND]]
@@ -57,7 +57,7 @@ def part_leaf_counts(files: dict[str, bytes], path: str, model_hash: str) -> dic
     from synthera.distributed.sample import _load
 
     model = _load(files, model_hash)
-    totals = [np.zeros(tree.leaf_probs.size, dtype=np.int64) for tree in _trees(model)]
+    totals = [np.zeros(tree.leaf_probs.size, dtype=np.int64) for _, tree in _trees(model)]
     rows = skipped = 0
     for frame in batches(path, columns=list(model.encoder_.modelled)):
         try:
@@ -79,23 +79,16 @@ def leaf_counts(model: Any, frame: pd.DataFrame) -> list[np.ndarray]:
     return _tree_counts(model, _codes(model, frame))
 
 
-def _trees(model: Any) -> list:
-    """Every tree of the model, column by column (a forest's members one after another)."""
+def _trees(model: Any) -> list[tuple[int, Any]]:
+    """Every tree of the model with the column it predicts, column by column (a forest's members in turn)."""
     from synthera.tabular.cascade import tree_members
 
-    return [member for tree in model.trees_ for member in tree_members(tree)]
-
-
-def _columns_of_trees(model: Any) -> list[int]:
-    """The column each of :func:`_trees`' trees predicts."""
-    from synthera.tabular.cascade import tree_members
-
-    return [j for j, tree in enumerate(model.trees_) for _ in tree_members(tree)]
+    return [(j, member) for j, tree in enumerate(model.trees_) for member in tree_members(tree)]
 
 
 def _tree_counts(model: Any, codes: np.ndarray) -> list[np.ndarray]:
     out = []
-    for j, tree in zip(_columns_of_trees(model), _trees(model), strict=True):
+    for j, tree in _trees(model):
         nodes, k = tree.leaf_probs.shape
         keys = tree.apply(codes).astype(np.int64) * k + codes[j].astype(np.int64)
         out.append(np.bincount(keys, minlength=nodes * k).reshape(nodes, k))
