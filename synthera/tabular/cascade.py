@@ -53,13 +53,26 @@ by those weights (sequential importance resampling), so rare values need no
 rejection loop.
 
 Small groups: columns declared ``sensitive`` come first in the order, and
-every later tree splits on them before anything else: each group (each
-combination of the declared columns) of at least :data:`MIN_GROUP_ROWS` rows
-gets its own subtree, grown with a leaf size that adapts to the group (a
-tenth of its rows, between :data:`MIN_GROUP_LEAF` and ``min_samples_leaf``),
-and smaller groups share one. A small group's leaves therefore hold its own
-people, and its rates and relations are not averaged with the majority's in
-leaves of hundreds of rows.
+every later tree is grown on all rows, then each of its leaves is split by
+the small groups of those columns (at least :data:`MIN_GROUP_ROWS` rows, under
+:data:`LARGE_GROUP_SHARE` of them). A group's leaf holds the group's own
+frequencies in that leaf, shrunk toward the pooled leaf's by ``k`` pseudo-rows
+(a hierarchical prior), with ``k`` estimated per group and column from how far
+the group's rows stray from the pooled leaves (:func:`_prior_strength`): a
+group that follows the majority borrows its structure (with at most
+``min_samples_leaf`` pseudo-rows), and one that departs from it keeps its own
+rates and relations instead of the majority's. On Adult this replaced separate subtrees per group
+(whose few hundred rows could learn little structure): TSTR AUC 0.9154 ->
+0.9181 (seeds 0-5, with the leaf rule below) and the race DP difference of a
+model trained on the sample 0.176 -> 0.199 (real 0.198).
+
+Few-valued columns (at most :data:`FEW_CODES` codes: on Adult sex, income,
+race, relationship, marital status) are drawn first and their trees split on
+few features, so leaves of ``min_samples_leaf`` rows cannot separate small
+combinations (race x income x sex); when ``min_samples_leaf`` is not given,
+their leaves hold a tenth of the default (at least :data:`MIN_LEAF` rows),
+which leaves the DCR share unchanged (0.518 on Adult) where richer columns'
+smaller leaves would raise it.
 
 Tight relations between numbers (volume ~ x * y * z, price rising with
 weight) would blur if a value were drawn uniformly inside its bin. So a
@@ -243,6 +256,8 @@ class CascadeSynthesizer(Synthesizer):
     _forest = True
     #: whether a column that an earlier column fixes is set from it (see :func:`_determined`)
     _derive = True
+    #: whether few-valued columns get smaller leaves (see :meth:`_column_leaf`)
+    _few_leaf = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -254,6 +269,7 @@ class CascadeSynthesizer(Synthesizer):
             cls._backbone = cls.__dict__.get("_backbone", False)
             cls._forest = cls.__dict__.get("_forest", False)
             cls._derive = cls.__dict__.get("_derive", False)
+            cls._few_leaf = cls.__dict__.get("_few_leaf", False)
 
     def _check_extra(self) -> None:
         if isinstance(self.sensitive, str):
@@ -355,11 +371,16 @@ class CascadeSynthesizer(Synthesizer):
                     groups = [g for g in getattr(self, "group_columns_", []) if g < j]
                     if groups:
                         used = np.union1d(used, groups)
+                    leaf = self._column_leaf(j)
                     members = []
                     for _ in range(self.n_trees if self._forest else 1):
                         builder = _TreeBuilder(self.n_codes_[j], used, n_rows)
-                        fitter = self._subtree_fitter(rng, randomized=self._forest and self.n_trees > 1)
-                        builder.grow(features, target, np.arange(n_rows), groups, fitter)
+                        fitter = self._subtree_fitter(rng, leaf, randomized=self._forest and self.n_trees > 1)
+                        root, leaves = builder.grow(features, target, fitter)
+                        if groups:
+                            builder.split_by_groups(leaves, features, target,
+                                                    [(g, int(self.n_codes_[g])) for g in groups],
+                                                    max_strength=self.leaf_size_)
                         members.append(builder.tree())
                     trees.append(with_members(members))
                 if j in relations.relations.tied:
@@ -367,6 +388,12 @@ class CascadeSynthesizer(Synthesizer):
                 advance(1)
         self.relations_ = relations.done()
         return trees
+
+    def _column_leaf(self, j: int) -> int | None:
+        """Leaf size of column ``j``'s tree when not the default: smaller for few-valued columns (module docstring)."""
+        if not self._few_leaf or self.min_samples_leaf is not None or self.n_codes_[j] > FEW_CODES:
+            return None
+        return min(self.leaf_size_, max(MIN_LEAF, round(self.leaf_size_ / FEW_LEAF_SHARE)))
 
     def _tree_grower(self, features: np.ndarray, used: np.ndarray, rng: np.random.Generator):
         """Grows a tree for another target on the columns ``used`` (a tied column's residual), or its marginal.
@@ -381,20 +408,19 @@ class CascadeSynthesizer(Synthesizer):
             if used.size == 0 or np.unique(target).size == 1:
                 return _Tree.constant(target, n_codes)
             builder = _TreeBuilder(n_codes, used, target.size)
-            builder.grow(features, target, np.arange(target.size), [], self._subtree_fitter(rng, leaf))
+            builder.grow(features, target, self._subtree_fitter(rng, leaf))
             return builder.tree()
 
         return grow
 
     def _subtree_fitter(self, rng: np.random.Generator, leaf_size: int | None = None, randomized: bool = False):
-        """Fits one (sub)tree on some rows; a group's leaf size adapts to its row count. ``randomized``: each
+        """Fits one tree with leaves of ``leaf_size`` rows (default ``leaf_size_``). ``randomized``: each
         split's threshold drawn at random for each feature, the best of those kept (a forest's member)."""
         from sklearn.tree import DecisionTreeClassifier
 
-        size = leaf_size or self.leaf_size_
+        leaf = leaf_size or self.leaf_size_
 
-        def fit(x: np.ndarray, y: np.ndarray, group_rows: int | None):
-            leaf = size if group_rows is None else min(size, max(MIN_GROUP_LEAF, round(group_rows / 10)))
+        def fit(x: np.ndarray, y: np.ndarray):
             clf = DecisionTreeClassifier(min_samples_leaf=leaf, max_depth=self.max_depth,
                                          splitter="random" if randomized else "best",
                                          random_state=int(rng.integers(2**31)))
@@ -593,13 +619,51 @@ def default_leaf_size(n_rows: int) -> int:
     return min(max(30, round(n_rows / 200)), max(SMALL_LEAF, round(n_rows / SMALL_LEAF_SHARE)))
 
 
-MIN_GROUP_ROWS = 100  # a group with fewer rows shares a subtree with the other small groups
-MIN_GROUP_LEAF = 30  # fewest rows in a leaf of a group's subtree
-LARGE_GROUP_SHARE = 0.05  # a group with at least this share of the rows is modelled with the others
+MIN_GROUP_ROWS = 100  # a group with fewer rows is not split from the pooled leaves
+LARGE_GROUP_SHARE = 0.05  # nor is one with at least this share of the rows: the tree splits on it as it needs
+MIN_LEAF = 30  # fewest rows in a few-valued column's leaf (see CascadeSynthesizer._column_leaf)
+FEW_CODES = 8  # most codes of a column whose leaves are smaller
+FEW_LEAF_SHARE = 10  # ... by this factor
+MIN_PRIOR_STRENGTH = 1.0  # fewest pseudo-rows a group's leaf frequencies are shrunk by (see _prior_strength)
+
+
+def _prior_strength(pooled: list[np.ndarray], counts: list[np.ndarray], cap: float) -> float:
+    """Pseudo-rows ``k`` of a group's hierarchical prior, by the method of moments.
+
+    ``counts[i]`` holds the group's rows of each code in leaf ``i``, whose pooled frequencies are ``pooled[i]``.
+    If the group's frequencies in a leaf were Dirichlet(k * pooled), its counts of n rows would stray from
+    n * pooled by a chi-square whose mean is (codes - 1) (n + k) / (1 + k); ``k`` is solved for the observed
+    chi-square summed over the leaves holding at least two of the group's rows: between
+    :data:`MIN_PRIOR_STRENGTH` and ``cap`` (a group that strays no more than chance is shrunk by ``cap``).
+    """
+    chi2, terms = 0.0, []
+    for p, o in zip(pooled, counts, strict=True):
+        n = o.sum()
+        if n < 2:
+            continue
+        seen = p > 0
+        chi2 += float(((o[seen] - n * p[seen]) ** 2 / (n * p[seen])).sum())
+        terms.append((seen.sum() - 1, n))
+    if not terms:
+        return cap
+    df, n = np.asarray(terms, dtype=np.float64).T
+
+    def excess(k: float) -> float:  # expected minus observed chi-square; decreases with k
+        return float((df * (n + k) / (1 + k)).sum()) - chi2
+
+    if excess(cap) >= 0:
+        return cap
+    if excess(MIN_PRIOR_STRENGTH) <= 0:
+        return MIN_PRIOR_STRENGTH
+    lo, hi = np.log(MIN_PRIOR_STRENGTH), np.log(cap)
+    for _ in range(40):  # bisection on log k
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if excess(float(np.exp(mid))) > 0 else (lo, mid)
+    return float(np.exp(lo))
 
 
 class _TreeBuilder:
-    """Assembles one :class:`_Tree` from a chain of splits on group columns and scikit-learn subtrees."""
+    """Assembles one :class:`_Tree` from a scikit-learn tree whose leaves may be split by small groups."""
 
     def __init__(self, n_codes: int, used: np.ndarray, total: int):
         self.n_codes, self.used, self.total = int(n_codes), np.asarray(used), total
@@ -613,40 +677,68 @@ class _TreeBuilder:
         self.probs.append(probs)
         return len(self.left) - 1
 
-    def _frequencies(self, y: np.ndarray) -> np.ndarray:
-        counts = np.bincount(y, minlength=self.n_codes).astype(np.float64)
-        return counts / max(counts.sum(), 1.0)
+    def grow(self, x: np.ndarray, y: np.ndarray, fit) -> tuple[int, np.ndarray]:
+        """A tree fitted on every row: its root's index and each row's leaf."""
+        clf = fit(x[:, self.used], y)
+        root = self._attach(clf)
+        return root, root + clf.apply(x[:, self.used])
 
-    def grow(self, x: np.ndarray, y: np.ndarray, rows: np.ndarray, groups: list[int], fit, size=None) -> int:
-        """The root index of a subtree for ``rows``: chained splits on ``groups[0]``, then the rest."""
-        if not groups:
-            k = np.unique(y[rows]).size
-            if size is not None and (k == 1 or k > 0.5 * rows.size):  # nothing a tree could learn: one leaf
-                return self._node(-1, -2.0, self._frequencies(y[rows]))
-            return self._attach(fit(x[rows][:, self.used], y[rows], size))
-        col, rest = groups[0], groups[1:]
-        codes = x[rows, col].astype(np.int64)
-        present, counts = np.unique(codes, return_counts=True)
-        # small groups get subtrees of their own; large ones (and tiny ones) share one, which may still split on them
-        big = present[(counts >= MIN_GROUP_ROWS) & (counts < LARGE_GROUP_SHARE * self.total)]
-        if big.size == 0 or present.size == 1:  # no group to keep apart: these rows, as if undeclared
-            return self.grow(x, y, rows, rest, fit, size)
-        chain = [self._node(col, float(c) + 0.5, self._frequencies(y[rows])) for c in present[:-1]]
-        targets = {}
-        for c in big:
-            mine = rows[codes == c]
-            targets[int(c)] = self.grow(x, y, mine, rest, fit, mine.size)
-        small = ~np.isin(codes, big)
-        pooled = self.grow(x, y, rows[small], rest, fit, int(small.sum())) if small.any() else None
-        for k, c in enumerate(present):
-            dest = targets.get(int(c), pooled)
-            if k < len(chain):
-                self.left[chain[k]] = dest
-                if k + 1 < len(chain):
-                    self.right[chain[k]] = chain[k + 1]
-            else:
-                self.right[chain[-1]] = dest
-        return chain[0] if chain else pooled
+    def split_by_groups(self, leaves: np.ndarray, x: np.ndarray, y: np.ndarray, groups: list[tuple[int, int]],
+                        max_strength: float) -> None:
+        """Split every leaf by the small groups of the ``(column, codes)`` in ``groups`` (module docstring).
+
+        A group's leaf gets its rows' frequencies shrunk toward the pooled leaf's by its prior strength; the
+        other rows keep the pooled leaf. Columns after the first split the first one's leaves in turn.
+        """
+        splits = []
+        for col, n_codes in groups:
+            codes = x[:, col].astype(np.int64)
+            counts = np.bincount(codes, minlength=n_codes)
+            small = np.flatnonzero((counts >= MIN_GROUP_ROWS) & (counts < LARGE_GROUP_SHARE * self.total))
+            if small.size:
+                splits.append((col, n_codes, codes, small.tolist()))
+        if not splits:
+            return
+        order = np.argsort(leaves, kind="stable")
+        parts = np.split(order, np.flatnonzero(np.diff(leaves[order])) + 1)
+        nodes = [int(leaves[part[0]]) for part in parts]
+        strength = {}
+        for col, _, codes, small in splits:
+            pooled = [np.asarray(self.probs[node]) for node in nodes]
+            for c in small:
+                found = [np.bincount(y[part[codes[part] == c]], minlength=self.n_codes) for part in parts]
+                strength[col, c] = _prior_strength(pooled, found, max_strength)
+        for node, part in zip(nodes, parts, strict=True):
+            self._split_leaf(node, part, y, splits, strength)
+
+    def _split_leaf(self, node: int, rows: np.ndarray, y: np.ndarray, splits: list, strength: dict) -> None:
+        """Turn leaf ``node`` into a chain of splits on the first column of ``splits``, then recurse."""
+        if not splits:
+            return
+        (col, n_codes, codes, small), rest = splits[0], splits[1:]
+        mine = codes[rows]
+        present = [c for c in small if np.any(mine == c)]
+        if not present or n_codes < 2:
+            self._split_leaf(node, rows, y, rest, strength)
+            return
+        pooled = np.asarray(self.probs[node])
+        # the leaf becomes the first of n_codes - 1 chained tests "code <= c"; children come after their parents
+        chain = [node] + [self._node(col, float(c) + 0.5, pooled) for c in range(1, n_codes - 1)]
+        others = self._node(-1, -2.0, pooled.copy())
+        dest = {}
+        for c in present:
+            counts = np.bincount(y[rows[mine == c]], minlength=self.n_codes).astype(np.float64)
+            k = strength[col, c]
+            dest[c] = self._node(-1, -2.0, (counts + k * pooled) / (counts.sum() + k))
+        for c, link in enumerate(chain):
+            self.feature[link], self.threshold[link] = col, float(c) + 0.5
+            self.left[link] = dest.get(c, others)
+            self.right[link] = chain[c + 1] if c + 1 < len(chain) else dest.get(c + 1, others)
+        for c in present:
+            self._split_leaf(dest[c], rows[mine == c], y, rest, strength)
+        rest_rows = rows[~np.isin(mine, present)]
+        if rest_rows.size:
+            self._split_leaf(others, rest_rows, y, rest, strength)
 
     def _attach(self, clf) -> int:
         """Append a fitted scikit-learn tree; returns its root's index."""

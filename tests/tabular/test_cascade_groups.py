@@ -36,11 +36,31 @@ def test_a_small_group_keeps_its_own_relation():
     assert (syn["group"] == "B").mean() == pytest.approx((real["group"] == "B").mean(), abs=0.01)
 
 
-def test_sensitive_columns_come_first_and_every_later_tree_splits_on_them_first():
-    model = CascadeSynthesizer(sensitive=["group"], seed=0).fit(_table())
+def test_sensitive_columns_come_first_and_every_leaf_of_a_later_tree_is_split_by_the_small_group():
+    real = _table()
+    model = CascadeSynthesizer(sensitive=["group"], seed=0).fit(real)
     assert model.columns_[0] == "group"
+    rows = np.zeros((len(model.columns_), 2), dtype=np.float32)
+    rows[0] = [0, 1]  # one row of group A and one of group B, alike in every other column
     for tree in (member for column in model.trees_[1:] for member in tree_members(column)):
-        assert tree.feature[0] == 0 and tree.threshold[0] == 0.5  # the root asks: group A or B?
+        on_group = tree.feature == 0
+        assert on_group.any() and np.all(tree.threshold[on_group] == 0.5)  # the chains ask: group A or B?
+        assert np.all(tree.left[on_group] != tree.right[on_group])
+        a, b = tree.apply(rows)
+        assert a != b  # B's row lands in a leaf of its own
+
+
+def test_a_group_that_follows_the_majority_borrows_its_leaves_and_one_that_departs_keeps_its_own():
+    from synthera.tabular.cascade import MIN_PRIOR_STRENGTH, _prior_strength
+
+    rng = np.random.default_rng(0)
+    pooled = [rng.dirichlet(np.ones(4)) for _ in range(30)]
+    alike = [rng.multinomial(40, p) for p in pooled]  # 40 rows per leaf drawn from the pooled frequencies
+    assert _prior_strength(pooled, alike, cap=160.0) > 40  # chance alone: shrunk hard toward the pooled leaf
+    unlike = [rng.multinomial(40, p[::-1]) for p in pooled]  # the group's own, reversed frequencies
+    assert _prior_strength(pooled, unlike, cap=160.0) < 5
+    assert _prior_strength(pooled, [np.eye(4, dtype=np.int64)[0] * 40] * 30, cap=160.0) == MIN_PRIOR_STRENGTH
+    assert _prior_strength(pooled, [np.zeros(4, dtype=np.int64)] * 30, cap=160.0) == 160.0  # no rows: the cap
 
 
 def test_same_seed_same_rows_and_the_model_survives_save_and_load(tmp_path):
@@ -133,3 +153,13 @@ def test_a_chosen_leaf_size_holds_when_no_group_is_kept_apart():
     assert 0.4 < agree < 0.6
     default = CascadeSynthesizer(sensitive=["sex"], seed=0).fit(real).sample(2000, seed=0)
     assert ((default["label"] == "yes") == (default["color"] == "red")).mean() > 0.85
+
+
+def test_few_valued_columns_get_smaller_leaves_only_when_the_leaf_size_is_the_default():
+    real = _table(12_000)  # default leaf: 60 rows
+    model = CascadeSynthesizer(sensitive=(), seed=0).fit(real)
+    assert model.leaf_size_ == 60
+    leaves = {name: model._column_leaf(j) for j, name in enumerate(model.columns_)}
+    assert leaves == {"group": 30, "y": 30, "x": 30, "z": None}  # z: 64 bins, more than FEW_CODES
+    chosen = CascadeSynthesizer(sensitive=(), min_samples_leaf=60, seed=0).fit(real)
+    assert all(chosen._column_leaf(j) is None for j in range(len(chosen.columns_)))
