@@ -375,7 +375,7 @@ class CascadeSynthesizer(Synthesizer):
                     members = []
                     for _ in range(self.n_trees if self._forest else 1):
                         builder = _TreeBuilder(self.n_codes_[j], used, n_rows)
-                        fitter = self._subtree_fitter(rng, leaf, randomized=self._forest and self.n_trees > 1)
+                        fitter = self._tree_fitter(rng, leaf, randomized=self._forest and self.n_trees > 1)
                         root, leaves = builder.grow(features, target, fitter)
                         if groups:
                             builder.split_by_groups(leaves, features, target,
@@ -408,12 +408,12 @@ class CascadeSynthesizer(Synthesizer):
             if used.size == 0 or np.unique(target).size == 1:
                 return _Tree.constant(target, n_codes)
             builder = _TreeBuilder(n_codes, used, target.size)
-            builder.grow(features, target, self._subtree_fitter(rng, leaf))
+            builder.grow(features, target, self._tree_fitter(rng, leaf))
             return builder.tree()
 
         return grow
 
-    def _subtree_fitter(self, rng: np.random.Generator, leaf_size: int | None = None, randomized: bool = False):
+    def _tree_fitter(self, rng: np.random.Generator, leaf_size: int | None = None, randomized: bool = False):
         """Fits one tree with leaves of ``leaf_size`` rows (default ``leaf_size_``). ``randomized``: each
         split's threshold drawn at random for each feature, the best of those kept (a forest's member)."""
         from sklearn.tree import DecisionTreeClassifier

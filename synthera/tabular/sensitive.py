@@ -9,7 +9,7 @@ the user declared none, so the default protects the usual attributes too.
 Only categorical columns qualify (an age counts once it is binned into groups),
 with between 2 and :data:`MAX_CATEGORIES` categories, and the detected columns
 together make at most :data:`MAX_GROUPS` groups: more groups than that would
-leave most of them too small for a subtree of their own.
+leave most of them too small to be told apart from the pooled leaves.
 
 >>> detect_sensitive({"age": None, "race": 5, "sex": 2, "native-country": 41, "usage": 3})
 ['sex', 'race']
