@@ -376,7 +376,7 @@ class CascadeSynthesizer(Synthesizer):
                     for _ in range(self.n_trees if self._forest else 1):
                         builder = _TreeBuilder(self.n_codes_[j], used, n_rows)
                         fitter = self._tree_fitter(rng, leaf, randomized=self._forest and self.n_trees > 1)
-                        root, leaves = builder.grow(features, target, fitter)
+                        _, leaves = builder.grow(features, target, fitter)
                         if groups:
                             builder.split_by_groups(leaves, features, target,
                                                     [(g, int(self.n_codes_[g])) for g in groups],
@@ -679,9 +679,10 @@ class _TreeBuilder:
 
     def grow(self, x: np.ndarray, y: np.ndarray, fit) -> tuple[int, np.ndarray]:
         """A tree fitted on every row: its root's index and each row's leaf."""
-        clf = fit(x[:, self.used], y)
+        features = x[:, self.used]
+        clf = fit(features, y)
         root = self._attach(clf)
-        return root, root + clf.apply(x[:, self.used])
+        return root, root + clf.apply(features)
 
     def split_by_groups(self, leaves: np.ndarray, x: np.ndarray, y: np.ndarray, groups: list[tuple[int, int]],
                         max_strength: float) -> None:
