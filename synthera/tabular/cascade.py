@@ -255,7 +255,7 @@ class CascadeSynthesizer(Synthesizer):
     #: whether a column gets ``n_trees`` randomized trees (see :class:`_Forest`) rather than one
     _forest = True
     #: whether a column that an earlier column fixes is set from it (see :func:`_determined`)
-    _derive = True
+    _determine = True
     #: whether few-valued columns get smaller leaves (see :meth:`_column_leaf`)
     _few_leaf = True
 
@@ -268,7 +268,7 @@ class CascadeSynthesizer(Synthesizer):
             cls._auto_sensitive = cls.__dict__.get("_auto_sensitive", False)
             cls._backbone = cls.__dict__.get("_backbone", False)
             cls._forest = cls.__dict__.get("_forest", False)
-            cls._derive = cls.__dict__.get("_derive", False)
+            cls._determine = cls.__dict__.get("_determine", False)
             cls._few_leaf = cls.__dict__.get("_few_leaf", False)
 
     def _check_extra(self) -> None:
@@ -345,7 +345,7 @@ class CascadeSynthesizer(Synthesizer):
         self.leaf_size_ = self.min_samples_leaf or default_leaf_size(n_rows)
         exact = np.asarray([name not in self.discretizers_ or self.discretizers_[name].exact
                             for name in self.columns_])
-        self.determined_ = _determined(codes, exact, self.n_codes_) if self._derive else {}
+        self.determined_ = _determined(codes, exact, self.n_codes_) if self._determine else {}
         self.trees_ = self._fit_trees(codes, rng)
 
     def _fit_trees(self, codes: np.ndarray, rng: np.random.Generator) -> list[_Tree]:
@@ -438,7 +438,7 @@ class CascadeSynthesizer(Synthesizer):
         cols = np.zeros((len(self.columns_), m), dtype=np.float32)
         relations = self._relations()
         levels = {}  # quantile levels inside the codes of the columns that steer or are steered (see _Relation)
-        derived = getattr(self, "determined_", {})
+        determined = getattr(self, "determined_", {})
         for j, tree in enumerate(self.trees_):
             if j not in wanted:
                 if j in relations.steered or j in relations.tied:
@@ -450,8 +450,8 @@ class CascadeSynthesizer(Synthesizer):
                         levels[j] = rng.random(m)
                 continue
             code = wanted[j]
-            if j in derived:
-                source, table = derived[j]
+            if j in determined:
+                source, table = determined[j]
                 weights = (table[cols[source].astype(np.int64)] == code).astype(np.float64)
             elif j in relations.tied:  # the regression, not the blurrier tree, says which rows can hold the value
                 weights = relations.chance(j, cols, levels, code)
@@ -472,7 +472,7 @@ class CascadeSynthesizer(Synthesizer):
         if m > n:
             keep = rng.choice(m, n, replace=False)
             cols, levels = cols[:, keep], {k: v[keep] for k, v in levels.items()}
-        for j, (source, table) in derived.items():  # set last: later columns' draws are as without it
+        for j, (source, table) in determined.items():  # set last: later columns' draws are as without it
             fixed = table[cols[source].astype(np.int64)]
             cols[j] = np.where(fixed >= 0, fixed, cols[j])
         return self._decode_codes(cols, rng, levels)
@@ -551,7 +551,7 @@ class CascadeSynthesizer(Synthesizer):
             table = np.asarray(arrays[f"determined{j}"], dtype=np.int64)
             if not (0 <= source < j < len(self.columns_)) or table.shape != (int(self.n_codes_[source]),) \
                     or table.max(initial=-1) >= self.n_codes_[j] or table.min(initial=0) < -1:
-                raise ValueError("a derived column's table is malformed")
+                raise ValueError("a determined column's table is malformed")
             self.determined_[j] = (source, table)
         for j in self.relations_.inputs:
             if self.columns_[j] not in self.discretizers_:
@@ -569,16 +569,16 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
     are drawn given ``b``'s own draw, which agrees on nearly every row (97.8% on Adult), so their draws are
     the same as without it; set before them, it moved Adult's equalized-odds figures by their seed noise
     (sex: 0.104 -> 0.114, outside the real data's interval at seeds 0-2) for no gain in AUC. ``a`` must hold at least
-    :data:`DERIVED_MIN_ROWS` rows per code on average (an identifier fixes every column trivially); of
+    :data:`DETERMINED_MIN_ROWS` rows per code on average (an identifier fixes every column trivially); of
     several, the one with the fewest codes. Only pairs already in the cascade's order are used: a zip code
     that fixes a city comes after it (more codes), and the city is still drawn by its tree.
     """
     n_rows, width = codes.shape
     out = {}
-    candidates = [j for j in range(width) if exact[j] and n_codes[j] <= n_rows / DERIVED_MIN_ROWS]
+    candidates = [j for j in range(width) if exact[j] and n_codes[j] <= n_rows / DETERMINED_MIN_ROWS]
     present = {j: np.flatnonzero(np.bincount(codes[:, j], minlength=int(n_codes[j])))
-               for j in candidates[:DERIVED_MAX_COLUMNS]}
-    head = codes[:DERIVED_HEAD_ROWS].astype(np.int64)  # a pair that fails on these rows fails on all: cheap test
+               for j in candidates[:DETERMINED_MAX_COLUMNS]}
+    head = codes[:DETERMINED_HEAD_ROWS].astype(np.int64)  # a pair that fails on these rows fails on all: cheap test
 
     def fixes(a: int, b: int, rows: np.ndarray, n_a: int) -> bool:  # one code of b for every code of a
         return np.unique(rows[:, a].astype(np.int64) * int(n_codes[b]) + rows[:, b]).size == n_a
@@ -599,9 +599,9 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
     return out
 
 
-DERIVED_MIN_ROWS = 5  # rows per code (on average) of a column that fixes another
-DERIVED_MAX_COLUMNS = 100  # exact columns checked for such pairs (a pair that passes costs a pass over the rows)
-DERIVED_HEAD_ROWS = 5_000  # rows a pair is first checked on
+DETERMINED_MIN_ROWS = 5  # rows per code (on average) of a column that fixes another
+DETERMINED_MAX_COLUMNS = 100  # exact columns checked for such pairs (a pair that passes costs a pass over the rows)
+DETERMINED_HEAD_ROWS = 5_000  # rows a pair is first checked on
 
 
 SMALL_LEAF = 8  # fewest rows in a leaf of a small table's trees

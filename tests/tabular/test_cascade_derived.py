@@ -34,7 +34,7 @@ def test_a_column_another_fixes_is_set_from_it(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again.sample(500, seed=2), model.sample(500, seed=2))
     doctors = model.sample(300, seed=3, conditions={"level_num": 8})
     assert (doctors["level"] == "doctor").all()
-    monkeypatch.setattr(CascadeSynthesizer, "_derive", False)  # the trees alone mix doctors into bigger leaves
+    monkeypatch.setattr(CascadeSynthesizer, "_determine", False)  # the trees alone mix doctors into bigger leaves
     assert _contradictions(CascadeSynthesizer(seed=0, min_samples_leaf=100).fit(real).sample(20_000, seed=1)) > 0.001
 
 
@@ -57,5 +57,5 @@ def test_a_malformed_table_is_refused(edit):
     arrays[key] = edit(arrays[key])
     fresh = CascadeSynthesizer(seed=0)
     fresh.encoder_ = model.encoder_
-    with pytest.raises(ValueError, match="derived column's table is malformed"):
+    with pytest.raises(ValueError, match="determined column's table is malformed"):
         fresh._set_state(info, arrays)
