@@ -529,6 +529,12 @@ def _text_temporal_to_string(schema) -> dict:
 PADDED_SHARE = 0.01  # values with leading zeros that keep a column of numbers as text
 
 
+def keeps_leading_zeros(padded: int, values: int, min_width: int, max_width: int) -> bool:
+    """Whether a column of ``values`` whole numbers written as text, ``padded`` of them with leading zeros
+    and ``min_width`` to ``max_width`` characters wide, stays text (see :func:`_numbers_unless_padded`)."""
+    return padded > 0 and (padded >= PADDED_SHARE * values or min_width == max_width)
+
+
 def _numbers_unless_padded(tbl, names: list[str]):
     """The columns ``names`` (read as text) as numbers, except those holding a number with leading zeros.
 
@@ -548,7 +554,7 @@ def _numbers_unless_padded(tbl, names: list[str]):
         padded = pc.sum(pc.match_substring_regex(column, r"^[+-]?0[0-9]")).as_py() or 0
         if padded:
             widths = pc.min_max(pc.utf8_length(column)).as_py()
-            if padded >= PADDED_SHARE * (len(column) - column.null_count) or widths["min"] == widths["max"]:
+            if keeps_leading_zeros(padded, len(column) - column.null_count, widths["min"], widths["max"]):
                 continue
         for kind in (pa.int64(), pa.float64()):
             try:

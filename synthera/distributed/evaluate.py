@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera.distributed._parts import allocate, batches, list_parts, row_count_task, sample_part
+from synthera.distributed._parts import allocate, batches, list_parts, row_count_task, sample_part, text_columns
 from synthera.distributed.executor import run_tasks
 
 __all__ = ["DEFAULT_EVAL_SAMPLE", "EXACT_VALUES", "HIST_BINS", "evaluate_dataset", "full_data_fidelity"]
@@ -86,12 +86,13 @@ def full_data_fidelity(tables: dict[str, list[str]], real_sample: pd.DataFrame, 
     continuous = [c for c, col in md.columns.items() if col.kind in ("numerical", "datetime")]
     discrete = [c for c, col in md.columns.items() if col.kind in ("categorical", "boolean")]
     spec = {"metadata": md.to_dict(), "continuous": continuous, "discrete": discrete}
-    bounds = {name: _merge_bounds(run_tasks(bounds_task, [(p,) for p in parts], client=client, shared=spec,
-                                            name="synthera-bounds")) for name, parts in tables.items()}
+    text = {name: text_columns(parts) for name, parts in tables.items()}
+    bounds = {name: _merge_bounds(run_tasks(bounds_task, [(p, text[name]) for p in parts], client=client,
+                                            shared=spec, name="synthera-bounds")) for name, parts in tables.items()}
     spec["bounds"] = bounds
     spec["grid"] = {c: _grid(bounds, c) for c in continuous}
-    counts = {name: _merge_counts(run_tasks(counts_task, [(p, name) for p in parts], client=client, shared=spec,
-                                            name="synthera-counts")) for name, parts in tables.items()}
+    counts = {name: _merge_counts(run_tasks(counts_task, [(p, name, text[name]) for p in parts], client=client,
+                                            shared=spec, name="synthera-counts")) for name, parts in tables.items()}
     shapes = {c: _shape(c, c in continuous, counts) for c in continuous + discrete}
     columns = [c for c in md.columns if c in shapes]
     pairs = [_pair(a, b, spec, counts) for a, b in itertools.combinations(columns, 2)]
@@ -108,8 +109,9 @@ def full_data_fidelity(tables: dict[str, list[str]], real_sample: pd.DataFrame, 
 
 def _sample(parts: list[str], rows: int, seed: int, client) -> pd.DataFrame:
     counts = [r["rows"] for r in run_tasks(row_count_task, [(p,) for p in parts], client=client, name="synthera-rows")]
-    calls = [(p, i, n, take, int(seed)) for i, (p, n, take) in enumerate(zip(parts, counts, allocate(counts, rows),
-                                                                             strict=True)) if take]
+    text = text_columns(parts)
+    calls = [(p, i, n, take, int(seed), text)
+             for i, (p, n, take) in enumerate(zip(parts, counts, allocate(counts, rows), strict=True)) if take]
     return pd.concat(run_tasks(sample_part, calls, client=client, name="synthera-sample"), ignore_index=True)
 
 
@@ -132,10 +134,10 @@ def _encoded(spec: dict, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def bounds_task(spec: dict, path: str) -> dict:
+def bounds_task(spec: dict, path: str, text: list[str] = ()) -> dict:
     """Task: the min and max of each number and date column of one part."""
     low, high = {}, {}
-    for frame in batches(path):
+    for frame in batches(path, text=text):
         values = _encoded({**spec, "discrete": []}, frame)
         for c, x in values.items():
             finite = x[~np.isnan(x)]
@@ -170,12 +172,12 @@ def _pair_edges(spec: dict, table: str, c: str) -> np.ndarray:
     return np.histogram_bin_edges(np.array([b["min"][c], b["max"][c]]), bins=_PAIR_BINS)
 
 
-def counts_task(spec: dict, path: str, table: str) -> dict:
+def counts_task(spec: dict, path: str, table: str, text: list[str] = ()) -> dict:
     """Task: per-column and per-pair counts (and correlation sums) of one part of ``table``."""
     out: dict = {"rows": 0, "labels": {}, "values": {}, "hist": {}, "joint": {}, "sums": {}}
     cont = set(spec["continuous"])
     columns = [c for c in spec["metadata"]["columns"] if c in cont or c in spec["discrete"]]
-    for frame in batches(path):
+    for frame in batches(path, text=text):
         out["rows"] += len(frame)
         enc = _encoded(spec, frame)
         keys = {}  # column -> (integer codes, their labels): pairs are counted on integers, labelled once

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from synthera.distributed import sketch
-from synthera.distributed._parts import allocate, batches, list_parts, sample_part
+from synthera.distributed._parts import allocate, batches, list_parts, sample_part, text_columns
 from synthera.distributed.executor import run_tasks
 from synthera.errors import UserInputError
 
@@ -122,7 +122,8 @@ def infer_dataset_metadata(source: Any, *, hints: Any = None, sample_rows: int =
 def table_stats(source: Any, *, client: Any = None) -> dict:
     """Pass 1 alone: the merged :func:`part_stats` of every part of ``source`` (see :func:`merge_stats`)."""
     parts = list_parts(source)
-    return merge_stats(run_tasks(part_stats, [(p,) for p in parts], client=client, name="synthera-stats"))
+    text = text_columns(parts)
+    return merge_stats(run_tasks(part_stats, [(p, text) for p in parts], client=client, name="synthera-stats"))
 
 
 def _stats_and_sample(source: Any, sample_rows: Any, seed: int, client: Any) -> tuple[list[str], dict, pd.DataFrame]:
@@ -131,18 +132,19 @@ def _stats_and_sample(source: Any, sample_rows: Any, seed: int, client: Any) -> 
         raise UserInputError(f"sample_rows must be a whole number >= 1; got {sample_rows!r}",
                              param="sample_rows")
     parts = list_parts(source)
-    stats = merge_stats(run_tasks(part_stats, [(p,) for p in parts], client=client, name="synthera-stats"))
+    text = text_columns(parts)
+    stats = merge_stats(run_tasks(part_stats, [(p, text) for p in parts], client=client, name="synthera-stats"))
     quotas = allocate(stats["part_rows"], int(sample_rows))
-    calls = [(p, i, rows, take, int(seed)) for i, (p, rows, take) in enumerate(zip(parts, stats["part_rows"], quotas,
-                                                                                  strict=True)) if take]
+    calls = [(p, i, rows, take, int(seed), text)
+             for i, (p, rows, take) in enumerate(zip(parts, stats["part_rows"], quotas, strict=True)) if take]
     sample = pd.concat(run_tasks(sample_part, calls, client=client, name="synthera-sample"), ignore_index=True)
     return parts, stats, sample
 
 
-def part_stats(_shared, path: str) -> dict:
+def part_stats(_shared, path: str, text: list[str] = ()) -> dict:
     """Task: rows, nulls per column, bounds of number columns, capped value counts and sketches of one part."""
     rows, nulls, low, high, counts, sketches = 0, {}, {}, {}, {}, {}
-    for frame in batches(path):
+    for frame in batches(path, text=text):
         rows += len(frame)
         for name in frame.columns:
             series = frame[name]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthera.distributed._parts import batches
+from synthera.distributed._parts import batches, text_columns
 from synthera.distributed.executor import run_tasks
 from synthera.errors import DataError
 
@@ -40,10 +40,11 @@ def recount_leaves(model: Any, parts: list[str], *, client: Any = None) -> dict:
     from synthera.distributed.sample import _model_source
 
     _, files, model_hash = _model_source(model)
+    text = text_columns(parts)  # as the fit read them (the same source, so the same columns)
     totals = [np.zeros(tree.leaf_probs.shape, dtype=np.int64) for _, tree in _trees(model)]
     rows = skipped = 0
     for first in range(0, len(parts), PARTS_PER_ROUND):
-        calls = [(p, model_hash) for p in parts[first:first + PARTS_PER_ROUND]]
+        calls = [(p, model_hash, text) for p in parts[first:first + PARTS_PER_ROUND]]
         for result in run_tasks(part_leaf_counts, calls, client=client, shared=files, name="synthera-recount"):
             rows, skipped = rows + result["rows"], skipped + result["skipped_rows"]
             for total, (flat, counts) in zip(totals, result["counts"], strict=True):
@@ -52,14 +53,14 @@ def recount_leaves(model: Any, parts: list[str], *, client: Any = None) -> dict:
     return {"rows": rows, "skipped_rows": skipped}
 
 
-def part_leaf_counts(files: dict[str, bytes], path: str, model_hash: str) -> dict:
+def part_leaf_counts(files: dict[str, bytes], path: str, model_hash: str, text: list[str] = ()) -> dict:
     """Task: the (leaf, code) counts of every tree over one part, sparse: (flat indices, counts) per tree."""
     from synthera.distributed.sample import _load
 
     model = _load(files, model_hash)
     totals = [np.zeros(tree.leaf_probs.size, dtype=np.int64) for _, tree in _trees(model)]
     rows = skipped = 0
-    for frame in batches(path, columns=list(model.encoder_.modelled)):
+    for frame in batches(path, columns=list(model.encoder_.modelled), text=text):
         try:
             codes = _codes(model, frame)
         except DataError:  # a category or a null the model has no code for: count the other rows
