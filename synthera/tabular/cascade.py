@@ -450,29 +450,28 @@ class CascadeSynthesizer(Synthesizer):
                         levels[j] = rng.random(m)
                 continue
             code = wanted[j]
-            if j in determined:
+            if j in determined and determined[j][0] < j:
                 source, table = determined[j]
                 weights = (table[cols[source].astype(np.int64)] == code).astype(np.float64)
             elif j in relations.tied:  # the regression, not the blurrier tree, says which rows can hold the value
                 weights = relations.chance(j, cols, levels, code)
             else:
                 weights = tree.chance(cols, code)
-            total = weights.sum()
-            if total <= 0:
-                names = ", ".join(f"{k}={v}" for k, v in conditions.items())
-                raise UserInputError(
-                    f"impossible condition: no synthetic row can have {names}; "
-                    "the training data never combines these values"
-                )
-            keep = _systematic_resample(weights / total, m, rng)
-            cols, levels = cols[:, keep], {k: v[keep] for k, v in levels.items()}
+            cols, levels = _resampled(cols, levels, weights, rng, conditions)
             cols[j] = code
             if relations.keeps_level(j):
                 levels[j] = relations.level(j, cols, levels, rng.random(m))
+        for j, code in wanted.items():  # a condition whose determinant came later: the rows that agree with it
+            if j in determined and determined[j][0] > j:
+                source, table = determined[j]
+                fixed = table[cols[source].astype(np.int64)]
+                cols, levels = _resampled(cols, levels, ((fixed == code) | (fixed < 0)).astype(np.float64), rng,
+                                          conditions)
         if m > n:
             keep = rng.choice(m, n, replace=False)
             cols, levels = cols[:, keep], {k: v[keep] for k, v in levels.items()}
-        for j, (source, table) in determined.items():  # set last: later columns' draws are as without it
+        for j in _setting_order(determined):  # set last: later columns' draws are as without it
+            source, table = determined[j]
             fixed = table[cols[source].astype(np.int64)]
             cols[j] = np.where(fixed >= 0, fixed, cols[j])
         return self._decode_codes(cols, rng, levels)
@@ -549,17 +548,41 @@ class CascadeSynthesizer(Synthesizer):
         for key, source in (info.get("determined") or {}).items():
             j, source = int(key), int(source)
             table = np.asarray(arrays[f"determined{j}"], dtype=np.int64)
-            if not (0 <= source < j < len(self.columns_)) or table.shape != (int(self.n_codes_[source]),) \
+            if not (0 <= source < len(self.columns_)) or source == j or table.shape != (int(self.n_codes_[source]),) \
                     or table.max(initial=-1) >= self.n_codes_[j] or table.min(initial=0) < -1:
                 raise ValueError("a determined column's table is malformed")
             self.determined_[j] = (source, table)
+        _setting_order(self.determined_)  # no two columns set each other
         for j in self.relations_.inputs:
             if self.columns_[j] not in self.discretizers_:
                 raise ValueError("a tied relation refers to a column that is not numerical")
 
 
+def _resampled(cols: np.ndarray, levels: dict, weights: np.ndarray, rng: np.random.Generator, conditions: dict):
+    """The partial rows resampled by ``weights`` (as many as before); one line when no row can meet ``conditions``."""
+    total = weights.sum()
+    if total <= 0:
+        names = ", ".join(f"{k}={v}" for k, v in conditions.items())
+        raise UserInputError(f"impossible condition: no synthetic row can have {names}; "
+                             "the training data never combines these values")
+    keep = _systematic_resample(weights / total, cols.shape[1], rng)
+    return cols[:, keep], {k: v[keep] for k, v in levels.items()}
+
+
+def _setting_order(determined: dict[int, tuple[int, np.ndarray]]) -> list[int]:
+    """The determined columns, each after its source when that is determined too (a zip's city before its state)."""
+    order, pending = [], sorted(determined)
+    while pending:
+        ready = [j for j in pending if determined[j][0] not in pending]
+        if not ready:
+            raise ValueError("determined columns set each other")
+        order += ready
+        pending = [j for j in pending if j not in ready]
+    return order
+
+
 def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> dict[int, tuple[int, np.ndarray]]:
-    """Columns that an earlier column fixes in every training row: ``{column: (earlier column, table)}``.
+    """Columns that another column fixes in every training row: ``{column: (that column, table)}``.
 
     Adult's education_num is education written as a number; a tree with leaves of 163 people cannot
     isolate Preschool (51 people), and 2.2% of sampled rows paired an education with another's number
@@ -570,8 +593,10 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
     the same as without it; set before them, it moved Adult's equalized-odds figures by their seed noise
     (sex: 0.104 -> 0.114, outside the real data's interval at seeds 0-2) for no gain in AUC. ``a`` must hold at least
     :data:`DETERMINED_MIN_ROWS` rows per code on average (an identifier fixes every column trivially); of
-    several, the one with the fewest codes. Only pairs already in the cascade's order are used: a zip code
-    that fixes a city comes after it (more codes), and the city is still drawn by its tree.
+    several, the one with the fewest codes. ``a`` may also come after ``b`` when it has more codes (a zip
+    code fixes its city, and is drawn after it): the city drawn by its tree is then replaced by the zip
+    code's, so no row pairs a zip code with another city; with equal counts (one column renaming the
+    other's codes) only the earlier sets the later, so no two columns set each other.
     """
     n_rows, width = codes.shape
     out = {}
@@ -588,7 +613,8 @@ def _determined(codes: np.ndarray, exact: np.ndarray, n_codes: np.ndarray) -> di
             continue
         best = None
         for a in present:
-            if a >= b or present[a].size < present[b].size or (best is not None and n_codes[a] >= n_codes[best]):
+            if a == b or present[a].size < present[b].size + (a > b) \
+                    or (best is not None and n_codes[a] >= n_codes[best]):
                 continue
             if fixes(a, b, head, np.unique(head[:, a]).size) and fixes(a, b, codes, present[a].size):
                 best = a

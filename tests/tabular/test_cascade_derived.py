@@ -59,3 +59,39 @@ def test_a_malformed_table_is_refused(edit):
     fresh.encoder_ = model.encoder_
     with pytest.raises(ValueError, match="determined column's table is malformed"):
         fresh._set_state(info, arrays)
+
+
+def _places(n: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """40 zip codes in 5 cities in 2 states: the zip fixes the city and the state, and is drawn after both."""
+    rng = np.random.default_rng(seed)
+    zips = rng.integers(0, 40, n)
+    city = zips % 5
+    return pd.DataFrame({"zip": [f"{z:05d}" for z in zips], "city": [f"city{c}" for c in city],
+                         "state": np.where(city < 3, "north", "south"), "spend": rng.normal(city, 1.0, n).round(2)})
+
+
+def test_a_zip_code_drawn_after_its_city_never_pairs_with_another_city(tmp_path, monkeypatch):
+    real = _places()
+    model = CascadeSynthesizer(seed=0, min_samples_leaf=1500).fit(real)
+    names = {model.columns_[b]: model.columns_[a] for b, (a, _) in model.determined_.items()}
+    assert names == {"city": "zip", "state": "city"}  # the city fixes its state; the zip (more codes) its city
+    assert model.columns_.index("zip") > model.columns_.index("city")  # the zip is drawn after its city
+    pairs = set(zip(real["zip"], real["city"], real["state"], strict=True))
+    syn = model.sample(20_000, seed=1)
+    assert set(zip(syn["zip"], syn["city"], syn["state"], strict=True)) <= pairs
+    in_city = model.sample(500, seed=2, conditions={"city": "city3"})
+    assert (in_city["city"] == "city3").all() and set(in_city["zip"]) <= set(real.loc[real["city"] == "city3", "zip"])
+    again = load_synthesizer(model.save(tmp_path / "m"))
+    pd.testing.assert_frame_equal(again.sample(500, seed=3), model.sample(500, seed=3))
+    monkeypatch.setattr(CascadeSynthesizer, "_determine", False)  # leaves of 1500 rows mix the cities' zip codes
+    plain = CascadeSynthesizer(seed=0, min_samples_leaf=1500).fit(real).sample(20_000, seed=1)
+    assert not set(zip(plain["zip"], plain["city"], plain["state"], strict=True)) <= pairs
+
+
+def test_a_saved_model_whose_columns_set_each_other_is_refused(tmp_path):
+
+    model = CascadeSynthesizer(seed=0).fit(_places(2000))
+    (b, (a, _)), = [(b, v) for b, v in model.determined_.items() if model.columns_[b] == "city"]
+    model.determined_[a] = (b, np.zeros(int(model.n_codes_[b]), dtype=np.int64))  # the city would set the zip
+    with pytest.raises(ValueError, match="set each other"):
+        load_synthesizer(model.save(tmp_path / "m"))
