@@ -254,7 +254,7 @@ class CascadeSynthesizer(Synthesizer):
     _backbone = True
     #: whether a column gets ``n_trees`` randomized trees (see :class:`_Forest`) rather than one
     _forest = True
-    #: whether a column that an earlier column fixes is set from it (see :func:`_determined`)
+    #: whether a column that another column fixes is set from it (see :func:`_determined`)
     _determine = True
     #: whether few-valued columns get smaller leaves (see :meth:`_column_leaf`)
     _few_leaf = True
