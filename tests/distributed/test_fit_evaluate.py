@@ -157,3 +157,20 @@ def test_every_tree_of_a_forest_is_recounted(tables):
         np.testing.assert_allclose(tree.leaf_probs[reached], counts[reached] / counts[reached].sum(axis=1)[:, None],
                                    rtol=0, atol=1e-15)
     assert len(forest.sample(100, seed=0)) == 100
+
+
+def test_csv_parts_with_zero_padded_codes_score_against_a_parquet_sample_of_the_same_rows(tmp_path):
+    # The real parts are CSV (no types), the synthetic ones Parquet (text): read unaided, the real zips would be
+    # the numbers 2134, 1002, ..., and the zip code would be scored as a quantity (a KS test on zip codes).
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"zip": rng.choice(["02134", "01002", "12345", "00501"], 2000),
+                          "spend": rng.gamma(2, 30, 2000)})
+    real, synthetic = tmp_path / "real", tmp_path / "synthetic"
+    real.mkdir()
+    synthetic.mkdir()
+    for i, part in enumerate((frame.iloc[:1000], frame.iloc[1000:])):
+        part.to_csv(real / f"part-{i}.csv", index=False)
+        part.to_parquet(synthetic / f"part-{i}.parquet")
+    full = evaluate_dataset(real, synthetic, sampled_metrics=False)
+    assert full["per_column"]["zip"]["metric"] == "TVComplement"  # codes, compared as categories
+    assert full["per_column"]["zip"]["score"] == pytest.approx(1.0)
