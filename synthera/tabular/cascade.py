@@ -729,9 +729,8 @@ class _TreeBuilder:
         order = np.argsort(leaves, kind="stable")
         parts = np.split(order, np.flatnonzero(np.diff(leaves[order])) + 1)
         nodes = [int(leaves[part[0]]) for part in parts]
-        strength = {}
+        strength, pooled = {}, [np.asarray(self.probs[node]) for node in nodes]
         for col, _, codes, small in splits:
-            pooled = [np.asarray(self.probs[node]) for node in nodes]
             for c in small:
                 found = [np.bincount(y[part[codes[part] == c]], minlength=self.n_codes) for part in parts]
                 strength[col, c] = _prior_strength(pooled, found, max_strength)
