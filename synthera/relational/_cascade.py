@@ -82,9 +82,13 @@ class ContextCascade(CascadeSynthesizer):
 
     def _walk(self, given: dict[str, np.ndarray], m: int, rng) -> dict[str, np.ndarray]:
         cols = np.zeros((len(self.columns_), m), dtype=np.float32)
+        stratified = bool(self.stratified)
         for j, tree in enumerate(self.trees_):
             name = self.columns_[j]
-            cols[j] = given[name] if name in given else tree.sample(cols, rng.random(m))
+            if name in given:
+                cols[j] = given[name]
+            else:
+                cols[j] = tree.sample(cols, rng.random(m), rng.random(m) if stratified else None)
         return self._decode_codes(cols, rng)
 
     def _context_codes(self, name: str, series: pd.Series) -> np.ndarray:

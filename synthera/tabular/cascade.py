@@ -132,7 +132,7 @@ from typing import Any
 
 import numpy as np
 
-from synthera._estimator import Whole
+from synthera._estimator import OneOf, Whole
 from synthera.errors import UserInputError
 from synthera.tabular.base import Synthesizer
 from synthera.tabular.transforms import Discretizer, discretizers_from_state, discretizers_state
@@ -204,6 +204,12 @@ class CascadeSynthesizer(Synthesizer):
         the sample from 0.9163 to 0.9190 (ten seeds) at the same DCR share, but blur associations
         between categories (pair trends 0.9852 -> 0.9838 at seed 0; marital status x relationship 0.987
         -> 0.956), which is why one tree stays the default.
+    stratified
+        Draw the rows of each leaf together, spread evenly over its frequencies (the default, see
+        :func:`stratified_uniforms`), rather than each row on its own (``False``). A sample then follows the
+        model more closely: XGBoost trained on Adult samples reaches TSTR ROC AUC 0.9204 against 0.9181
+        (seeds 0-5, higher at every seed), at a DCR share of 0.521 against 0.516. Use ``False`` where samples
+        must vary as fresh ones would, e.g. to estimate a statistic's variance from several synthetic samples.
     seed
         Seeds the fit; the same seed and data give the same model.
 
@@ -226,6 +232,7 @@ class CascadeSynthesizer(Synthesizer):
         max_features: int | None = 50,
         sensitive: tuple[str, ...] | list[str] | str = "auto",
         n_trees: int = 1,
+        stratified: bool = True,
         seed: int = 0,
     ):
         self.max_bins = max_bins
@@ -235,6 +242,7 @@ class CascadeSynthesizer(Synthesizer):
         self.max_features = max_features
         self.sensitive = sensitive
         self.n_trees = n_trees
+        self.stratified = stratified
         self.seed = seed
 
     _parameter_constraints = {
@@ -244,6 +252,7 @@ class CascadeSynthesizer(Synthesizer):
         "max_depth": Whole(1, optional=True),
         "max_features": Whole(1, optional=True),
         "n_trees": Whole(1),
+        "stratified": OneOf((True, False)),
     }
 
     #: whether numerical columns that others determine are drawn last (see :func:`_tied_columns`)
@@ -437,6 +446,7 @@ class CascadeSynthesizer(Synthesizer):
         # codes so far, column-major: row j holds column j's code for every partial row
         cols = np.zeros((len(self.columns_), m), dtype=np.float32)
         relations = self._relations()
+        stratified = bool(self.stratified)
         levels = {}  # quantile levels inside the codes of the columns that steer or are steered (see _Relation)
         determined = getattr(self, "determined_", {})
         for j, tree in enumerate(self.trees_):
@@ -445,7 +455,7 @@ class CascadeSynthesizer(Synthesizer):
                     jitter = rng.random(m) if j in relations.tied else None
                     cols[j], levels[j] = relations.draw(j, tree, cols, levels, rng.random(m), rng.random(m), jitter)
                 else:
-                    cols[j] = tree.sample(cols, rng.random(m))
+                    cols[j] = tree.sample(cols, rng.random(m), rng.random(m) if stratified else None)
                     if relations.keeps_level(j):
                         levels[j] = rng.random(m)
                 continue
@@ -876,9 +886,12 @@ class _Tree:
         """Every row's leaf probability of ``code``."""
         return self.leaf_probs[self.apply(columns), code]
 
-    def sample(self, columns: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Draw a code per row from its leaf, given uniforms ``u`` in [0, 1)."""
+    def sample(self, columns: np.ndarray, u: np.ndarray, jitter: np.ndarray | None = None) -> np.ndarray:
+        """Draw a code per row from its leaf, given uniforms ``u`` in [0, 1); with ``jitter`` (more uniforms),
+        stratified over each leaf's rows (:func:`stratified_uniforms`)."""
         leaves = self.apply(columns)
+        if jitter is not None:
+            u = stratified_uniforms(leaves, u, jitter)
         k = self.leaf_probs.shape[1]
         pos = np.searchsorted(self.flat_cdf, leaves + u, side="right")
         return np.minimum(pos - leaves * k, k - 1)
@@ -933,8 +946,9 @@ class _Forest:
     def chance(self, columns: np.ndarray, code: int) -> np.ndarray:
         return sum(member.chance(columns, code) for member in self.members) / len(self.members)
 
-    def sample(self, columns: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """A tree per row from ``u``'s integer part (times the trees), the code from ``u``'s remainder."""
+    def sample(self, columns: np.ndarray, u: np.ndarray, jitter: np.ndarray | None = None) -> np.ndarray:
+        """A tree per row from ``u``'s integer part (times the trees), the code from ``u``'s remainder
+        (``jitter`` as in :meth:`_Tree.sample`)."""
         k = len(self.members)
         scaled = u * k
         pick = np.minimum(scaled.astype(np.int64), k - 1)
@@ -943,8 +957,40 @@ class _Forest:
         for i, member in enumerate(self.members):
             rows = np.flatnonzero(pick == i)
             if rows.size:
-                out[rows] = member.sample(columns[:, rows], rest[rows])
+                out[rows] = member.sample(columns[:, rows], rest[rows], None if jitter is None else jitter[rows])
         return out
+
+
+def stratified_uniforms(groups: np.ndarray, u: np.ndarray, jitter: np.ndarray) -> np.ndarray:
+    """Uniforms spread evenly over the rows of each group (a leaf): its ``c`` rows, in the random order of
+    ``u``, take one uniform in each of ``[0, 1/c), [1/c, 2/c), ...``, placed in it by ``jitter``.
+
+    Each row's uniform is still uniform on [0, 1), so each row is still a draw from its leaf, and the order
+    is drawn afresh for every column, so columns stay as independent as the leaf says. But the rows of a
+    leaf together follow its frequencies as closely as whole rows can (stratified sampling), where
+    independent draws scatter around them: 40 rows of a leaf with a code at 10% give it 4 rows, not
+    4 +- 1.9. A sample is drawn in blocks of ``DRAW_ROWS`` rows, stratified block by block, so a sample's
+    first rows do not depend on its size.
+    """
+    n = u.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    if not n:
+        return out
+    order = np.argsort(groups + u)  # by group, then in the random order of u
+    ranked = groups[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
+    first = np.flatnonzero(new)  # where each group starts in ``order`` (O(rows), whatever the leaf ids)
+    group = np.cumsum(new) - 1
+    counts = np.empty_like(first)
+    counts[:-1] = first[1:] - first[:-1]
+    counts[-1] = n - first[-1]
+    out[order] = (np.arange(n) - first[group] + jitter) / counts[group]
+    return np.minimum(out, _BELOW_ONE, out=out)
+
+
+_BELOW_ONE = np.nextafter(1.0, 0.0)
 
 
 def tree_members(tree: _Tree | _Forest) -> list[_Tree]:
