@@ -85,10 +85,8 @@ class ContextCascade(CascadeSynthesizer):
         stratified = bool(self.stratified)
         for j, tree in enumerate(self.trees_):
             name = self.columns_[j]
-            if name in given:
-                cols[j] = given[name]
-            else:
-                cols[j] = tree.sample(cols, rng.random(m), rng.random(m) if stratified else None)
+            cols[j] = given[name] if name in given else tree.sample(cols, rng.random(m),
+                                                                   rng.random(m) if stratified else None)
         return self._decode_codes(cols, rng)
 
     def _context_codes(self, name: str, series: pd.Series) -> np.ndarray:

@@ -983,9 +983,7 @@ def stratified_uniforms(groups: np.ndarray, u: np.ndarray, jitter: np.ndarray) -
     np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
     first = np.flatnonzero(new)  # where each group starts in ``order`` (O(rows), whatever the leaf ids)
     group = np.cumsum(new) - 1
-    counts = np.empty_like(first)
-    counts[:-1] = first[1:] - first[:-1]
-    counts[-1] = n - first[-1]
+    counts = np.diff(first, append=n)
     out[order] = (np.arange(n) - first[group] + jitter) / counts[group]
     return np.minimum(out, _BELOW_ONE, out=out)
 
