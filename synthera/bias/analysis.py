@@ -32,7 +32,9 @@ format of ``synthera evaluate`` (``results.json`` + ``report.html``):
     by cross-validation); per group set and per disparity metric
     (``demographic_parity_difference``, ``equalized_odds_difference``):
     ``real``, ``synthetic``, ``amplification`` (synthetic minus real) with its
-    95% bootstrap ``interval`` over paired resamples of the test rows,
+    95% bootstrap ``interval`` over paired resamples of the test rows (a Bayesian
+    bootstrap with a Jeffreys prior on each group's rates, see
+    :func:`~synthera.evaluate.fairness.bootstrap_disparity`),
     ``real_interval`` (the real model's own bootstrap noise), and
     ``amplified``: true when the whole interval of the amplification lies
     above 0.

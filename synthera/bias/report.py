@@ -95,7 +95,8 @@ def _amplification_section(amp: dict) -> list[str]:
                          "yes" if e["amplified"] else "no"])
     return ["<h2>Bias amplification by the synthetic table</h2>",
             f'<p class="muted">{escape(amp["model"])} trained on each table, tested by {escape(amp["tested_on"])} '
-            f'on {amp["test_rows"]:,} rows; intervals: 95% bootstrap over paired resamples of those rows</p>',
+            f'on {amp["test_rows"]:,} rows; intervals: 95% Bayesian bootstrap over paired reweightings of those rows, '
+            "with a Jeffreys prior on each group's rates</p>",
             table(["groups", "metric", "trained on real", "trained on synthetic", "amplification", "interval",
                    "amplified"], rows)]
 

@@ -251,7 +251,7 @@ def _fairness_section(fair: dict, plots: dict) -> list[str]:
 
 
 def _group_fidelity(name: str, entry: dict) -> list[str]:
-    """Per group: rows, column shapes, target rate with its bootstrap interval, TSTR gap."""
+    """Per group: rows, column shapes, target rate with its Jeffreys interval, TSTR gap."""
     if not entry.get("by_group"):
         return []
     rows = []

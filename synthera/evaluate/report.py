@@ -335,7 +335,7 @@ def _amplified_lines(name: str, entry: dict) -> list[str]:
 
 
 def _off_rate_lines(name: str, entry: dict) -> list[str]:
-    """The groups whose synthetic target rate lies outside the real rate's bootstrap interval."""
+    """The groups whose synthetic target rate lies outside the real rate's Jeffreys interval."""
     off = [(g, row["target_rate"]) for g, row in (entry.get("by_group") or {}).items()
            if row.get("target_rate", {}).get("within_interval") is False]
     if not off:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synthera.evaluate import evaluate
-from synthera.evaluate.fairness import bootstrap_disparity, group_disparity
+from synthera.evaluate.fairness import bootstrap_disparity, group_disparity, jeffreys_interval
 
 
 def _biased(frame):
@@ -110,3 +110,39 @@ def test_per_group_holdout_shapes_are_the_real_datas_own_ceiling(people):
     ceiling = evaluate(flat, syn, holdout=holdout, target="income", sensitive=("group",), metrics=["fairness"])
     flat_a = ceiling["fairness"]["groups"]["group"]["by_group"]["A"]["holdout_column_shapes"]
     assert flat_a < before["A"]["holdout_column_shapes"] - 0.05  # the real rows are scored against the holdout's
+
+
+def test_a_rate_of_one_in_a_small_group_is_not_taken_as_certain():
+    # group "b" has five positives and the model finds all five: a plain bootstrap of the rows keeps its
+    # true-positive rate at 1 in every resample, and the equalized-odds interval would sit tight around 0.5
+    rng = np.random.default_rng(3)
+    groups = np.array(["a"] * 4000 + ["b"] * 40)
+    y = np.r_[rng.integers(0, 2, 4000), np.ones(5, dtype=int), np.zeros(35, dtype=int)]
+    pred = np.r_[np.where(y[:4000] == 1, rng.random(4000) < 0.5, rng.random(4000) < 0.05),
+                 np.ones(5), np.zeros(35)].astype(int)
+    point, _ = group_disparity(y, pred, __import__("pandas").Series(groups))
+    assert point["equalized_odds_difference"] == pytest.approx(0.5, abs=0.03)
+    draws = bootstrap_disparity(y, {"m": pred}, groups, seed=0)
+    eo = draws["m"]["equalized_odds_difference"]
+    assert np.quantile(eo, 0.025) < point["equalized_odds_difference"] - 0.2
+    assert np.quantile(eo, 0.975) <= point["equalized_odds_difference"] + 0.05
+
+
+def test_the_bayesian_bootstrap_keeps_a_large_groups_spread_binomial():
+    rng = np.random.default_rng(4)
+    groups = rng.choice(["a", "b"], 4000)
+    pred = (rng.random(4000) < np.where(groups == "a", 0.3, 0.6)).astype(int)
+    draws = bootstrap_disparity(rng.integers(0, 2, 4000), {"m": pred}, groups, seed=2, n_boot=600)
+    a = groups == "a"
+    rate = pred[a].mean()
+    expected = np.sqrt(rate * (1 - rate) / a.sum())  # a prior of one pseudo-row must not widen it
+    assert np.std(draws["m"]["selection_rate"]["a"]) == pytest.approx(expected, rel=0.15)
+
+
+def test_jeffreys_interval_stays_open_at_zero_and_one():
+    assert jeffreys_interval(0, 30) == [0.0, pytest.approx(0.0797, abs=5e-4)]
+    lo, hi = jeffreys_interval(30, 30)
+    assert hi == 1.0 and lo == pytest.approx(1 - 0.0797, abs=5e-4)
+    lo, hi = jeffreys_interval(50, 100)
+    assert lo == pytest.approx(1 - hi) and 0.39 < lo < 0.41
+    assert jeffreys_interval(0, 0) == [None, None]
