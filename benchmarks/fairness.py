@@ -31,7 +31,7 @@ plainly (nothing declared: the default finds sensitive columns by name,
 same seeds); and ``synthera.evaluate``'s
 fairness section (LightGBM, trained on real and on synthetic, tested on the
 official/bundled test split) gives the demographic parity and equalized odds
-differences with 95% bootstrap intervals over the test rows, the per-group
+differences with 95% (Bayesian) bootstrap intervals over the test rows, the per-group
 column shapes and TSTR gaps. Means over seeds; it runs in the main venv and
 adds ``groups`` to fairness.json and a section to fairness.md:
 
@@ -246,8 +246,9 @@ def group_markdown(groups: dict) -> str:
                      f"{eo['change']:+.3f} | {met} | {r['min_group_shapes']:.3f} | "
                      f"{_num(r.get('min_group_holdout_shapes'))} | {_num(r.get('largest_shortfall'), '+.3f')} | "
                      f"{r['largest_tstr_gap']:+.3f} | {_num(r.get('largest_auc_gap'), '+.3f')} |")
-    lines += ["", f"Means over seeds {', '.join(map(str, groups['seeds']))}; intervals: bootstrap over the test rows "
-              "of the real-trained model (the real data's own sampling noise). `none`: the cascade with no sensitive "
+    lines += ["", f"Means over seeds {', '.join(map(str, groups['seeds']))}; intervals: Bayesian bootstrap over the "
+              "test rows, Jeffreys prior on each group's rates, of the real-trained model (the real data's own "
+              "sampling noise; see benchmarks/fairness_intervals.py). `none`: the cascade with no sensitive "
               "columns (`sensitive=()`); `plain`: nothing declared, so the default finds them by name (Adult: sex, "
               "race; COMPAS: sex, age_cat, race; German: age_group, status_sex); `sensitive`: the cascade fitted "
               "with the group columns declared; `trees5`: as `plain`, with the opt-in `n_trees=5`. Holdout shapes: the same per-group score between the real train rows "
