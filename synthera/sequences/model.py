@@ -33,7 +33,7 @@ of trees:
 A numeric column that one or two categories of the same event set (a flight's distance by its origin and
 destination) takes the value they set (:meth:`~synthera.sequences._steps.StepCascade._find_derived`). Where
 most histories run to the end of the training range (an observation window), each history's span is drawn
-with the entity and its gaps are scaled to fill it (:func:`_fit_spans`).
+with the entity and its gaps are made to fill it (:func:`_fit_spans`).
 
 Sampling draws the entities, then position 0 of every history at once,
 position 1 of every history still running, and so on (see
@@ -82,6 +82,8 @@ _INDEX_TEXT = "%Y-%m-%d %H:%M:%S"  # a text index of dates in no format inferenc
 _EVENT_LEAF = 20
 #: quantile of the real gaps below which a gap is never scaled to fit its history's span (see _fit_spans)
 _FLOOR_QUANTILE = 0.02
+#: bisection steps of _cut_level: the level to within 2^-40 of the longest gap
+_CUT_STEPS = 40
 
 
 class SequenceSynthesizer(Estimator):
@@ -424,11 +426,16 @@ def _check_histories(n: int, key: str) -> None:
 
 
 def _fit_spans(gap: np.ndarray, entity: np.ndarray, spans: np.ndarray, floor: float) -> np.ndarray:
-    """Gaps scaled to add up to their history's span (see :mod:`._prepare`), the part above ``floor`` only.
+    """Gaps made to add up to their history's span (see :mod:`._prepare`).
 
-    ``floor`` is a low quantile of the real gaps (a plane's turnaround): scaling whole gaps gave nycflights13
-    3% of gaps under an hour where real ones have 0.2%. A history whose span is shorter than its floors
-    has its whole gaps scaled; one without a span (null) keeps its gaps.
+    A history whose drawn gaps fall short of its span has the part of each gap above ``floor`` stretched
+    alike. One whose gaps overrun it has its longest gaps cut down to one level (:func:`_cut_level`), so the
+    time it loses comes out of its idle stretches and its short gaps keep their length: shrinking every gap
+    above the floor alike pulled nycflights13's short gaps down with the long ones (gap similarity 0.918
+    against 0.935 over six samples, span and end similarities the same). ``floor`` is a low quantile of the
+    real gaps (a plane's turnaround): scaling whole gaps gave nycflights13 3% of gaps under an hour where real
+    ones have 0.2%. A history whose span is shorter than its floors has its whole gaps scaled; one without a
+    span (null) keeps its gaps.
     """
     n = len(spans)
     base = np.minimum(gap, floor)
@@ -439,7 +446,28 @@ def _fit_spans(gap: np.ndarray, entity: np.ndarray, spans: np.ndarray, floor: fl
     ok = known & (extra > 0) & (spans >= fixed)
     part = np.where(ok, (spans - fixed) / np.where(extra > 0, extra, 1.0), 1.0)
     whole = np.where(known & (total > 0), spans / np.where(total > 0, total, 1.0), 1.0)
-    return np.where(ok[entity], base + (gap - base) * part[entity], gap * whole[entity])
+    out = np.where(ok[entity], base + (gap - base) * part[entity], gap * whole[entity])
+    over = (ok & (part < 1.0))[entity]
+    if over.any():
+        level = _cut_level(gap[over], entity[over], np.where(ok, spans, 0.0), floor)
+        out[over] = np.minimum(gap[over], level[entity[over]])
+    return out
+
+
+def _cut_level(gap: np.ndarray, entity: np.ndarray, spans: np.ndarray, floor: float) -> np.ndarray:
+    """Per history, the level ``L >= floor`` at which its gaps cut at ``L`` add up to its span (bisection).
+
+    Only called for histories whose gaps cut at ``floor`` add up to no more than the span and whose whole gaps
+    to more, so such a level exists; the sum at the returned level is at most the span.
+    """
+    n = len(spans)
+    lo = np.full(n, float(floor))
+    hi = np.full(n, float(gap.max(initial=floor)))
+    for _ in range(_CUT_STEPS):
+        mid = (lo + hi) / 2
+        over = np.bincount(entity, weights=np.minimum(gap, mid[entity]), minlength=n) > spans
+        hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
+    return lo
 
 
 def _state(model: SequenceSynthesizer) -> tuple[dict, dict]:

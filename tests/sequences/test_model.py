@@ -428,3 +428,21 @@ def test_text_dates_that_do_not_parse_are_counted_in_one_warning_without_their_v
     assert lines == [f"column 'leave': 2 of {len(df)} values are not dates in format '%d/%m/%Y'; "
                      "they are treated as missing"]
     assert "soon" not in model.sample(seed=0)["leave"].astype(str).tolist()
+
+
+def test_a_history_over_its_span_loses_time_from_its_longest_gaps():
+    from synthera.sequences.model import _fit_spans
+
+    #        history 0: overruns   history 1: short     2: no span   3: span under its floors
+    gap = np.array([0.0, 2, 3, 50, 40, 0, 4, 6, 0, 9, 9, 0, 5, 5])
+    entity = np.repeat([0, 1, 2, 3], [5, 3, 3, 3])
+    spans = np.array([60.0, 20.0, np.nan, 2.0])
+    out = _fit_spans(gap, entity, spans, floor=1.0)
+    first = out[:5]
+    assert first.sum() == pytest.approx(60.0, abs=1e-6)
+    assert list(first[:3]) == [0.0, 2.0, 3.0]  # the turnarounds keep their length
+    assert first[3] == pytest.approx(27.5, abs=1e-6) and first[4] == pytest.approx(27.5, abs=1e-6)
+    # a short history is stretched above the floor alike: 1 + 3 * k and 1 + 5 * k make 20
+    assert out[5:8].sum() == pytest.approx(20.0) and (out[6] - 1) / (out[7] - 1) == pytest.approx(3 / 5)
+    assert list(out[8:11]) == [0.0, 9.0, 9.0]  # no span: as drawn
+    assert out[11:].sum() == pytest.approx(2.0) and out[12] == pytest.approx(out[13])  # whole gaps scaled
