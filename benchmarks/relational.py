@@ -331,6 +331,9 @@ def measured(name: str, cmd: list, workdir: Path, timeout: float | None) -> dict
         m = measure(cmd, cwd=ROOT, stdout=fh, stderr=fh, timeout=timeout)
     m["loadavg_start"], m["loadavg_end"] = start, loadavg()
     log(f"{name}: rc {m['returncode']}, {m['wall_s']} s, {m['peak_rss_mib']} MiB")
+    if m["returncode"] != 0:  # the results say why an arm has no numbers (a missing package, an error)
+        lines = (workdir / f"{name}.log").read_text(errors="replace").strip().splitlines()
+        m["log_tail"] = lines[-1][:300] if lines else ""
     return m
 
 
@@ -571,10 +574,14 @@ def markdown(result: dict) -> str:
               f"cardinality {fmt((fr.get('cardinality') or {}).get('score'))}.", "",
               "## Chinook (11 tables, depth 4, self-reference, link table)", ""]
     cr = ch.get("result") or {}
-    lines.append(f"fit {fmt(cr.get('fit_s'), 1)} s + sample {fmt(cr.get('sample_s'), 1)} s; referential integrity "
-                 f"{fmt((cr.get('referential_integrity') or {}).get('score'), 4)}; quality "
-                 + ", ".join(f"{p} {fmt((cr.get('quality') or {}).get(p))}" for p in PROPS)
-                 + f"; k-hop {fmt((cr.get('khop_trends') or {}).get('score'))}.")
+    if not cr:
+        crun = ch.get("run") or {}
+        lines.append(f"Did not run (exit code {crun.get('returncode', '-')}): {crun.get('log_tail') or 'no log'}.")
+    else:
+        lines.append(f"fit {fmt(cr.get('fit_s'), 1)} s + sample {fmt(cr.get('sample_s'), 1)} s; referential "
+                     f"integrity {fmt((cr.get('referential_integrity') or {}).get('score'), 4)}; quality "
+                     + ", ".join(f"{p} {fmt((cr.get('quality') or {}).get(p))}" for p in PROPS)
+                     + f"; k-hop {fmt((cr.get('khop_trends') or {}).get('score'))}.")
     if result.get("sequences"):
         lines += sequences_markdown(result["sequences"])
         lines += ["", "Command (this section): `.venv/bin/python benchmarks/relational.py` "
